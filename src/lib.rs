@@ -1,0 +1,4 @@
+pub mod crypto;
+pub mod pb {
+    tonic::include_proto!("vault.v1");
+}
