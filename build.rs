@@ -4,7 +4,7 @@
 use std::{env, fs, path::PathBuf};
 
 /// Messages that carry plaintext, key material or secrets: their derived `Debug` is skipped and
-/// `src/api/pb.rs` implements a redacting one instead.
+/// `src/pb.rs` implements a redacting one instead.
 const REDACTED: &[&str] = &[
     ".vault.v1.EncryptRequest",
     ".vault.v1.DecryptResponse",

@@ -1,4 +1,37 @@
+//! vaultd: a key-management and secrets daemon that mimics AWS KMS over gRPC, with real encryption
+//! and persistent state.
+//!
+//! # Layout
+//!
+//! Layers only point downward; the crypto layer and the domain know nothing of tonic or SQLite.
+//!
+//! - [`crypto`]: pure functions and key types: the ciphertext blob, encryption contexts, the
+//!   storage barrier (crypto.md).
+//! - [`store`]: the [`store::Store`] trait and its SQLite implementation, with migrations.
+//! - [`model`]: the vocabulary shared by domain and store (key specs, states, records).
+//! - [`kms`], [`iam`]: the domain: rules, limits and state machines over crypto and store.
+//! - [`auth`]: request signatures, authentication and authorization, for every front end.
+//! - [`api`]: thin gRPC services and the one error table; [`pb`]: the generated wire types.
+//! - [`server`]: assembles services, health, reflection and layers; `run(listener, …, shutdown)`.
+//! - [`vault`]: opens a data directory into ready domain services.
+//! - [`client`]: a typed client with signing, deadlines and retries (vaultctl, tests, benchmarks).
+//! - [`clock`], [`arn`], [`error`]: time as a dependency, ARNs, the domain error.
+//!
+//! Binaries: `src/bin/vaultd.rs` (the daemon) and `src/bin/vaultctl/` (the CLI).
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod arn;
+pub mod auth;
+pub mod client;
+pub mod clock;
 pub mod crypto;
-pub mod pb {
-    tonic::include_proto!("vault.v1");
-}
+pub mod error;
+pub mod iam;
+pub mod kms;
+pub mod model;
+pub mod pb;
+pub mod server;
+pub mod store;
+pub mod vault;

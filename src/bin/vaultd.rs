@@ -1,1 +1,218 @@
-fn main(){}
+//! `vaultd`: the daemon. Opens the data directory, unlocks it with the root key and serves gRPC
+//! until SIGTERM or SIGINT, then drains in-flight requests and exits.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Arc,
+};
+
+use clap::Parser;
+use tokio::net::TcpListener;
+use vaultd::{
+    arn::{Arns, DEFAULT_ACCOUNT, DEFAULT_REGION},
+    clock::SystemClock,
+    crypto::barrier::RootKey,
+    iam::Credentials,
+    server::{self, ServerOptions},
+    vault::{self, Vault, VaultConfig},
+};
+use zeroize::Zeroizing;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7730";
+const DEV_ROOT_KEY_FILE: &str = "root.key";
+
+/// A key-management and secrets daemon that speaks AWS KMS semantics over gRPC.
+///
+/// Every flag can also be set through the environment variable shown.
+#[derive(Parser, Debug)]
+#[command(name = "vaultd", version, about, long_about = None)]
+struct Args {
+    /// Address to serve gRPC on.
+    #[arg(long, env = "VAULTD_LISTEN", default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+
+    /// Directory holding the database (created 0700 if missing).
+    #[arg(long, env = "VAULTD_DATA_DIR", default_value = "./vaultd-data")]
+    data_dir: PathBuf,
+
+    /// File holding the base64 root key (32 bytes). Or set VAULTD_ROOT_KEY to the base64 key itself.
+    #[arg(long, env = "VAULTD_ROOT_KEY_FILE")]
+    root_key_file: Option<PathBuf>,
+
+    /// Development mode: create a root key file and root credentials in the data directory when
+    /// they are absent. Never use it for data you care about.
+    #[arg(long, env = "VAULTD_DEV")]
+    dev: bool,
+
+    /// Region in the ARNs vaultd issues.
+    #[arg(long, env = "VAULTD_REGION", default_value = DEFAULT_REGION)]
+    region: String,
+
+    /// Account id (12 digits) in the ARNs vaultd issues.
+    #[arg(long, env = "VAULTD_ACCOUNT_ID", default_value = DEFAULT_ACCOUNT)]
+    account_id: String,
+
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, env = "VAULTD_LOG", default_value = "info")]
+    log: tracing::Level,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_max_level(args.log)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match start(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("vaultd: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start(args: Args) -> Result<(), String> {
+    let arns = Arns::new(&args.region, &args.account_id)?;
+    let root_key = root_key(&args)?;
+    let root_credentials = root_credentials_from_env()?;
+    let (vault, generated) = Vault::open(VaultConfig {
+        data_dir: args.data_dir.clone(),
+        root_key,
+        arns,
+        clock: Arc::new(SystemClock),
+        root_credentials,
+    })
+    .map_err(|e| e.to_string())?;
+    if let Some(creds) = generated {
+        announce_root_credentials(&args.data_dir, &creds, &format!("http://{}", args.listen))?;
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let local = listener.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(data_dir = %args.data_dir.display(), "vaultd listening on {local}");
+        server::run(
+            listener,
+            Arc::new(vault),
+            ServerOptions::default(),
+            shutdown_signal(),
+        )
+        .await
+        .map_err(|e| format!("server failed: {e}"))?;
+        tracing::info!("vaultd stopped");
+        Ok(())
+    })
+}
+
+/// The root key from VAULTD_ROOT_KEY, --root-key-file, or (in dev mode) the data directory.
+fn root_key(args: &Args) -> Result<RootKey, String> {
+    let from_env = std::env::var("VAULTD_ROOT_KEY").ok().map(Zeroizing::new);
+    match (from_env, &args.root_key_file) {
+        (Some(_), Some(_)) => Err("both VAULTD_ROOT_KEY and --root-key-file are set; use one".into()),
+        (Some(text), None) => RootKey::from_base64(&text).map_err(|e| format!("VAULTD_ROOT_KEY: {e}")),
+        (None, Some(path)) => read_root_key(path),
+        (None, None) if args.dev => dev_root_key(&args.data_dir),
+        (None, None) => Err(
+            "no root key: pass --root-key-file FILE, set VAULTD_ROOT_KEY (base64 of 32 bytes), or use --dev \
+             to have one generated in the data directory"
+                .into(),
+        ),
+    }
+}
+
+fn read_root_key(path: &Path) -> Result<RootKey, String> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("root key file {}: {e}", path.display()))?,
+    );
+    RootKey::from_base64(&text).map_err(|e| format!("root key file {}: {e}", path.display()))
+}
+
+fn dev_root_key(data_dir: &Path) -> Result<RootKey, String> {
+    let path = data_dir.join(DEV_ROOT_KEY_FILE);
+    if path.exists() {
+        return read_root_key(&path);
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("data directory {}: {e}", data_dir.display()))?;
+    let key = RootKey::generate().map_err(|e| e.to_string())?;
+    let mut text = key.to_base64();
+    text.push('\n');
+    vault::write_private_file(&path, text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    eprintln!(
+        "\n*** vaultd DEV MODE: generated a root key in {} ***\n\
+         *** Anyone who can read that file can read every secret in this vault.  ***\n\
+         *** For real data, keep the root key apart from the data (--root-key-file). ***\n",
+        path.display()
+    );
+    Ok(key)
+}
+
+fn root_credentials_from_env() -> Result<Option<Credentials>, String> {
+    let id = std::env::var("VAULTD_ROOT_ACCESS_KEY_ID").ok();
+    let secret = std::env::var("VAULTD_ROOT_SECRET_ACCESS_KEY")
+        .ok()
+        .map(Zeroizing::new);
+    match (id, secret) {
+        (None, None) => Ok(None),
+        (Some(access_key_id), Some(secret_access_key)) => {
+            let creds = Credentials {
+                access_key_id,
+                secret_access_key,
+            };
+            creds.validate().map_err(|e| {
+                format!("VAULTD_ROOT_ACCESS_KEY_ID / VAULTD_ROOT_SECRET_ACCESS_KEY: {e}")
+            })?;
+            Ok(Some(creds))
+        }
+        _ => Err(
+            "set both VAULTD_ROOT_ACCESS_KEY_ID and VAULTD_ROOT_SECRET_ACCESS_KEY, or neither"
+                .into(),
+        ),
+    }
+}
+
+fn announce_root_credentials(
+    data_dir: &Path,
+    creds: &Credentials,
+    endpoint: &str,
+) -> Result<(), String> {
+    let path = data_dir.join(vault::ROOT_CREDENTIALS_FILE);
+    vault::write_private_file(
+        &path,
+        vault::credentials_file_contents(creds, endpoint).as_bytes(),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    eprintln!(
+        "\n*** vaultd created the root user. Its credentials are shown once: ***\n\
+         access_key_id     = {}\n\
+         secret_access_key = {}\n\
+         *** They are also in {} (mode 0600). ***\n\
+         *** Use root only to bootstrap; give applications narrow users. ***\n",
+        creds.access_key_id,
+        creds.secret_access_key.as_str(),
+        path.display()
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: draining and stopping"),
+        _ = int.recv() => tracing::info!("SIGINT: draining and stopping"),
+    }
+}

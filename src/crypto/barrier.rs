@@ -81,7 +81,10 @@ impl RootKey {
         let decoded = Zeroizing::new(
             base64::engine::general_purpose::STANDARD
                 .decode(text.trim().trim_end_matches('='))
-                .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text.trim().trim_end_matches('=')))
+                .or_else(|_| {
+                    base64::engine::general_purpose::STANDARD_NO_PAD
+                        .decode(text.trim().trim_end_matches('='))
+                })
                 .map_err(|_| Error::Malformed("the root key is not valid base64"))?,
         );
         Key256::from_slice(&decoded)
@@ -146,7 +149,8 @@ impl Keyring {
     pub fn seal(&self, root: &RootKey, database_id: &[u8]) -> Result<Vec<u8>, Error> {
         let mut plain = Zeroizing::new(Vec::with_capacity(6 + self.terms.len() * 44));
         plain.extend_from_slice(&self.active.to_be_bytes());
-        let count = u16::try_from(self.terms.len()).map_err(|_| Error::TooLarge("too many terms"))?;
+        let count =
+            u16::try_from(self.terms.len()).map_err(|_| Error::TooLarge("too many terms"))?;
         plain.extend_from_slice(&count.to_be_bytes());
         for (term, entry) in &self.terms {
             plain.extend_from_slice(&term.to_be_bytes());
@@ -157,7 +161,13 @@ impl Keyring {
         let aad = keyring_aad(database_id);
         let cipher = Aes256Gcm::new(root.0.expose().into());
         let sealed = cipher
-            .encrypt(&Nonce::from(iv), Payload { msg: &plain, aad: &aad })
+            .encrypt(
+                &Nonce::from(iv),
+                Payload {
+                    msg: &plain,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| Error::TooLarge("keyring too large"))?;
         let mut out = Vec::with_capacity(1 + 12 + sealed.len());
         out.push(KEYRING_VERSION);
@@ -176,7 +186,13 @@ impl Keyring {
         let cipher = Aes256Gcm::new(root.0.expose().into());
         let plain = Zeroizing::new(
             cipher
-                .decrypt(&Nonce::from(iv), Payload { msg: &sealed[13..], aad: &aad })
+                .decrypt(
+                    &Nonce::from(iv),
+                    Payload {
+                        msg: &sealed[13..],
+                        aad: &aad,
+                    },
+                )
                 .map_err(|_| Error::WrongRootKey)?,
         );
         let malformed = Error::Malformed("the keyring is malformed");
@@ -260,7 +276,12 @@ impl Barrier {
     }
 
     /// Seals `plaintext` under the active term's subkey for `purpose`.
-    pub fn seal(&self, purpose: Purpose, binding: &Binding<'_>, plaintext: &[u8]) -> Result<Vec<u8>, Error> {
+    pub fn seal(
+        &self,
+        purpose: Purpose,
+        binding: &Binding<'_>,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, Error> {
         let cipher = &self.ciphers[&(self.active, purpose)];
         let iv = super::random_array::<12>()?;
         let sealed = cipher
@@ -281,7 +302,12 @@ impl Barrier {
     }
 
     /// Opens a sealed value; any mismatch of key, binding or bytes is [`Error::InvalidCiphertext`].
-    pub fn open(&self, purpose: Purpose, binding: &Binding<'_>, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+    pub fn open(
+        &self,
+        purpose: Purpose,
+        binding: &Binding<'_>,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
         if sealed.len() < SEALED_HEADER_LEN + 16 || sealed[0] != SEALED_VERSION {
             return Err(Error::InvalidCiphertext);
         }
@@ -329,49 +355,88 @@ mod tests {
         assert_eq!(opened.terms[&1].key, keyring.terms[&1].key);
 
         let wrong = RootKey::generate().unwrap();
-        assert_eq!(Keyring::open(&wrong, DB, &sealed).unwrap_err(), Error::WrongRootKey);
+        assert_eq!(
+            Keyring::open(&wrong, DB, &sealed).unwrap_err(),
+            Error::WrongRootKey
+        );
         // Bound to its database: a keyring copied into another database does not open.
-        assert_eq!(Keyring::open(&root, b"another-database", &sealed).unwrap_err(), Error::WrongRootKey);
+        assert_eq!(
+            Keyring::open(&root, b"another-database", &sealed).unwrap_err(),
+            Error::WrongRootKey
+        );
     }
 
     #[test]
     fn sealed_values_are_bound_to_their_place() {
         let keyring = Keyring::generate(1).unwrap();
         let barrier = Barrier::new(&keyring, DB);
-        let sealed = barrier.seal(Purpose::KeyMaterial, &binding(b"key-1"), b"material").unwrap();
+        let sealed = barrier
+            .seal(Purpose::KeyMaterial, &binding(b"key-1"), b"material")
+            .unwrap();
         assert_eq!(
-            barrier.open(Purpose::KeyMaterial, &binding(b"key-1"), &sealed).unwrap().as_slice(),
+            barrier
+                .open(Purpose::KeyMaterial, &binding(b"key-1"), &sealed)
+                .unwrap()
+                .as_slice(),
             b"material"
         );
         assert!(!sealed.windows(8).any(|w| w == b"material"));
         let err = Err(Error::InvalidCiphertext);
-        assert_eq!(barrier.open(Purpose::KeyMaterial, &binding(b"key-2"), &sealed), err);
-        assert_eq!(barrier.open(Purpose::AccessKey, &binding(b"key-1"), &sealed), err);
+        assert_eq!(
+            barrier.open(Purpose::KeyMaterial, &binding(b"key-2"), &sealed),
+            err
+        );
+        assert_eq!(
+            barrier.open(Purpose::AccessKey, &binding(b"key-1"), &sealed),
+            err
+        );
         let mut other = binding(b"key-1");
         other.immutable = b"HMAC_256";
         assert_eq!(barrier.open(Purpose::KeyMaterial, &other, &sealed), err);
         // Another database id derives other subkeys.
         let elsewhere = Barrier::new(&keyring, b"fedcba9876543210");
-        assert_eq!(elsewhere.open(Purpose::KeyMaterial, &binding(b"key-1"), &sealed), err);
+        assert_eq!(
+            elsewhere.open(Purpose::KeyMaterial, &binding(b"key-1"), &sealed),
+            err
+        );
     }
 
     #[test]
     fn old_terms_keep_opening_after_rotation() {
         let mut keyring = Keyring::generate(1).unwrap();
-        let old = Barrier::new(&keyring, DB).seal(Purpose::Secret, &binding(b"x"), b"v1").unwrap();
+        let old = Barrier::new(&keyring, DB)
+            .seal(Purpose::Secret, &binding(b"x"), b"v1")
+            .unwrap();
         assert_eq!(keyring.rotate(2).unwrap(), 2);
         let barrier = Barrier::new(&keyring, DB);
-        let new = barrier.seal(Purpose::Secret, &binding(b"x"), b"v2").unwrap();
+        let new = barrier
+            .seal(Purpose::Secret, &binding(b"x"), b"v2")
+            .unwrap();
         assert_eq!(u32::from_be_bytes(new[1..5].try_into().unwrap()), 2);
-        assert_eq!(barrier.open(Purpose::Secret, &binding(b"x"), &old).unwrap().as_slice(), b"v1");
-        assert_eq!(barrier.open(Purpose::Secret, &binding(b"x"), &new).unwrap().as_slice(), b"v2");
+        assert_eq!(
+            barrier
+                .open(Purpose::Secret, &binding(b"x"), &old)
+                .unwrap()
+                .as_slice(),
+            b"v1"
+        );
+        assert_eq!(
+            barrier
+                .open(Purpose::Secret, &binding(b"x"), &new)
+                .unwrap()
+                .as_slice(),
+            b"v2"
+        );
     }
 
     #[test]
     fn root_key_base64() {
         let root = RootKey::from_bytes([7; 32]);
         let text = root.to_base64();
-        assert_eq!(RootKey::from_base64(&format!("  {}\n", text.as_str())).unwrap(), root);
+        assert_eq!(
+            RootKey::from_base64(&format!("  {}\n", text.as_str())).unwrap(),
+            root
+        );
         assert!(RootKey::from_base64("not base64!").is_err());
         assert!(RootKey::from_base64("AAAA").is_err());
         assert_eq!(format!("{root:?}"), "RootKey(Key256([REDACTED]))");

@@ -59,7 +59,15 @@ pub fn seal(
 ) -> Result<Vec<u8>, Error> {
     let salt = super::random_array::<16>()?;
     let iv = super::random_array::<12>()?;
-    seal_with(material, key_id, material_version, salt, iv, context, plaintext)
+    seal_with(
+        material,
+        key_id,
+        material_version,
+        salt,
+        iv,
+        context,
+        plaintext,
+    )
 }
 
 /// [`seal`] with a caller-chosen salt and iv: for test vectors only, never reuse them.
@@ -178,7 +186,9 @@ mod tests {
         assert_eq!(blob.len(), 71);
         assert_eq!(hex::encode(&blob), VECTOR_BLOB);
         assert_eq!(
-            open(&material, &blob, &vector_context()).unwrap().as_slice(),
+            open(&material, &blob, &vector_context())
+                .unwrap()
+                .as_slice(),
             b"hello"
         );
     }
@@ -210,13 +220,19 @@ mod tests {
             );
         }
         let other: EncryptionContext = [("tenant", "43"), ("app", "billing")].into_iter().collect();
-        assert_eq!(open(&material, &blob, &other), Err(Error::InvalidCiphertext));
+        assert_eq!(
+            open(&material, &blob, &other),
+            Err(Error::InvalidCiphertext)
+        );
         assert_eq!(
             open(&material, &blob, &EncryptionContext::new()),
             Err(Error::InvalidCiphertext)
         );
         let wrong = Key256::from_bytes([9; 32]);
-        assert_eq!(open(&wrong, &blob, &vector_context()), Err(Error::InvalidCiphertext));
+        assert_eq!(
+            open(&wrong, &blob, &vector_context()),
+            Err(Error::InvalidCiphertext)
+        );
         for len in [0, 1, 49, 50, 65, blob.len() - 1] {
             assert_eq!(
                 open(&material, &blob[..len], &vector_context()),
@@ -226,7 +242,10 @@ mod tests {
         }
         let mut longer = blob.clone();
         longer.push(0);
-        assert_eq!(open(&material, &longer, &vector_context()), Err(Error::InvalidCiphertext));
+        assert_eq!(
+            open(&material, &longer, &vector_context()),
+            Err(Error::InvalidCiphertext)
+        );
     }
 
     #[test]

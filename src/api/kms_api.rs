@@ -1,0 +1,582 @@
+//! `vault.v1.KeyManagement`: each RPC decodes its request, authorizes the caller on the key it
+//! names, calls the KMS domain and encodes the answer. No business rules live here.
+//!
+//! Calls that write to the store run on the blocking pool (a durable commit waits for fsync);
+//! cryptographic calls run inline, on cached material.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::{
+    convert::{self, FromWire, key_metadata, optional, timestamp},
+    principal, status,
+};
+use crate::{
+    auth::{Action, Principal},
+    error::Result,
+    kms::{CreateKeyInput, Kms, Page, ResolvedKey},
+    model::{DataKeySpec, EncryptionAlgorithm, KeySpec, KeyUsage, Origin},
+    pb::{self, key_management_server::KeyManagement},
+    vault::Vault,
+};
+
+type RpcResult<T> = Result<Response<T>, Status>;
+
+/// The KeyManagement service over a vault.
+#[derive(Debug, Clone)]
+pub struct KmsApi {
+    vault: Arc<Vault>,
+}
+
+impl KmsApi {
+    pub fn new(vault: Arc<Vault>) -> Self {
+        Self { vault }
+    }
+
+    fn kms(&self) -> &Kms {
+        &self.vault.kms
+    }
+
+    fn authorize(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resources: &[&str],
+    ) -> Result<(), Status> {
+        self.vault
+            .authorizer
+            .authorize(
+                principal,
+                &Action {
+                    name: action,
+                    resources,
+                },
+            )
+            .map_err(status)
+    }
+
+    /// Resolves a KeyId (UUID, key ARN, alias or alias ARN) and authorizes `action` on the key.
+    fn key(
+        &self,
+        principal: &Principal,
+        action: &str,
+        key_id: &str,
+    ) -> Result<ResolvedKey, Status> {
+        let key = self.kms().resolve(key_id).map_err(status)?;
+        self.authorize(principal, action, &[&key.arn])?;
+        Ok(key)
+    }
+
+    /// Runs a domain call that writes on the blocking pool.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Kms) -> Result<T> + Send + 'static,
+    ) -> Result<T, Status> {
+        let vault = self.vault.clone();
+        tokio::task::spawn_blocking(move || f(&vault.kms))
+            .await
+            .map_err(|_| {
+                status(crate::error::Error::internal(
+                    "The request was interrupted.",
+                ))
+            })?
+            .map_err(status)
+    }
+}
+
+fn decode<T>(r: Result<T>) -> Result<T, Status> {
+    r.map_err(status)
+}
+
+#[tonic::async_trait]
+impl KeyManagement for KmsApi {
+    async fn create_key(
+        &self,
+        request: Request<pb::CreateKeyRequest>,
+    ) -> RpcResult<pb::CreateKeyResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        self.authorize(&who, "kms:CreateKey", &["*"])?;
+        let input = CreateKeyInput {
+            description: req.description,
+            key_spec: decode(KeySpec::from_wire(req.key_spec, "keySpec"))?,
+            key_usage: decode(KeyUsage::from_wire(req.key_usage, "keyUsage"))?,
+            origin: decode(Origin::from_wire(req.origin, "origin"))?,
+            tags: convert::tags_from_wire(req.tags),
+            multi_region: req.multi_region,
+        };
+        let view = self.write(move |kms| kms.create_key(input)).await?;
+        Ok(Response::new(pb::CreateKeyResponse {
+            key_metadata: Some(key_metadata(&view, self.vault.arns.account())),
+        }))
+    }
+
+    async fn describe_key(
+        &self,
+        request: Request<pb::DescribeKeyRequest>,
+    ) -> RpcResult<pb::DescribeKeyResponse> {
+        let who = principal(&request)?;
+        let key = self.key(&who, "kms:DescribeKey", &request.get_ref().key_id)?;
+        let view = decode(self.kms().describe_key(key.id))?;
+        Ok(Response::new(pb::DescribeKeyResponse {
+            key_metadata: Some(key_metadata(&view, self.vault.arns.account())),
+        }))
+    }
+
+    async fn list_keys(
+        &self,
+        request: Request<pb::ListKeysRequest>,
+    ) -> RpcResult<pb::ListKeysResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        self.authorize(&who, "kms:ListKeys", &["*"])?;
+        let page = Page::new(req.limit, &req.marker);
+        let listed = self.write(move |kms| kms.list_keys(&page)).await?;
+        Ok(Response::new(pb::ListKeysResponse {
+            truncated: listed.truncated(),
+            next_marker: listed.next_marker.unwrap_or_default(),
+            keys: listed
+                .items
+                .into_iter()
+                .map(|k| pb::KeyListEntry {
+                    key_id: k.record.id.to_string(),
+                    key_arn: k.arn,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn update_key_description(
+        &self,
+        request: Request<pb::UpdateKeyDescriptionRequest>,
+    ) -> RpcResult<pb::UpdateKeyDescriptionResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let key = self.key(&who, "kms:UpdateKeyDescription", &req.key_id)?;
+        self.write(move |kms| kms.update_key_description(key.id, req.description))
+            .await?;
+        Ok(Response::new(pb::UpdateKeyDescriptionResponse {}))
+    }
+
+    async fn enable_key(
+        &self,
+        request: Request<pb::EnableKeyRequest>,
+    ) -> RpcResult<pb::EnableKeyResponse> {
+        let who = principal(&request)?;
+        let key = self.key(&who, "kms:EnableKey", &request.get_ref().key_id)?;
+        self.write(move |kms| kms.enable_key(key.id)).await?;
+        Ok(Response::new(pb::EnableKeyResponse {}))
+    }
+
+    async fn disable_key(
+        &self,
+        request: Request<pb::DisableKeyRequest>,
+    ) -> RpcResult<pb::DisableKeyResponse> {
+        let who = principal(&request)?;
+        let key = self.key(&who, "kms:DisableKey", &request.get_ref().key_id)?;
+        self.write(move |kms| kms.disable_key(key.id)).await?;
+        Ok(Response::new(pb::DisableKeyResponse {}))
+    }
+
+    async fn schedule_key_deletion(
+        &self,
+        request: Request<pb::ScheduleKeyDeletionRequest>,
+    ) -> RpcResult<pb::ScheduleKeyDeletionResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let key = self.key(&who, "kms:ScheduleKeyDeletion", &req.key_id)?;
+        let view = self
+            .write(move |kms| kms.schedule_key_deletion(key.id, req.pending_window_in_days))
+            .await?;
+        let mut response = pb::ScheduleKeyDeletionResponse {
+            key_id: view.arn,
+            deletion_date: view.record.deletion_date.map(timestamp),
+            pending_window_in_days: view.record.pending_window_days.unwrap_or_default() as i32,
+            ..Default::default()
+        };
+        response.set_key_state(view.record.state.into());
+        Ok(Response::new(response))
+    }
+
+    async fn cancel_key_deletion(
+        &self,
+        request: Request<pb::CancelKeyDeletionRequest>,
+    ) -> RpcResult<pb::CancelKeyDeletionResponse> {
+        let who = principal(&request)?;
+        let key = self.key(&who, "kms:CancelKeyDeletion", &request.get_ref().key_id)?;
+        let view = self
+            .write(move |kms| kms.cancel_key_deletion(key.id))
+            .await?;
+        Ok(Response::new(pb::CancelKeyDeletionResponse {
+            key_id: view.arn,
+        }))
+    }
+
+    async fn enable_key_rotation(
+        &self,
+        request: Request<pb::EnableKeyRotationRequest>,
+    ) -> RpcResult<pb::EnableKeyRotationResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let key = self.key(&who, "kms:EnableKeyRotation", &req.key_id)?;
+        self.write(move |kms| kms.enable_key_rotation(key.id, req.rotation_period_in_days))
+            .await?;
+        Ok(Response::new(pb::EnableKeyRotationResponse {}))
+    }
+
+    async fn disable_key_rotation(
+        &self,
+        request: Request<pb::DisableKeyRotationRequest>,
+    ) -> RpcResult<pb::DisableKeyRotationResponse> {
+        let who = principal(&request)?;
+        let key = self.key(&who, "kms:DisableKeyRotation", &request.get_ref().key_id)?;
+        self.write(move |kms| kms.disable_key_rotation(key.id))
+            .await?;
+        Ok(Response::new(pb::DisableKeyRotationResponse {}))
+    }
+
+    async fn get_key_rotation_status(
+        &self,
+        request: Request<pb::GetKeyRotationStatusRequest>,
+    ) -> RpcResult<pb::GetKeyRotationStatusResponse> {
+        let who = principal(&request)?;
+        let key = self.key(&who, "kms:GetKeyRotationStatus", &request.get_ref().key_id)?;
+        let rotation = decode(self.kms().get_key_rotation_status(key.id))?;
+        Ok(Response::new(pb::GetKeyRotationStatusResponse {
+            key_rotation_enabled: rotation.enabled,
+            key_id: rotation.key_arn,
+            rotation_period_in_days: rotation.period_days.map(|d| d as i32),
+            next_rotation_date: rotation.next_rotation.map(timestamp),
+            on_demand_rotation_start_date: None,
+        }))
+    }
+
+    async fn rotate_key_on_demand(
+        &self,
+        request: Request<pb::RotateKeyOnDemandRequest>,
+    ) -> RpcResult<pb::RotateKeyOnDemandResponse> {
+        let who = principal(&request)?;
+        let key = self.key(&who, "kms:RotateKeyOnDemand", &request.get_ref().key_id)?;
+        let view = self
+            .write(move |kms| kms.rotate_key_on_demand(key.id))
+            .await?;
+        Ok(Response::new(pb::RotateKeyOnDemandResponse {
+            key_id: view.record.id.to_string(),
+        }))
+    }
+
+    async fn list_key_rotations(
+        &self,
+        request: Request<pb::ListKeyRotationsRequest>,
+    ) -> RpcResult<pb::ListKeyRotationsResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let key = self.key(&who, "kms:ListKeyRotations", &req.key_id)?;
+        let page = Page::new(req.limit, &req.marker);
+        let listed = self
+            .write(move |kms| kms.list_key_rotations(key.id, &page))
+            .await?;
+        Ok(Response::new(pb::ListKeyRotationsResponse {
+            truncated: listed.truncated(),
+            next_marker: listed.next_marker.unwrap_or_default(),
+            rotations: listed
+                .items
+                .into_iter()
+                .map(|r| {
+                    let mut entry = pb::RotationsListEntry {
+                        key_id: r.key_id.to_string(),
+                        rotation_date: Some(timestamp(r.rotation_date)),
+                        key_material_id: r.version.to_string(),
+                        ..Default::default()
+                    };
+                    entry.set_rotation_type(r.rotation_type.into());
+                    entry
+                })
+                .collect(),
+        }))
+    }
+
+    async fn create_alias(
+        &self,
+        request: Request<pb::CreateAliasRequest>,
+    ) -> RpcResult<pb::CreateAliasResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        decode(crate::kms::validate_alias_name(&req.alias_name))?;
+        let target = decode(
+            self.kms()
+                .resolve_key_only(&req.target_key_id, "TargetKeyId"),
+        )?;
+        let alias_arn = self.vault.arns.alias(&req.alias_name);
+        self.authorize(&who, "kms:CreateAlias", &[&alias_arn, &target.arn])?;
+        self.write(move |kms| kms.create_alias(&req.alias_name, target.id))
+            .await?;
+        Ok(Response::new(pb::CreateAliasResponse {}))
+    }
+
+    async fn update_alias(
+        &self,
+        request: Request<pb::UpdateAliasRequest>,
+    ) -> RpcResult<pb::UpdateAliasResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        decode(crate::kms::validate_alias_name(&req.alias_name))?;
+        let target = decode(
+            self.kms()
+                .resolve_key_only(&req.target_key_id, "TargetKeyId"),
+        )?;
+        let alias_arn = self.vault.arns.alias(&req.alias_name);
+        self.authorize(&who, "kms:UpdateAlias", &[&alias_arn, &target.arn])?;
+        self.write(move |kms| kms.update_alias(&req.alias_name, target.id))
+            .await?;
+        Ok(Response::new(pb::UpdateAliasResponse {}))
+    }
+
+    async fn delete_alias(
+        &self,
+        request: Request<pb::DeleteAliasRequest>,
+    ) -> RpcResult<pb::DeleteAliasResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        decode(crate::kms::validate_alias_name(&req.alias_name))?;
+        let alias_arn = self.vault.arns.alias(&req.alias_name);
+        self.authorize(&who, "kms:DeleteAlias", &[&alias_arn])?;
+        self.write(move |kms| kms.delete_alias(&req.alias_name))
+            .await?;
+        Ok(Response::new(pb::DeleteAliasResponse {}))
+    }
+
+    async fn list_aliases(
+        &self,
+        request: Request<pb::ListAliasesRequest>,
+    ) -> RpcResult<pb::ListAliasesResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let key = match optional(&req.key_id) {
+            Some(key_id) => Some(decode(self.kms().resolve_key_only(key_id, "KeyId"))?),
+            None => None,
+        };
+        let resource = key.as_ref().map_or("*", |k| k.arn.as_str());
+        self.authorize(&who, "kms:ListAliases", &[resource])?;
+        let page = Page::new(req.limit, &req.marker);
+        let key = key.map(|k| k.id);
+        let listed = self.write(move |kms| kms.list_aliases(key, &page)).await?;
+        Ok(Response::new(pb::ListAliasesResponse {
+            truncated: listed.truncated(),
+            next_marker: listed.next_marker.unwrap_or_default(),
+            aliases: listed
+                .items
+                .into_iter()
+                .map(|a| pb::AliasListEntry {
+                    alias_name: a.name,
+                    alias_arn: a.arn,
+                    target_key_id: a.target_key_id.to_string(),
+                    creation_date: Some(timestamp(a.created_at)),
+                    last_updated_date: Some(timestamp(a.updated_at)),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn tag_resource(
+        &self,
+        request: Request<pb::TagResourceRequest>,
+    ) -> RpcResult<pb::TagResourceResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let key = self.key(&who, "kms:TagResource", &req.key_id)?;
+        let tags = convert::tags_from_wire(req.tags);
+        self.write(move |kms| kms.tag_resource(key.id, &tags))
+            .await?;
+        Ok(Response::new(pb::TagResourceResponse {}))
+    }
+
+    async fn untag_resource(
+        &self,
+        request: Request<pb::UntagResourceRequest>,
+    ) -> RpcResult<pb::UntagResourceResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let key = self.key(&who, "kms:UntagResource", &req.key_id)?;
+        self.write(move |kms| kms.untag_resource(key.id, &req.tag_keys))
+            .await?;
+        Ok(Response::new(pb::UntagResourceResponse {}))
+    }
+
+    async fn list_resource_tags(
+        &self,
+        request: Request<pb::ListResourceTagsRequest>,
+    ) -> RpcResult<pb::ListResourceTagsResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let key = self.key(&who, "kms:ListResourceTags", &req.key_id)?;
+        let page = Page::new(req.limit, &req.marker);
+        let listed = self
+            .write(move |kms| kms.list_resource_tags(key.id, &page))
+            .await?;
+        Ok(Response::new(pb::ListResourceTagsResponse {
+            truncated: listed.truncated(),
+            next_marker: listed.next_marker.unwrap_or_default(),
+            tags: listed.items.into_iter().map(convert::tag_to_wire).collect(),
+        }))
+    }
+
+    async fn encrypt(
+        &self,
+        request: Request<pb::EncryptRequest>,
+    ) -> RpcResult<pb::EncryptResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let key = self.key(&who, "kms:Encrypt", &req.key_id)?;
+        let algorithm = decode(EncryptionAlgorithm::from_wire(
+            req.encryption_algorithm,
+            "encryptionAlgorithm",
+        ))?;
+        let context = convert::context(req.encryption_context);
+        let encrypted = decode(
+            self.kms()
+                .encrypt(key.id, &req.plaintext, &context, algorithm),
+        )?;
+        let mut response = pb::EncryptResponse {
+            ciphertext_blob: encrypted.ciphertext_blob,
+            key_id: encrypted.key_arn,
+            ..Default::default()
+        };
+        response.set_encryption_algorithm(pb::EncryptionAlgorithmSpec::SymmetricDefault);
+        Ok(Response::new(response))
+    }
+
+    async fn decrypt(
+        &self,
+        request: Request<pb::DecryptRequest>,
+    ) -> RpcResult<pb::DecryptResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let algorithm = decode(EncryptionAlgorithm::from_wire(
+            req.encryption_algorithm,
+            "encryptionAlgorithm",
+        ))?;
+        let named = match optional(&req.key_id) {
+            Some(key_id) => Some(decode(self.kms().resolve(key_id))?.id),
+            None => None,
+        };
+        let id = decode(self.kms().decrypt_key(&req.ciphertext_blob, named))?;
+        self.authorize(&who, "kms:Decrypt", &[&self.vault.arns.key(id)])?;
+        let context = convert::context(req.encryption_context);
+        let decrypted = decode(
+            self.kms()
+                .decrypt(id, &req.ciphertext_blob, &context, algorithm),
+        )?;
+        let mut response = pb::DecryptResponse {
+            key_id: decrypted.key_arn.clone(),
+            plaintext: decrypted.plaintext.to_vec(),
+            key_material_id: decrypted.material_version.to_string(),
+            ..Default::default()
+        };
+        response.set_encryption_algorithm(pb::EncryptionAlgorithmSpec::SymmetricDefault);
+        Ok(Response::new(response))
+    }
+
+    async fn re_encrypt(
+        &self,
+        request: Request<pb::ReEncryptRequest>,
+    ) -> RpcResult<pb::ReEncryptResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let source_algorithm = decode(EncryptionAlgorithm::from_wire(
+            req.source_encryption_algorithm,
+            "sourceEncryptionAlgorithm",
+        ))?;
+        let destination_algorithm = decode(EncryptionAlgorithm::from_wire(
+            req.destination_encryption_algorithm,
+            "destinationEncryptionAlgorithm",
+        ))?;
+        let named = match optional(&req.source_key_id) {
+            Some(key_id) => Some(decode(self.kms().resolve(key_id))?.id),
+            None => None,
+        };
+        let source = decode(self.kms().decrypt_key(&req.ciphertext_blob, named))?;
+        self.authorize(&who, "kms:ReEncryptFrom", &[&self.vault.arns.key(source)])?;
+        let destination = self.key(&who, "kms:ReEncryptTo", &req.destination_key_id)?;
+        let re = decode(self.kms().re_encrypt(
+            source,
+            &req.ciphertext_blob,
+            &convert::context(req.source_encryption_context),
+            source_algorithm,
+            destination.id,
+            &convert::context(req.destination_encryption_context),
+            destination_algorithm,
+        ))?;
+        let mut response = pb::ReEncryptResponse {
+            ciphertext_blob: re.ciphertext_blob,
+            source_key_id: re.source_key_arn,
+            key_id: re.key_arn,
+            source_key_material_id: re.source_material_version.to_string(),
+            destination_key_material_id: re.material_version.to_string(),
+            ..Default::default()
+        };
+        response.set_source_encryption_algorithm(pb::EncryptionAlgorithmSpec::SymmetricDefault);
+        response
+            .set_destination_encryption_algorithm(pb::EncryptionAlgorithmSpec::SymmetricDefault);
+        Ok(Response::new(response))
+    }
+
+    async fn generate_data_key(
+        &self,
+        request: Request<pb::GenerateDataKeyRequest>,
+    ) -> RpcResult<pb::GenerateDataKeyResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let key = self.key(&who, "kms:GenerateDataKey", &req.key_id)?;
+        let spec = decode(DataKeySpec::from_wire(req.key_spec, "keySpec"))?;
+        let context = convert::context(req.encryption_context);
+        let data_key =
+            decode(
+                self.kms()
+                    .generate_data_key(key.id, &context, spec, req.number_of_bytes),
+            )?;
+        Ok(Response::new(pb::GenerateDataKeyResponse {
+            ciphertext_blob: data_key.ciphertext_blob.clone(),
+            plaintext: data_key.plaintext.to_vec(),
+            key_id: data_key.key_arn.clone(),
+            key_material_id: data_key.material_version.to_string(),
+        }))
+    }
+
+    async fn generate_data_key_without_plaintext(
+        &self,
+        request: Request<pb::GenerateDataKeyWithoutPlaintextRequest>,
+    ) -> RpcResult<pb::GenerateDataKeyWithoutPlaintextResponse> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let key = self.key(&who, "kms:GenerateDataKeyWithoutPlaintext", &req.key_id)?;
+        let spec = decode(DataKeySpec::from_wire(req.key_spec, "keySpec"))?;
+        let context = convert::context(req.encryption_context);
+        let data_key =
+            decode(
+                self.kms()
+                    .generate_data_key(key.id, &context, spec, req.number_of_bytes),
+            )?;
+        Ok(Response::new(pb::GenerateDataKeyWithoutPlaintextResponse {
+            ciphertext_blob: data_key.ciphertext_blob.clone(),
+            key_id: data_key.key_arn.clone(),
+            key_material_id: data_key.material_version.to_string(),
+        }))
+    }
+
+    async fn generate_random(
+        &self,
+        request: Request<pb::GenerateRandomRequest>,
+    ) -> RpcResult<pb::GenerateRandomResponse> {
+        let who = principal(&request)?;
+        self.authorize(&who, "kms:GenerateRandom", &["*"])?;
+        let bytes = decode(
+            self.kms()
+                .generate_random(request.get_ref().number_of_bytes),
+        )?;
+        Ok(Response::new(pb::GenerateRandomResponse {
+            plaintext: bytes.to_vec(),
+        }))
+    }
+}

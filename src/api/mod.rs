@@ -1,0 +1,95 @@
+//! The gRPC front end: thin services that convert wire messages into domain calls, authorize, and
+//! map domain errors to statuses through one table ([`status`]).
+//!
+//! - [`auth_layer`]: the tower layer that authenticates every request but health and reflection.
+//! - [`kms_api`]: `vault.v1.KeyManagement`.
+//! - [`convert`]: enums, timestamps and records between wire and domain.
+
+pub mod auth_layer;
+pub mod convert;
+pub mod kms_api;
+
+use tonic::{Code, Request, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::{
+    auth::Principal,
+    error::{Error, ErrorKind},
+};
+
+/// The `ErrorInfo.domain` of every error vaultd returns.
+pub const ERROR_DOMAIN: &str = "vault.v1";
+
+/// The gRPC code of each error kind (api.md's table).
+pub fn code(kind: ErrorKind) -> Code {
+    use ErrorKind::*;
+    match kind {
+        NotFound => Code::NotFound,
+        AlreadyExists => Code::AlreadyExists,
+        Validation | InvalidArn | InvalidAliasName | InvalidKeyUsage | InvalidCiphertext
+        | IncorrectKey | InvalidMarker | Tag | UnsupportedOperation => Code::InvalidArgument,
+        Disabled | KmsInvalidState | LimitExceeded => Code::FailedPrecondition,
+        AccessDenied => Code::PermissionDenied,
+        UnrecognizedClient | InvalidSignature | ExpiredToken | MissingAuthenticationToken => {
+            Code::Unauthenticated
+        }
+        Throttling => Code::ResourceExhausted,
+        KmsInternal => Code::Internal,
+        Unavailable => Code::Unavailable,
+    }
+}
+
+/// A domain error as a gRPC status with its `ErrorInfo` (reason = the AWS exception name).
+pub fn status(err: Error) -> Status {
+    Status::with_error_details(
+        code(err.kind),
+        err.message,
+        ErrorDetails::with_error_info(
+            err.kind.aws_name(),
+            ERROR_DOMAIN,
+            std::collections::HashMap::new(),
+        ),
+    )
+}
+
+/// The principal the auth layer attached to a request. Its absence means the layer did not run:
+/// fail closed.
+pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| {
+            status(Error::new(
+                ErrorKind::MissingAuthenticationToken,
+                "The request was not authenticated.",
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_carries_its_aws_name() {
+        for kind in ErrorKind::ALL {
+            let st = status(Error::new(kind, "message"));
+            let info = st.get_details_error_info().expect("ErrorInfo");
+            assert_eq!(info.reason, kind.aws_name());
+            assert_eq!(info.domain, ERROR_DOMAIN);
+            assert_eq!(st.code(), code(kind));
+            assert_eq!(st.message(), "message");
+        }
+    }
+
+    #[test]
+    fn error_table_matches_api_md() {
+        assert_eq!(code(ErrorKind::InvalidCiphertext), Code::InvalidArgument);
+        assert_eq!(code(ErrorKind::Disabled), Code::FailedPrecondition);
+        assert_eq!(code(ErrorKind::KmsInvalidState), Code::FailedPrecondition);
+        assert_eq!(code(ErrorKind::InvalidSignature), Code::Unauthenticated);
+        assert_eq!(code(ErrorKind::Throttling), Code::ResourceExhausted);
+        assert_eq!(code(ErrorKind::Unavailable), Code::Unavailable);
+    }
+}

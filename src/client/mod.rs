@@ -1,0 +1,380 @@
+//! A typed client for vaultd: endpoint, request signing (auth.md), deadlines, and retries with
+//! exponential backoff and full jitter on UNAVAILABLE and ThrottlingException only (never on a
+//! client error). Used by vaultctl, the tests and the benchmarks.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), vaultd::client::ClientError> {
+//! use vaultd::{client::{Client, ClientConfig, StaticCredentials}, pb};
+//! let creds = StaticCredentials::new("AKIA...", "secret", None);
+//! let client = Client::connect(ClientConfig::new("http://127.0.0.1:7730", creds))?;
+//! let key = client.create_key(pb::CreateKeyRequest::default()).await?;
+//! # Ok(()) }
+//! ```
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use tonic::{
+    Code, Request, Status,
+    metadata::MetadataValue,
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Channel, Endpoint},
+};
+use tonic_types::StatusExt;
+use zeroize::Zeroizing;
+
+use crate::{
+    auth::signature::{self, AUTHORIZATION_HEADER, DATE_HEADER, SECURITY_TOKEN_HEADER},
+    clock::{Clock, SystemClock, format_basic_iso8601},
+    pb::{self, key_management_client::KeyManagementClient},
+};
+
+pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:7730";
+
+/// Credentials a client signs with. Holds secrets: `Debug` is redacted.
+#[derive(Clone)]
+pub struct StaticCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: Zeroizing<String>,
+    pub session_token: Option<String>,
+}
+
+impl StaticCredentials {
+    pub fn new(access_key_id: &str, secret_access_key: &str, session_token: Option<&str>) -> Self {
+        Self {
+            access_key_id: access_key_id.into(),
+            secret_access_key: Zeroizing::new(secret_access_key.into()),
+            session_token: session_token.map(Into::into),
+        }
+    }
+}
+
+impl fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"[REDACTED]")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "[REDACTED]"),
+            )
+            .finish()
+    }
+}
+
+/// When and how often to retry.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt; 0 disables retrying.
+    pub max_retries: u32,
+    /// The backoff ceiling of the first retry; it doubles per retry up to `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            base_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Full jitter: a uniformly random wait in `[0, min(max, base * 2^retry)]`.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let ceiling = self
+            .base_backoff
+            .saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX))
+            .min(self.max_backoff);
+        let nanos = ceiling.as_nanos() as u64;
+        if nanos == 0 {
+            return Duration::ZERO;
+        }
+        let random = getrandom::u64().unwrap_or(nanos / 2);
+        Duration::from_nanos(random % (nanos + 1))
+    }
+}
+
+/// Whether an error is worth retrying: the service is unavailable, or the caller was throttled.
+pub fn is_retryable(status: &Status) -> bool {
+    match status.code() {
+        Code::Unavailable => true,
+        Code::ResourceExhausted => status
+            .get_details_error_info()
+            .is_some_and(|info| info.reason == "ThrottlingException"),
+        _ => false,
+    }
+}
+
+/// How to reach and sign for vaultd.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub endpoint: String,
+    pub credentials: StaticCredentials,
+    /// The deadline of each attempt.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub retry: RetryPolicy,
+    /// The clock requests are dated by.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl ClientConfig {
+    pub fn new(endpoint: impl Into<String>, credentials: StaticCredentials) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            credentials,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// An error from a call: the gRPC code, the AWS exception name (ErrorInfo reason) when the server
+/// gave one, and the message.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{}: {message}", reason.as_deref().unwrap_or(code_name(*code)))]
+pub struct ClientError {
+    pub code: Code,
+    pub reason: Option<String>,
+    pub message: String,
+}
+
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Unavailable => "Unavailable",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::Unauthenticated => "Unauthenticated",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::Internal => "Internal",
+        _ => "Error",
+    }
+}
+
+impl ClientError {
+    pub fn reason(&self) -> &str {
+        self.reason.as_deref().unwrap_or("")
+    }
+
+    fn config(message: impl Into<String>) -> Self {
+        Self {
+            code: Code::InvalidArgument,
+            reason: Some("ClientConfigurationError".into()),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Status> for ClientError {
+    fn from(status: Status) -> Self {
+        Self {
+            code: status.code(),
+            reason: status.get_details_error_info().map(|i| i.reason),
+            message: status.message().to_string(),
+        }
+    }
+}
+
+/// Signs each outgoing request for its method (the method path is part of the signature).
+#[derive(Clone)]
+pub struct Signer {
+    credentials: Arc<StaticCredentials>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Interceptor for Signer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let method = request
+            .extensions()
+            .get::<tonic::GrpcMethod<'static>>()
+            .map(|m| format!("/{}/{}", m.service(), m.method()))
+            .ok_or_else(|| Status::internal("the client does not know which method it calls"))?;
+        let date = format_basic_iso8601(self.clock.now());
+        let creds = &self.credentials;
+        let token = creds.session_token.as_deref();
+        let authorization = signature::authorization_header(
+            &creds.access_key_id,
+            &creds.secret_access_key,
+            &date,
+            &method,
+            token,
+        );
+        let invalid =
+            |_| Status::invalid_argument("credentials contain characters not allowed in a header");
+        let metadata = request.metadata_mut();
+        metadata.insert(
+            DATE_HEADER,
+            MetadataValue::try_from(date.as_str()).map_err(invalid)?,
+        );
+        metadata.insert(
+            AUTHORIZATION_HEADER,
+            MetadataValue::try_from(authorization.as_str()).map_err(invalid)?,
+        );
+        if let Some(token) = token {
+            metadata.insert(
+                SECURITY_TOKEN_HEADER,
+                MetadataValue::try_from(token).map_err(invalid)?,
+            );
+        }
+        Ok(request)
+    }
+}
+
+type Kms = KeyManagementClient<InterceptedService<Channel, Signer>>;
+
+/// A connection to vaultd. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct Client {
+    kms: Kms,
+    timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Prepares a client; the connection is made on first use (and re-made after failures).
+    pub fn connect(config: ClientConfig) -> Result<Self, ClientError> {
+        let endpoint = Endpoint::from_shared(config.endpoint.clone())
+            .map_err(|e| {
+                ClientError::config(format!("invalid endpoint {:?}: {e}", config.endpoint))
+            })?
+            .connect_timeout(config.connect_timeout)
+            .tcp_nodelay(true);
+        let channel = endpoint.connect_lazy();
+        let signer = Signer {
+            credentials: Arc::new(config.credentials),
+            clock: config.clock,
+        };
+        Ok(Self {
+            kms: KeyManagementClient::with_interceptor(channel, signer),
+            timeout: config.timeout,
+            retry: config.retry,
+        })
+    }
+
+    async fn call<Req, Resp, F, Fut>(&self, message: Req, rpc: F) -> Result<Resp, ClientError>
+    where
+        Req: Clone,
+        F: Fn(Kms, Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
+    {
+        let mut retry = 0;
+        loop {
+            let mut request = Request::new(message.clone());
+            request.set_timeout(self.timeout);
+            match rpc(self.kms.clone(), request).await {
+                Ok(response) => return Ok(response.into_inner()),
+                Err(status) if retry < self.retry.max_retries && is_retryable(&status) => {
+                    tokio::time::sleep(self.retry.backoff(retry)).await;
+                    retry += 1;
+                }
+                Err(status) => return Err(status.into()),
+            }
+        }
+    }
+}
+
+macro_rules! kms_rpcs {
+    ($($method:ident($req:ident) -> $resp:ident;)+) => {
+        impl Client {
+            $(
+                #[doc = concat!("`KeyManagement/", stringify!($req), "` (without the Request suffix).")]
+                pub async fn $method(&self, request: pb::$req) -> Result<pb::$resp, ClientError> {
+                    self.call(request, |mut kms, r| async move { kms.$method(r).await }).await
+                }
+            )+
+        }
+    };
+}
+
+kms_rpcs! {
+    create_key(CreateKeyRequest) -> CreateKeyResponse;
+    describe_key(DescribeKeyRequest) -> DescribeKeyResponse;
+    list_keys(ListKeysRequest) -> ListKeysResponse;
+    update_key_description(UpdateKeyDescriptionRequest) -> UpdateKeyDescriptionResponse;
+    enable_key(EnableKeyRequest) -> EnableKeyResponse;
+    disable_key(DisableKeyRequest) -> DisableKeyResponse;
+    schedule_key_deletion(ScheduleKeyDeletionRequest) -> ScheduleKeyDeletionResponse;
+    cancel_key_deletion(CancelKeyDeletionRequest) -> CancelKeyDeletionResponse;
+    enable_key_rotation(EnableKeyRotationRequest) -> EnableKeyRotationResponse;
+    disable_key_rotation(DisableKeyRotationRequest) -> DisableKeyRotationResponse;
+    get_key_rotation_status(GetKeyRotationStatusRequest) -> GetKeyRotationStatusResponse;
+    rotate_key_on_demand(RotateKeyOnDemandRequest) -> RotateKeyOnDemandResponse;
+    list_key_rotations(ListKeyRotationsRequest) -> ListKeyRotationsResponse;
+    create_alias(CreateAliasRequest) -> CreateAliasResponse;
+    update_alias(UpdateAliasRequest) -> UpdateAliasResponse;
+    delete_alias(DeleteAliasRequest) -> DeleteAliasResponse;
+    list_aliases(ListAliasesRequest) -> ListAliasesResponse;
+    tag_resource(TagResourceRequest) -> TagResourceResponse;
+    untag_resource(UntagResourceRequest) -> UntagResourceResponse;
+    list_resource_tags(ListResourceTagsRequest) -> ListResourceTagsResponse;
+    encrypt(EncryptRequest) -> EncryptResponse;
+    decrypt(DecryptRequest) -> DecryptResponse;
+    re_encrypt(ReEncryptRequest) -> ReEncryptResponse;
+    generate_data_key(GenerateDataKeyRequest) -> GenerateDataKeyResponse;
+    generate_data_key_without_plaintext(GenerateDataKeyWithoutPlaintextRequest) -> GenerateDataKeyWithoutPlaintextResponse;
+    generate_random(GenerateRandomRequest) -> GenerateRandomResponse;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic_types::ErrorDetails;
+
+    #[test]
+    fn backoff_is_full_jitter_under_a_doubling_ceiling() {
+        let policy = RetryPolicy {
+            max_retries: 5,
+            base_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(350),
+        };
+        for _ in 0..200 {
+            assert!(policy.backoff(0) <= Duration::from_millis(100));
+            assert!(policy.backoff(1) <= Duration::from_millis(200));
+            assert!(policy.backoff(2) <= Duration::from_millis(350));
+            assert!(policy.backoff(40) <= Duration::from_millis(350));
+        }
+        let distinct: std::collections::HashSet<_> = (0..20).map(|_| policy.backoff(3)).collect();
+        assert!(distinct.len() > 1, "jitter must vary the wait");
+    }
+
+    #[test]
+    fn only_unavailable_and_throttling_are_retried() {
+        let with_reason = |code, reason: &str| {
+            Status::with_error_details(
+                code,
+                "m",
+                ErrorDetails::with_error_info(reason, "vault.v1", std::collections::HashMap::new()),
+            )
+        };
+        assert!(is_retryable(&Status::unavailable("down")));
+        assert!(is_retryable(&with_reason(
+            Code::ResourceExhausted,
+            "ThrottlingException"
+        )));
+        assert!(!is_retryable(&Status::resource_exhausted(
+            "message too large"
+        )));
+        assert!(!is_retryable(&with_reason(
+            Code::InvalidArgument,
+            "ValidationException"
+        )));
+        assert!(!is_retryable(&with_reason(
+            Code::Unauthenticated,
+            "InvalidSignatureException"
+        )));
+        assert!(!is_retryable(&with_reason(
+            Code::Internal,
+            "KMSInternalException"
+        )));
+    }
+}

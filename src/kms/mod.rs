@@ -1,0 +1,445 @@
+//! The KMS domain: keys, their material versions and life cycle, aliases, tags and the
+//! cryptographic operations, with every AWS limit and key-state rule. It works over the crypto
+//! layer and the [`Store`] trait and knows nothing of gRPC or SQLite.
+//!
+//! Key metadata and decrypted material are cached in memory after first use (material zeroized on
+//! drop), so cryptographic requests never touch the disk. All writes go through one writer lock that
+//! updates the store first and the cache second, so the cache never runs ahead of what is durable.
+//!
+//! Time-driven work (a deletion window ending, an automatic rotation falling due) happens both when
+//! a key is next touched and in [`Kms::run_maintenance`], which the server runs periodically; either
+//! way it is driven by the injected [`Clock`].
+
+mod aliases;
+mod lifecycle;
+mod ops;
+mod paging;
+mod tags;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex, MutexGuard, RwLock},
+    time::SystemTime,
+};
+
+use uuid::Uuid;
+
+use crate::{
+    arn::{Arns, KmsResource},
+    clock::Clock,
+    crypto::{
+        barrier::{Barrier, Binding, Purpose},
+        secret::Key256,
+    },
+    error::{Error, Result},
+    model::{KeyRecord, KeySpec, KeyState, MaterialVersion, Origin},
+    store::Store,
+};
+
+pub use aliases::{AliasView, validate_alias_name};
+pub use lifecycle::{CreateKeyInput, Rotation, RotationStatus};
+pub use ops::{DataKey, Decrypted, Encrypted, ReEncrypted};
+pub use paging::{Page, Paged};
+
+/// A key's metadata with its ARN, as DescribeKey shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyView {
+    pub record: KeyRecord,
+    pub arn: String,
+}
+
+/// A key named by any of its identifiers, resolved to its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedKey {
+    pub id: Uuid,
+    pub arn: String,
+}
+
+/// A cached key: its metadata and every version of its material, decrypted.
+#[derive(Debug)]
+struct CachedKey {
+    record: KeyRecord,
+    materials: BTreeMap<u32, Key256>,
+}
+
+impl CachedKey {
+    fn deletion_due(&self, now: SystemTime) -> bool {
+        self.record.state == KeyState::PendingDeletion
+            && self.record.deletion_date.is_some_and(|d| d <= now)
+    }
+
+    fn rotation_due(&self, now: SystemTime) -> bool {
+        self.record.state == KeyState::Enabled
+            && self.record.rotation.is_some_and(|r| r.next_rotation <= now)
+    }
+}
+
+/// The KMS domain service.
+pub struct Kms {
+    store: Arc<dyn Store>,
+    barrier: Arc<Barrier>,
+    clock: Arc<dyn Clock>,
+    arns: Arns,
+    keys: RwLock<HashMap<Uuid, Arc<CachedKey>>>,
+    aliases: RwLock<HashMap<String, Uuid>>,
+    /// Serializes writes so that store and cache change together.
+    writer: Mutex<()>,
+}
+
+impl std::fmt::Debug for Kms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kms")
+            .field("arns", &self.arns)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a maintenance pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MaintenanceReport {
+    pub deleted: usize,
+    pub rotated: usize,
+}
+
+const MATERIAL_TABLE: &str = "key_materials";
+const MATERIAL_COLUMN: &str = "material";
+
+impl Kms {
+    pub fn new(
+        store: Arc<dyn Store>,
+        barrier: Arc<Barrier>,
+        clock: Arc<dyn Clock>,
+        arns: Arns,
+    ) -> Self {
+        Self {
+            store,
+            barrier,
+            clock,
+            arns,
+            keys: RwLock::new(HashMap::new()),
+            aliases: RwLock::new(HashMap::new()),
+            writer: Mutex::new(()),
+        }
+    }
+
+    pub fn arns(&self) -> &Arns {
+        &self.arns
+    }
+
+    fn now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
+    fn write_lock(&self) -> Result<MutexGuard<'_, ()>> {
+        self.writer
+            .lock()
+            .map_err(|_| Error::internal("An earlier write failed unexpectedly; restart vaultd."))
+    }
+
+    fn view(&self, record: &KeyRecord) -> KeyView {
+        KeyView {
+            arn: self.arns.key(record.id),
+            record: record.clone(),
+        }
+    }
+
+    fn not_found(&self, id: Uuid) -> Error {
+        Error::not_found(format!("Key '{}' does not exist", self.arns.key(id)))
+    }
+
+    // --- Resolution ------------------------------------------------------------------------------
+
+    /// Resolves a KeyId as AWS accepts it: key UUID, key ARN, alias name or alias ARN.
+    pub fn resolve(&self, key_id: &str) -> Result<ResolvedKey> {
+        let id = match self.parse_key_ref(key_id)? {
+            KmsResource::Key(id) => id,
+            KmsResource::Alias(name) => self.alias_target(&name)?,
+        };
+        // Existence (and any deletion that has come due) is checked here, once.
+        let key = self.key(id)?;
+        Ok(ResolvedKey {
+            id,
+            arn: self.arns.key(key.record.id),
+        })
+    }
+
+    /// Resolves a key id or key ARN only (no aliases), as CreateAlias's TargetKeyId and
+    /// ListAliases's KeyId want.
+    pub fn resolve_key_only(&self, key_id: &str, field: &str) -> Result<ResolvedKey> {
+        match self.parse_key_ref(key_id)? {
+            KmsResource::Key(_) => self.resolve(key_id),
+            KmsResource::Alias(_) => Err(Error::validation(format!(
+                "{field} must be a key ID or key ARN, not an alias."
+            ))),
+        }
+    }
+
+    fn parse_key_ref(&self, key_id: &str) -> Result<KmsResource> {
+        if key_id.is_empty() {
+            return Err(Error::validation(
+                "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null",
+            ));
+        }
+        if key_id.len() > 2048 {
+            return Err(Error::validation(
+                "1 validation error detected: Value at 'keyId' failed to satisfy constraint: Member must have length less than or equal to 2048",
+            ));
+        }
+        let invalid = || Error::not_found(format!("Invalid keyId '{}'", truncate(key_id, 300)));
+        if key_id.starts_with("arn:") {
+            return self.arns.parse_kms(key_id).ok_or_else(invalid);
+        }
+        if key_id.starts_with("alias/") {
+            return Ok(KmsResource::Alias(key_id.to_string()));
+        }
+        Uuid::try_parse(key_id)
+            .ok()
+            .filter(|_| key_id.len() == 36)
+            .map(KmsResource::Key)
+            .ok_or_else(invalid)
+    }
+
+    fn alias_target(&self, name: &str) -> Result<Uuid> {
+        if let Some(id) = self.aliases.read().expect("alias cache").get(name) {
+            return Ok(*id);
+        }
+        match self.store.alias(name)? {
+            Some(alias) => {
+                self.aliases
+                    .write()
+                    .expect("alias cache")
+                    .insert(alias.name, alias.key_id);
+                Ok(alias.key_id)
+            }
+            None => Err(Error::not_found(format!(
+                "Alias {} is not found.",
+                self.arns.alias(name)
+            ))),
+        }
+    }
+
+    // --- The key cache -------------------------------------------------------------------------
+
+    /// The live key `id`: NotFound if it does not exist or its deletion window has ended (the key is
+    /// then deleted on the spot); rotated first if an automatic rotation is due.
+    fn key(&self, id: Uuid) -> Result<Arc<CachedKey>> {
+        let now = self.now();
+        let key = match self.cached(id) {
+            Some(key) => key,
+            None => self.load(id)?.ok_or_else(|| self.not_found(id))?,
+        };
+        if key.deletion_due(now) {
+            self.purge_if_due(id)?;
+            return Err(self.not_found(id));
+        }
+        if key.rotation_due(now) {
+            self.rotate_if_due(id)?;
+            return self.cached(id).ok_or_else(|| self.not_found(id));
+        }
+        Ok(key)
+    }
+
+    fn cached(&self, id: Uuid) -> Option<Arc<CachedKey>> {
+        self.keys.read().expect("key cache").get(&id).cloned()
+    }
+
+    /// Loads a key from the store into the cache. Runs under the writer lock so that a concurrent
+    /// write cannot be overtaken by this (older) read.
+    fn load(&self, id: Uuid) -> Result<Option<Arc<CachedKey>>> {
+        let _guard = self.write_lock()?;
+        if let Some(key) = self.cached(id) {
+            return Ok(Some(key));
+        }
+        let Some(record) = self.store.key(id)? else {
+            return Ok(None);
+        };
+        let mut materials = BTreeMap::new();
+        for version in self.store.materials(id)? {
+            let plain = with_material_binding(&record, version.version, |b| {
+                self.barrier.open(Purpose::KeyMaterial, b, &version.sealed)
+            })
+            .map_err(|_| {
+                    tracing::error!(key_id = %id, version = version.version, "key material does not unseal");
+                    Error::internal("The key material of this key cannot be read.")
+                })?;
+            materials.insert(version.version, Key256::from_slice(&plain)?);
+        }
+        let key = Arc::new(CachedKey { record, materials });
+        self.keys
+            .write()
+            .expect("key cache")
+            .insert(id, key.clone());
+        Ok(Some(key))
+    }
+
+    /// Writes new metadata for a cached key (store first, then cache). Call under the writer lock.
+    fn put_record(&self, current: &CachedKey, record: KeyRecord) -> Result<Arc<CachedKey>> {
+        self.store.update_key(&record)?;
+        let key = Arc::new(CachedKey {
+            record,
+            materials: current.materials.clone(),
+        });
+        self.keys
+            .write()
+            .expect("key cache")
+            .insert(key.record.id, key.clone());
+        Ok(key)
+    }
+
+    /// Applies `change` to the current record of key `id` under the writer lock. `change` checks the
+    /// key state and returns the new record, or `None` (or an equal record) when nothing changes.
+    fn update_key(
+        &self,
+        id: Uuid,
+        change: impl FnOnce(&KeyRecord, SystemTime) -> Result<Option<KeyRecord>>,
+    ) -> Result<Arc<CachedKey>> {
+        let current = self.key(id)?;
+        let _guard = self.write_lock()?;
+        let current = self.cached(id).unwrap_or(current);
+        match change(&current.record, self.now())? {
+            Some(record) if record != current.record => self.put_record(&current, record),
+            _ => Ok(current),
+        }
+    }
+
+    /// Seals new material for `record` at `version`.
+    fn seal_material(
+        &self,
+        record: &KeyRecord,
+        version: u32,
+        material: &Key256,
+    ) -> Result<Vec<u8>> {
+        Ok(with_material_binding(record, version, |b| {
+            self.barrier
+                .seal(Purpose::KeyMaterial, b, material.expose())
+        })?)
+    }
+
+    /// Adds a material version (rotation) and makes it current.
+    fn add_material(
+        &self,
+        current: &CachedKey,
+        record: KeyRecord,
+        rotation_type: crate::model::RotationType,
+    ) -> Result<Arc<CachedKey>> {
+        let material = Key256::generate()?;
+        let version = record.current_version;
+        let stored = MaterialVersion {
+            key_id: record.id,
+            version,
+            created_at: self.now(),
+            rotation_type: Some(rotation_type),
+            sealed: self.seal_material(&record, version, &material)?,
+        };
+        self.store.add_material(&record, &stored)?;
+        let mut materials = current.materials.clone();
+        materials.insert(version, material);
+        let key = Arc::new(CachedKey { record, materials });
+        self.keys
+            .write()
+            .expect("key cache")
+            .insert(key.record.id, key.clone());
+        Ok(key)
+    }
+
+    // --- Time-driven work ----------------------------------------------------------------------
+
+    fn purge_if_due(&self, id: Uuid) -> Result<bool> {
+        let _guard = self.write_lock()?;
+        let now = self.now();
+        let due = match self.cached(id) {
+            Some(key) => key.deletion_due(now),
+            None => self.store.key(id)?.is_some_and(|r| {
+                r.state == KeyState::PendingDeletion && r.deletion_date.is_some_and(|d| d <= now)
+            }),
+        };
+        if !due {
+            return Ok(false);
+        }
+        self.store.delete_key(id)?;
+        self.keys.write().expect("key cache").remove(&id);
+        self.aliases
+            .write()
+            .expect("alias cache")
+            .retain(|_, target| *target != id);
+        tracing::info!(key_id = %id, "deleted key at the end of its deletion window");
+        Ok(true)
+    }
+
+    fn rotate_if_due(&self, id: Uuid) -> Result<bool> {
+        let current = match self.cached(id) {
+            Some(key) => key,
+            None => match self.load(id)? {
+                Some(key) => key,
+                None => return Ok(false),
+            },
+        };
+        let _guard = self.write_lock()?;
+        let current = self.cached(id).unwrap_or(current);
+        let now = self.now();
+        if !current.rotation_due(now) {
+            return Ok(false);
+        }
+        let mut record = current.record.clone();
+        let schedule = record
+            .rotation
+            .as_mut()
+            .expect("rotation due implies a schedule");
+        // One rotation however long the key sat past its date, as AWS does.
+        schedule.next_rotation = now + crate::clock::DAY * schedule.period_days;
+        record.current_version += 1;
+        self.add_material(&current, record, crate::model::RotationType::Automatic)?;
+        tracing::info!(key_id = %id, "rotated key material automatically");
+        Ok(true)
+    }
+
+    /// Deletes every key whose deletion window has ended.
+    fn purge_due_deletions(&self) -> Result<usize> {
+        let mut deleted = 0;
+        for id in self.store.keys_due_for_deletion(self.now())? {
+            deleted += usize::from(self.purge_if_due(id)?);
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes keys whose deletion window has ended and rotates keys whose rotation is due.
+    pub fn run_maintenance(&self) -> Result<MaintenanceReport> {
+        let deleted = self.purge_due_deletions()?;
+        let mut rotated = 0;
+        for id in self.store.keys_due_for_rotation(self.now())? {
+            rotated += usize::from(self.rotate_if_due(id)?);
+        }
+        Ok(MaintenanceReport { deleted, rotated })
+    }
+}
+
+/// Runs `f` with the binding of a key's sealed material: the key id and version, and the key's
+/// immutable spec and usage (`SPEC/USAGE`).
+fn with_material_binding<T>(
+    record: &KeyRecord,
+    version: u32,
+    f: impl FnOnce(&Binding<'_>) -> T,
+) -> T {
+    let mut stable_id = [0u8; 20];
+    stable_id[..16].copy_from_slice(record.id.as_bytes());
+    stable_id[16..].copy_from_slice(&version.to_be_bytes());
+    let immutable = format!("{}/{}", record.key_spec, record.key_usage);
+    f(&Binding {
+        table: MATERIAL_TABLE,
+        column: MATERIAL_COLUMN,
+        stable_id: &stable_id,
+        immutable: immutable.as_bytes(),
+    })
+}
+
+/// Rotation applies to symmetric keys whose material vaultd generated.
+fn rotatable(record: &KeyRecord) -> bool {
+    record.key_spec == KeySpec::SymmetricDefault && record.origin == Origin::AwsKms
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}

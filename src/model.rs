@@ -1,0 +1,201 @@
+//! The domain's vocabulary: key specs, usages, states and the records the store persists. Plain
+//! data with AWS names, shared by the domain (`kms`, `iam`) and the store; no rules live here.
+
+use std::time::SystemTime;
+
+use uuid::Uuid;
+
+macro_rules! aws_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $aws:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The AWS spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $aws),+ }
+            }
+
+            /// Parses the AWS spelling.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($aws => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+aws_enum!(
+    /// AWS `KeySpec`.
+    KeySpec {
+        SymmetricDefault => "SYMMETRIC_DEFAULT",
+        Rsa2048 => "RSA_2048",
+        Rsa3072 => "RSA_3072",
+        Rsa4096 => "RSA_4096",
+        EccNistP256 => "ECC_NIST_P256",
+        Hmac224 => "HMAC_224",
+        Hmac256 => "HMAC_256",
+        Hmac384 => "HMAC_384",
+        Hmac512 => "HMAC_512",
+    }
+);
+
+aws_enum!(
+    /// AWS `KeyUsageType`.
+    KeyUsage {
+        EncryptDecrypt => "ENCRYPT_DECRYPT",
+        SignVerify => "SIGN_VERIFY",
+        GenerateVerifyMac => "GENERATE_VERIFY_MAC",
+        KeyAgreement => "KEY_AGREEMENT",
+    }
+);
+
+aws_enum!(
+    /// AWS `KeyState`.
+    KeyState {
+        Creating => "Creating",
+        Enabled => "Enabled",
+        Disabled => "Disabled",
+        PendingDeletion => "PendingDeletion",
+        PendingImport => "PendingImport",
+        Unavailable => "Unavailable",
+    }
+);
+
+aws_enum!(
+    /// AWS `OriginType`.
+    Origin {
+        AwsKms => "AWS_KMS",
+        External => "EXTERNAL",
+    }
+);
+
+aws_enum!(
+    /// AWS `KeyManagerType`.
+    KeyManager {
+        Aws => "AWS",
+        Customer => "CUSTOMER",
+    }
+);
+
+aws_enum!(
+    /// AWS `RotationType`; the initial material of a key has none.
+    RotationType {
+        Automatic => "AUTOMATIC",
+        OnDemand => "ON_DEMAND",
+    }
+);
+
+aws_enum!(
+    /// AWS `EncryptionAlgorithmSpec`.
+    EncryptionAlgorithm {
+        SymmetricDefault => "SYMMETRIC_DEFAULT",
+        RsaesOaepSha1 => "RSAES_OAEP_SHA_1",
+        RsaesOaepSha256 => "RSAES_OAEP_SHA_256",
+    }
+);
+
+aws_enum!(
+    /// Whether an access key can sign requests.
+    AccessKeyStatus {
+        Active => "Active",
+        Inactive => "Inactive",
+    }
+);
+
+/// A KMS key's metadata as stored. Its material lives in [`MaterialVersion`] rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub id: Uuid,
+    pub created_at: SystemTime,
+    pub description: String,
+    pub key_spec: KeySpec,
+    pub key_usage: KeyUsage,
+    pub origin: Origin,
+    pub key_manager: KeyManager,
+    pub state: KeyState,
+    /// Set while the key is pending deletion.
+    pub deletion_date: Option<SystemTime>,
+    pub pending_window_days: Option<u32>,
+    /// `Some` while automatic rotation is enabled.
+    pub rotation: Option<RotationSchedule>,
+    /// The material version new ciphertexts use.
+    pub current_version: u32,
+}
+
+/// Automatic rotation settings of a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RotationSchedule {
+    pub period_days: u32,
+    pub next_rotation: SystemTime,
+}
+
+/// One version of a key's material, sealed under the barrier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaterialVersion {
+    pub key_id: Uuid,
+    pub version: u32,
+    pub created_at: SystemTime,
+    /// How this version came to be; `None` for the key's initial material.
+    pub rotation_type: Option<RotationType>,
+    pub sealed: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// An alias (`alias/NAME`) pointing at a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AliasRecord {
+    pub name: String,
+    pub key_id: Uuid,
+    pub created_at: SystemTime,
+    pub updated_at: SystemTime,
+}
+
+/// A user (IAM-style principal).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: String,
+    pub name: String,
+    pub created_at: SystemTime,
+}
+
+/// A long-term access key. The secret is sealed under the barrier (the server needs it to check
+/// signatures, as AWS does).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessKeyRecord {
+    pub id: String,
+    pub user_id: String,
+    pub status: AccessKeyStatus,
+    pub created_at: SystemTime,
+    pub sealed_secret: Vec<u8>,
+}
+
+aws_enum!(
+    /// AWS `DataKeySpec`.
+    DataKeySpec {
+        Aes256 => "AES_256",
+        Aes128 => "AES_128",
+    }
+);
+
+impl DataKeySpec {
+    pub fn len(self) -> usize {
+        match self {
+            DataKeySpec::Aes256 => 32,
+            DataKeySpec::Aes128 => 16,
+        }
+    }
+}

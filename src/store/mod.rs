@@ -1,0 +1,90 @@
+//! Persistence behind one trait, [`Store`], so another engine (PostgreSQL for replicas) can be added
+//! without touching the domain. The store keeps what it is given: it never sees plaintext key
+//! material or secrets (those arrive sealed by the barrier) and it enforces no business rules.
+//!
+//! Every method is one transaction: a method that returns `Ok` has committed durably (for SQLite:
+//! WAL with `synchronous=FULL`, so an acknowledged write survives `kill -9` and power loss).
+
+pub mod sqlite;
+
+use std::time::SystemTime;
+
+use uuid::Uuid;
+
+use crate::model::{AccessKeyRecord, AliasRecord, KeyRecord, MaterialVersion, Tag, UserRecord};
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The backend cannot be reached or written (disk full, locked, I/O error). Retryable.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness or reference constraint refused the write.
+    #[error("storage conflict: {0}")]
+    Conflict(String),
+    /// Stored data does not decode.
+    #[error("corrupt storage: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The persistent state of vaultd.
+pub trait Store: Send + Sync + 'static {
+    // --- The barrier -------------------------------------------------------------------------
+    /// This database's random id (salt of the barrier's subkeys), created with the database.
+    fn database_id(&self) -> Result<Vec<u8>>;
+    /// The keyring sealed under the root key; `None` before the first start completes.
+    fn sealed_keyring(&self) -> Result<Option<Vec<u8>>>;
+    /// Stores the sealed keyring on first start. Fails with `Conflict` if one exists.
+    fn init_keyring(&self, sealed: &[u8]) -> Result<()>;
+
+    // --- Keys ---------------------------------------------------------------------------------
+    fn insert_key(&self, key: &KeyRecord, material: &MaterialVersion, tags: &[Tag]) -> Result<()>;
+    fn key(&self, id: Uuid) -> Result<Option<KeyRecord>>;
+    /// Keys ordered by id, starting after `after`.
+    fn list_keys(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<KeyRecord>>;
+    /// Writes a key's mutable metadata (state, description, deletion, rotation schedule).
+    fn update_key(&self, key: &KeyRecord) -> Result<()>;
+    /// Adds a material version and updates the key (its current version, next rotation) atomically.
+    fn add_material(&self, key: &KeyRecord, material: &MaterialVersion) -> Result<()>;
+    /// All material versions of a key, oldest first.
+    fn materials(&self, key_id: Uuid) -> Result<Vec<MaterialVersion>>;
+    /// Deletes a key with its material, tags and aliases.
+    fn delete_key(&self, id: Uuid) -> Result<()>;
+    /// Keys pending deletion whose deletion date is at or before `now`.
+    fn keys_due_for_deletion(&self, now: SystemTime) -> Result<Vec<Uuid>>;
+    /// Enabled keys whose automatic rotation is due at or before `now`.
+    fn keys_due_for_rotation(&self, now: SystemTime) -> Result<Vec<Uuid>>;
+
+    // --- Tags ---------------------------------------------------------------------------------
+    /// Tags of a key ordered by tag key.
+    fn tags(&self, key_id: Uuid) -> Result<Vec<Tag>>;
+    /// Adds or overwrites tags.
+    fn put_tags(&self, key_id: Uuid, tags: &[Tag]) -> Result<()>;
+    fn remove_tags(&self, key_id: Uuid, tag_keys: &[String]) -> Result<()>;
+
+    // --- Aliases ------------------------------------------------------------------------------
+    fn alias(&self, name: &str) -> Result<Option<AliasRecord>>;
+    /// Fails with `Conflict` if the name is taken.
+    fn insert_alias(&self, alias: &AliasRecord) -> Result<()>;
+    fn update_alias(&self, alias: &AliasRecord) -> Result<()>;
+    fn delete_alias(&self, name: &str) -> Result<bool>;
+    /// Aliases ordered by name, starting after `after`, optionally only those of one key.
+    fn list_aliases(
+        &self,
+        key_id: Option<Uuid>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AliasRecord>>;
+
+    // --- Users and access keys ----------------------------------------------------------------
+    fn user_by_name(&self, name: &str) -> Result<Option<UserRecord>>;
+    fn user(&self, id: &str) -> Result<Option<UserRecord>>;
+    fn insert_user(&self, user: &UserRecord) -> Result<()>;
+    fn access_key(&self, id: &str) -> Result<Option<AccessKeyRecord>>;
+    fn access_keys_of(&self, user_id: &str) -> Result<Vec<AccessKeyRecord>>;
+    fn insert_access_key(&self, key: &AccessKeyRecord) -> Result<()>;
+    fn delete_access_key(&self, id: &str) -> Result<()>;
+}

@@ -1,0 +1,170 @@
+//! Opening a vault: the data directory, the store, the barrier (unlocked by the root key) and the
+//! domain services over them. Everything that can be wrong with the operator's setup (a data
+//! directory that cannot be used, a wrong root key) fails here, before any request is served.
+
+use std::{
+    fs,
+    io::Write,
+    os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use crate::{
+    arn::Arns,
+    auth::{Authenticator, Authorizer},
+    clock::{Clock, to_millis},
+    crypto::barrier::{Barrier, Keyring, RootKey},
+    iam::{Credentials, Iam},
+    kms::Kms,
+    store::{SqliteStore, Store},
+};
+
+pub const DATABASE_FILE: &str = "vault.db";
+pub const ROOT_CREDENTIALS_FILE: &str = "root-credentials";
+
+/// What opening a vault needs.
+#[derive(Debug)]
+pub struct VaultConfig {
+    pub data_dir: PathBuf,
+    pub root_key: RootKey,
+    pub arns: Arns,
+    pub clock: Arc<dyn Clock>,
+    /// Fixed root credentials (from the environment); generated on first start when absent.
+    pub root_credentials: Option<Credentials>,
+}
+
+/// Why a vault did not open. Each message tells the operator what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("data directory {path}: {reason}")]
+    DataDir { path: PathBuf, reason: String },
+    #[error(
+        "the root key does not unlock the database in {0}: wrong root key, or the keyring is damaged"
+    )]
+    WrongRootKey(PathBuf),
+    #[error("storage: {0}")]
+    Storage(#[from] crate::store::Error),
+    #[error("{0}")]
+    Domain(#[from] crate::error::Error),
+    #[error("{0}")]
+    Crypto(#[from] crate::crypto::Error),
+}
+
+/// The opened vault: the domain services, ready to serve.
+#[derive(Debug)]
+pub struct Vault {
+    pub kms: Arc<Kms>,
+    pub iam: Arc<Iam>,
+    pub authenticator: Arc<Authenticator>,
+    pub authorizer: Arc<Authorizer>,
+    pub clock: Arc<dyn Clock>,
+    pub arns: Arns,
+    pub data_dir: PathBuf,
+}
+
+impl Vault {
+    /// Opens (or on first start, creates) the vault in `config.data_dir`. Returns root credentials
+    /// when they were just generated, for the caller to show once.
+    pub fn open(config: VaultConfig) -> Result<(Self, Option<Credentials>), OpenError> {
+        prepare_data_dir(&config.data_dir)?;
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&config.data_dir.join(DATABASE_FILE))?);
+        let database_id = store.database_id()?;
+        let keyring = match store.sealed_keyring()? {
+            Some(sealed) => Keyring::open(&config.root_key, &database_id, &sealed)
+                .map_err(|_| OpenError::WrongRootKey(config.data_dir.clone()))?,
+            None => {
+                let created = to_millis(config.clock.now()).max(0) as u64 / 1000;
+                let keyring = Keyring::generate(created)?;
+                store.init_keyring(&keyring.seal(&config.root_key, &database_id)?)?;
+                keyring
+            }
+        };
+        let barrier = Arc::new(Barrier::new(&keyring, &database_id));
+        drop(keyring);
+
+        let iam = Arc::new(Iam::new(
+            store.clone(),
+            barrier.clone(),
+            config.clock.clone(),
+            config.arns.clone(),
+        ));
+        let generated = iam.bootstrap_root(config.root_credentials.as_ref())?;
+        let kms = Arc::new(Kms::new(
+            store,
+            barrier,
+            config.clock.clone(),
+            config.arns.clone(),
+        ));
+        let vault = Vault {
+            kms,
+            authenticator: Arc::new(Authenticator::new(iam.clone(), config.clock.clone())),
+            authorizer: Arc::new(Authorizer),
+            iam,
+            clock: config.clock,
+            arns: config.arns,
+            data_dir: config.data_dir,
+        };
+        Ok((vault, generated))
+    }
+}
+
+/// Creates the data directory (0700) if needed and checks that it is a writable directory.
+fn prepare_data_dir(dir: &Path) -> Result<(), OpenError> {
+    let fail = |reason: String| OpenError::DataDir {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    if !dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| fail(format!("cannot create it: {e}")))?;
+    }
+    let meta = fs::metadata(dir).map_err(|e| fail(format!("cannot read it: {e}")))?;
+    if !meta.is_dir() {
+        return Err(fail("it is not a directory".into()));
+    }
+    let probe = dir.join(".vaultd-write-check");
+    fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&probe)
+        .and_then(|_| fs::remove_file(&probe))
+        .map_err(|e| fail(format!("it is not writable: {e}")))?;
+    Ok(())
+}
+
+/// Writes a file readable by its owner only, replacing any earlier one.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+    }
+    fs::rename(&tmp, path)
+}
+
+/// The credentials-file form of root credentials (the same INI shape as `~/.vaultd/credentials`).
+pub fn credentials_file_contents(
+    creds: &Credentials,
+    endpoint: &str,
+) -> zeroize::Zeroizing<String> {
+    zeroize::Zeroizing::new(format!(
+        "# vaultd root credentials, generated on first start. Keep this file secret.\n\
+         [default]\nendpoint = {endpoint}\naccess_key_id = {}\nsecret_access_key = {}\n",
+        creds.access_key_id,
+        creds.secret_access_key.as_str()
+    ))
+}

@@ -1,0 +1,252 @@
+//! The test harness: a real vaultd on 127.0.0.1:0 (in-process, with a manual clock) or the real
+//! `vaultd` binary as a child process, over temporary data directories.
+
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use vaultd::{
+    arn::Arns,
+    client::{Client, ClientConfig, ClientError, RetryPolicy, StaticCredentials},
+    clock::{Clock, ManualClock},
+    crypto::barrier::RootKey,
+    iam::Credentials,
+    pb,
+    server::{self, ServerOptions},
+    vault::{Vault, VaultConfig},
+};
+use zeroize::Zeroizing;
+
+pub const ROOT_ACCESS_KEY_ID: &str = "AKIAEXAMPLEKEY234567";
+pub const ROOT_SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+pub fn root_credentials() -> StaticCredentials {
+    StaticCredentials::new(ROOT_ACCESS_KEY_ID, ROOT_SECRET, None)
+}
+
+/// An in-process vaultd serving on a real socket, with a clock the test moves.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub clock: Arc<ManualClock>,
+    pub vault: Arc<Vault>,
+    pub data_dir: PathBuf,
+    pub root_key: RootKey,
+    _dir: Option<tempfile::TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("data");
+        let clock = Arc::new(ManualClock::starting_now());
+        let mut server = Self::start_in(&data_dir, RootKey::generate().unwrap(), clock).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    pub async fn start_in(data_dir: &Path, root_key: RootKey, clock: Arc<ManualClock>) -> Self {
+        let (vault, _) = Vault::open(VaultConfig {
+            data_dir: data_dir.to_path_buf(),
+            root_key: root_key.clone(),
+            arns: Arns::default(),
+            clock: clock.clone(),
+            root_credentials: Some(Credentials {
+                access_key_id: ROOT_ACCESS_KEY_ID.into(),
+                secret_access_key: Zeroizing::new(ROOT_SECRET.into()),
+            }),
+        })
+        .expect("vault opens");
+        let vault = Arc::new(vault);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(server::run(
+            listener,
+            vault.clone(),
+            ServerOptions::default(),
+            async {
+                let _ = rx.await;
+            },
+        ));
+        let task = tokio::spawn(async move {
+            task.await.unwrap().unwrap();
+        });
+        Self {
+            addr,
+            clock,
+            vault,
+            data_dir: data_dir.to_path_buf(),
+            root_key,
+            _dir: None,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A root client whose requests are dated by the server's manual clock.
+    pub fn client(&self) -> Client {
+        self.client_with(root_credentials())
+    }
+
+    pub fn client_with(&self, credentials: StaticCredentials) -> Client {
+        let mut config = ClientConfig::new(self.endpoint(), credentials);
+        config.clock = self.clock.clone() as Arc<dyn Clock>;
+        config.retry = RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        };
+        Client::connect(config).unwrap()
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(
+        mut self,
+    ) -> (
+        Option<tempfile::TempDir>,
+        PathBuf,
+        RootKey,
+        Arc<ManualClock>,
+    ) {
+        self.shutdown.take().unwrap().send(()).ok();
+        self.task.take().unwrap().await.unwrap();
+        (
+            self._dir.take(),
+            self.data_dir.clone(),
+            self.root_key.clone(),
+            self.clock.clone(),
+        )
+    }
+
+    /// Stops and starts again on the same data directory, root key and clock.
+    pub async fn restart(self) -> Self {
+        let (dir, data_dir, root_key, clock) = self.stop().await;
+        let mut server = Self::start_in(&data_dir, root_key, clock).await;
+        server._dir = dir;
+        server
+    }
+}
+
+/// Creates a symmetric key and returns its id.
+pub async fn create_key(client: &Client) -> String {
+    client
+        .create_key(pb::CreateKeyRequest::default())
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id
+}
+
+/// Asserts an error's gRPC code and AWS reason.
+#[track_caller]
+pub fn assert_error<T: std::fmt::Debug>(
+    result: Result<T, ClientError>,
+    code: tonic::Code,
+    reason: &str,
+) -> ClientError {
+    let err = result.expect_err("expected an error");
+    assert_eq!((err.code, err.reason()), (code, reason), "{err}");
+    err
+}
+
+/// The real `vaultd` binary as a child process.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub stderr: Vec<String>,
+}
+
+pub fn vaultd_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vaultd")
+}
+
+pub fn vaultctl_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vaultctl")
+}
+
+impl Daemon {
+    /// Starts `vaultd` with `args` and `env` on 127.0.0.1:0 and waits until it listens.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
+        let mut cmd = Command::new(vaultd_bin());
+        cmd.args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("VAULTD_ROOT_KEY")
+            .env_remove("VAULTD_ROOT_ACCESS_KEY_ID")
+            .env_remove("VAULTD_ROOT_SECRET_ACCESS_KEY")
+            .env("VAULTD_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let mut seen = Vec::new();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(addr) = line.split("vaultd listening on ").nth(1) {
+                        let addr = addr.trim().parse().map_err(|e| format!("{e}: {line}"))?;
+                        // Keep draining stderr so the daemon never blocks on a full pipe.
+                        std::thread::spawn(move || for _ in lines {});
+                        seen.push(line);
+                        return Ok(Self {
+                            child,
+                            addr,
+                            stderr: seen,
+                        });
+                    }
+                    seen.push(line);
+                }
+                _ => {
+                    let status = child.wait().map_err(|e| e.to_string())?;
+                    return Err(format!(
+                        "vaultd exited ({status}) before listening:\n{}",
+                        seen.join("\n")
+                    ));
+                }
+            }
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn client(&self, credentials: StaticCredentials) -> Client {
+        let mut config = ClientConfig::new(self.endpoint(), credentials);
+        config.timeout = Duration::from_secs(10);
+        Client::connect(config).unwrap()
+    }
+
+    /// Sends `signal` and waits for the exit status.
+    pub fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
