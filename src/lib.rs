@@ -5,17 +5,17 @@
 //!
 //! Layers only point downward; the crypto layer and the domain know nothing of tonic or SQLite.
 //!
-//! - [`crypto`]: pure functions and key types: the ciphertext blob, encryption contexts, the
+//! - [`crypto`] — pure functions and key types: the ciphertext blob, encryption contexts, the
 //!   storage barrier (crypto.md).
-//! - [`store`]: the [`store::Store`] trait and its SQLite implementation, with migrations.
-//! - [`model`]: the vocabulary shared by domain and store (key specs, states, records).
-//! - [`kms`], [`iam`]: the domain: rules, limits and state machines over crypto and store.
-//! - [`auth`]: request signatures, authentication and authorization, for every front end.
-//! - [`api`]: thin gRPC services and the one error table; [`pb`]: the generated wire types.
-//! - [`server`]: assembles services, health, reflection and layers; `run(listener, …, shutdown)`.
-//! - [`vault`]: opens a data directory into ready domain services.
-//! - [`client`]: a typed client with signing, deadlines and retries (vaultctl, tests, benchmarks).
-//! - [`clock`], [`arn`], [`error`]: time as a dependency, ARNs, the domain error.
+//! - [`store`] — the [`store::Store`] trait and its SQLite implementation, with migrations.
+//! - [`model`] — the vocabulary shared by domain and store (key specs, states, records).
+//! - [`kms`], [`iam`] — the domain: rules, limits and state machines over crypto and store.
+//! - [`auth`] — request signatures, authentication and authorization, for every front end.
+//! - [`api`] — thin gRPC services and the one error table; [`pb`] holds the generated wire types.
+//! - [`server`] — assembles services, health, reflection and layers; `run(listener, …, shutdown)`.
+//! - [`vault`] — opens a data directory into ready domain services.
+//! - [`client`] — a typed client with signing, deadlines and retries (vaultctl, tests, benchmarks).
+//! - [`clock`], [`arn`], [`error`] — time as a dependency, ARNs, the domain error.
 //!
 //! Binaries: `src/bin/vaultd.rs` (the daemon) and `src/bin/vaultctl/` (the CLI).
 

@@ -192,7 +192,8 @@ aws_enum!(
 );
 
 impl DataKeySpec {
-    pub fn len(self) -> usize {
+    /// The data key length in bytes.
+    pub fn byte_len(self) -> usize {
         match self {
             DataKeySpec::Aes256 => 32,
             DataKeySpec::Aes128 => 16,

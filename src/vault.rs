@@ -111,7 +111,7 @@ impl Vault {
 }
 
 /// Creates the data directory (0700) if needed and checks that it is a writable directory.
-fn prepare_data_dir(dir: &Path) -> Result<(), OpenError> {
+pub fn prepare_data_dir(dir: &Path) -> Result<(), OpenError> {
     let fail = |reason: String| OpenError::DataDir {
         path: dir.to_path_buf(),
         reason,
@@ -126,6 +126,12 @@ fn prepare_data_dir(dir: &Path) -> Result<(), OpenError> {
     let meta = fs::metadata(dir).map_err(|e| fail(format!("cannot read it: {e}")))?;
     if !meta.is_dir() {
         return Err(fail("it is not a directory".into()));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        tracing::warn!(
+            path = %dir.display(),
+            "the data directory is accessible to other users; consider chmod 700"
+        );
     }
     let probe = dir.join(".vaultd-write-check");
     fs::OpenOptions::new()

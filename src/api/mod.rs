@@ -1,9 +1,9 @@
 //! The gRPC front end: thin services that convert wire messages into domain calls, authorize, and
 //! map domain errors to statuses through one table ([`status`]).
 //!
-//! - [`auth_layer`]: the tower layer that authenticates every request but health and reflection.
-//! - [`kms_api`]: `vault.v1.KeyManagement`.
-//! - [`convert`]: enums, timestamps and records between wire and domain.
+//! - [`auth_layer`] — the tower layer that authenticates every request but health and reflection.
+//! - [`kms_api`] — `vault.v1.KeyManagement`.
+//! - [`convert`] — enums, timestamps and records between wire and domain.
 
 pub mod auth_layer;
 pub mod convert;

@@ -63,6 +63,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_max_level(args.log)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
@@ -96,17 +97,15 @@ fn start(args: Args) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async move {
+        // Signal handlers go in before anyone can learn the address, so that an early SIGTERM
+        // still drains and exits 0 instead of killing the process.
+        let shutdown = shutdown_signal()?;
         let listener = TcpListener::bind(args.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(data_dir = %args.data_dir.display(), "vaultd listening on {local}");
-        server::run(
-            listener,
-            Arc::new(vault),
-            ServerOptions::default(),
-            shutdown_signal(),
-        )
+        server::run(listener, Arc::new(vault), ServerOptions::default(), shutdown)
         .await
         .map_err(|e| format!("server failed: {e}"))?;
         tracing::info!("vaultd stopped");
@@ -143,8 +142,7 @@ fn dev_root_key(data_dir: &Path) -> Result<RootKey, String> {
     if path.exists() {
         return read_root_key(&path);
     }
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| format!("data directory {}: {e}", data_dir.display()))?;
+    vault::prepare_data_dir(data_dir).map_err(|e| e.to_string())?;
     let key = RootKey::generate().map_err(|e| e.to_string())?;
     let mut text = key.to_base64();
     text.push('\n');
@@ -207,12 +205,16 @@ fn announce_root_credentials(
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM and SIGINT handlers now and returns a future that completes on either.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: draining and stopping"),
-        _ = int.recv() => tracing::info!("SIGINT: draining and stopping"),
-    }
+    let handler = |kind| signal(kind).map_err(|e| format!("cannot install a signal handler: {e}"));
+    let mut term = handler(SignalKind::terminate())?;
+    let mut int = handler(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: draining and stopping"),
+            _ = int.recv() => tracing::info!("SIGINT: draining and stopping"),
+        }
+    })
 }

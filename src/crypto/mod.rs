@@ -1,9 +1,9 @@
 //! Cryptography as pure functions and key types: no I/O, no clocks, no knowledge of gRPC or storage.
 //!
-//! - [`blob`]: the symmetric ciphertext blob of Encrypt and GenerateDataKey (crypto.md §1).
-//! - [`context`]: the canonical encoding of an encryption context.
-//! - [`barrier`]: the root key, the keyring of barrier keys and sealed columns (crypto.md §2).
-//! - [`secret`]: types that hold key material; they zeroize on drop and redact their `Debug`.
+//! - [`blob`] — the symmetric ciphertext blob of Encrypt and GenerateDataKey (crypto.md §1).
+//! - [`context`] — the canonical encoding of an encryption context.
+//! - [`barrier`] — the root key, the keyring of barrier keys and sealed columns (crypto.md §2).
+//! - [`secret`] — types that hold key material; they zeroize on drop and redact their `Debug`.
 //!
 //! Every failure to authenticate a ciphertext is one error, [`Error::InvalidCiphertext`], so that
 //! callers cannot leak which check failed.

@@ -126,8 +126,10 @@ impl Kms {
         &self.arns
     }
 
+    /// The current time at the precision the store keeps (milliseconds), so that what a caller
+    /// sees before and after a restart is identical.
     fn now(&self) -> SystemTime {
-        self.clock.now()
+        crate::clock::from_millis(crate::clock::to_millis(self.clock.now()))
     }
 
     fn write_lock(&self) -> Result<MutexGuard<'_, ()>> {

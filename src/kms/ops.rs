@@ -225,7 +225,7 @@ fn random_len(n: i32, field: &str) -> Result<usize> {
 
 fn data_key_len(key_spec: Option<DataKeySpec>, number_of_bytes: Option<i32>) -> Result<usize> {
     match (key_spec, number_of_bytes) {
-        (Some(spec), None) => Ok(spec.len()),
+        (Some(spec), None) => Ok(spec.byte_len()),
         (None, Some(n)) => random_len(n, "numberOfBytes"),
         (Some(_), Some(_)) => Err(Error::validation(
             "Specify either KeySpec or NumberOfBytes, not both.",

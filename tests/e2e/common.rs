@@ -140,6 +140,17 @@ impl TestServer {
     }
 }
 
+/// Seconds since the epoch on a clock.
+pub trait NowSecs {
+    fn now_secs(&self) -> i64;
+}
+
+impl NowSecs for ManualClock {
+    fn now_secs(&self) -> i64 {
+        self.now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    }
+}
+
 /// Creates a symmetric key and returns its id.
 pub async fn create_key(client: &Client) -> String {
     client
@@ -200,8 +211,16 @@ impl Daemon {
         loop {
             match lines.next() {
                 Some(Ok(line)) => {
-                    if let Some(addr) = line.split("vaultd listening on ").nth(1) {
-                        let addr = addr.trim().parse().map_err(|e| format!("{e}: {line}"))?;
+                    if let Some(rest) = line.split("vaultd listening on ").nth(1) {
+                        let word = rest.split_whitespace().next().unwrap_or_default();
+                        let addr = match word.parse() {
+                            Ok(addr) => addr,
+                            Err(e) => {
+                                let _ = child.kill();
+                                let _ = child.wait();
+                                return Err(format!("{e}: {line}"));
+                            }
+                        };
                         // Keep draining stderr so the daemon never blocks on a full pipe.
                         std::thread::spawn(move || for _ in lines {});
                         seen.push(line);

@@ -1,0 +1,267 @@
+//! Interop: a Python client generated from `proto/` alone, signing with the rule of auth.md, does
+//! CreateKey / Encrypt / Decrypt / GenerateDataKey against the real `vaultd` binary
+//! (tests/interop/kms_client.py).
+//!
+//! The Python packages live in a virtualenv under CARGO_TARGET_TMPDIR, created on first use and
+//! reused while tests/interop/requirements.txt is unchanged. A missing python3 or a failed
+//! `pip install` fails the test: it never skips.
+
+use std::{
+    fs,
+    io::{BufRead, BufReader, Read},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex, mpsc},
+    thread,
+    time::{Duration, Instant},
+};
+
+use crate::common::{ROOT_ACCESS_KEY_ID, ROOT_SECRET, vaultd_bin};
+
+const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[test]
+fn python_client_from_proto_alone() {
+    let python = prepare_venv().unwrap_or_else(|e| panic!("interop venv: {e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Vaultd::start(&dir.path().join("data")).unwrap_or_else(|e| panic!("{e}"));
+
+    let script = Path::new(MANIFEST_DIR).join("tests/interop/kms_client.py");
+    let mut cmd = Command::new(&python);
+    cmd.arg("-I") // isolated: no PYTHON* variables, no user site-packages
+        .arg("-B") // no __pycache__
+        .arg(&script)
+        .env("VAULTD_ENDPOINT", &daemon.addr)
+        .env("VAULTD_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
+        .env("VAULTD_SECRET_ACCESS_KEY", ROOT_SECRET);
+    let started = Instant::now();
+    let out = run_with_timeout(&mut cmd, SCRIPT_TIMEOUT)
+        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+    assert!(
+        out.success,
+        "{} failed ({}) after {:.1?}\n--- stdout\n{}\n--- stderr\n{}\n--- vaultd log\n{}",
+        script.display(),
+        out.status,
+        started.elapsed(),
+        out.stdout,
+        out.stderr,
+        daemon.log(),
+    );
+    print!("{}", out.stdout);
+}
+
+/// Returns the venv's python, after creating the venv and installing requirements.txt into it
+/// unless a previous run did so with the same requirements.
+fn prepare_venv() -> Result<PathBuf, String> {
+    let requirements_path = Path::new(MANIFEST_DIR).join("tests/interop/requirements.txt");
+    let requirements = fs::read_to_string(&requirements_path)
+        .map_err(|e| format!("{}: {e}", requirements_path.display()))?;
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    fs::create_dir_all(tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let venv = tmp.join("interop-venv");
+    let python = venv.join("bin").join("python");
+    let marker = venv.join("vaultd-interop-requirements.txt");
+
+    // Serialise with any other test process setting up the same venv.
+    let lock_path = tmp.join("interop-venv.lock");
+    let lock = fs::File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+
+    let cached = fs::read_to_string(&marker).is_ok_and(|m| m == requirements)
+        && Command::new(&python)
+            .args([
+                "-c",
+                "import grpc, grpc_tools.protoc, grpc_status, google.rpc.status_pb2",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if cached {
+        return Ok(python);
+    }
+
+    let _ = fs::remove_file(&marker);
+    run(
+        Command::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv),
+        "python3 -m venv (is python3 with the venv module installed?)",
+    )?;
+    run(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "-r",
+            ])
+            .arg(&requirements_path),
+        &format!("pip install -r {}", requirements_path.display()),
+    )?;
+    run(
+        Command::new(&python).args(["-m", "pip", "check"]),
+        "pip check",
+    )?;
+    fs::write(&marker, &requirements).map_err(|e| format!("{}: {e}", marker.display()))?;
+    Ok(python)
+}
+
+/// Runs `cmd` to completion; an error (with its output) unless it exits 0.
+fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out =
+        run_with_timeout(cmd, Duration::from_secs(600)).map_err(|e| format!("{what}: {e}"))?;
+    if out.success {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        out.status, out.stdout, out.stderr
+    ))
+}
+
+struct Finished {
+    success: bool,
+    status: String,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `cmd` with piped output, killing it after `timeout`.
+fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<Finished, String> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    let deadline = Instant::now() + timeout;
+    let (success, status) = loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(status) => break (status.success(), status.to_string()),
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break (false, format!("killed after {timeout:?}"));
+            }
+            None => thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    Ok(Finished {
+        success,
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    })
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// The real `vaultd` binary in dev mode with the fixed root credentials of common.rs, on
+/// 127.0.0.1:0. (Not `common::Daemon`: it parses the address from the whole rest of the
+/// "listening on" log line, which also carries ANSI colour codes and a `data_dir=` field.)
+struct Vaultd {
+    child: Child,
+    addr: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Vaultd {
+    fn start(data_dir: &Path) -> Result<Self, String> {
+        let mut child = Command::new(vaultd_bin())
+            .args(["--listen", "127.0.0.1:0", "--dev", "--data-dir"])
+            .arg(data_dir)
+            .env_remove("VAULTD_ROOT_KEY")
+            .env_remove("VAULTD_ROOT_KEY_FILE")
+            .env("VAULTD_ROOT_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
+            .env("VAULTD_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET)
+            .env("VAULTD_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", vaultd_bin()))?;
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        // Reads stderr to the end, so that the daemon never blocks on a full pipe.
+        thread::spawn({
+            let log = log.clone();
+            move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let line = strip_ansi(&line);
+                    let addr = line
+                        .split("vaultd listening on ")
+                        .nth(1)
+                        .and_then(|rest| rest.split_whitespace().next())
+                        .map(str::to_owned);
+                    log.lock().unwrap().push(line);
+                    if let Some(addr) = addr {
+                        let _ = tx.send(addr);
+                    }
+                }
+            }
+        });
+        let mut daemon = Self {
+            child,
+            addr: String::new(),
+            log,
+        };
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => {
+                daemon.addr = addr;
+                Ok(daemon)
+            }
+            Err(_) => Err(format!(
+                "vaultd did not report its address ({:?}):\n{}",
+                daemon.child.try_wait(),
+                daemon.log()
+            )),
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Vaultd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Removes ANSI escape sequences (ESC [ … final byte).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('\u{40}'..='\u{7e}').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,7 +1,12 @@
 //! End-to-end tests: every request goes through a real gRPC server on a real socket, real SQLite
 //! files and real crypto.
 
+mod aliases_tags;
+mod auth;
 mod common;
+mod crypto;
+mod daemon;
+mod keys;
 mod smoke;
 mod interop;
 mod vaultctl;

@@ -1,0 +1,295 @@
+//! The `vaultd` binary: start-up checks, dev mode, persistence across restarts and `kill -9`,
+//! signals, and what lands on disk.
+
+use std::{os::unix::fs::PermissionsExt, path::Path};
+
+use tonic::Code;
+use vaultd::{
+    crypto::{
+        barrier::{Barrier, Binding, Keyring, Purpose, RootKey},
+        blob,
+        context::EncryptionContext,
+        secret::Key256,
+    },
+    pb,
+    store::{SqliteStore, Store},
+};
+
+use crate::common::*;
+
+const FIXED_CREDS: [(&str, &str); 2] = [
+    ("VAULTD_ROOT_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID),
+    ("VAULTD_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET),
+];
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn write_root_key(dir: &Path, key: &RootKey) -> String {
+    let path = dir.join("root.key");
+    std::fs::write(&path, key.to_base64().as_bytes()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Runs vaultd expecting it to refuse to start; returns its stderr.
+fn refused(args: &[&str], env: &[(&str, &str)]) -> String {
+    match Daemon::start(args, env) {
+        Ok(_) => panic!("vaultd started but should have refused: {args:?}"),
+        Err(output) => {
+            assert!(output.contains("exited (exit status: 1)"), "{output}");
+            output
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_mode_creates_private_key_and_credentials_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let mut daemon = Daemon::start(&["--data-dir", data_arg, "--dev"], &[]).unwrap();
+    let banner = daemon.stderr.join("\n");
+    assert!(banner.contains("DEV MODE"), "{banner}");
+    assert!(banner.contains("secret_access_key"), "{banner}");
+    assert_eq!(mode(&data), 0o700);
+    for file in ["root.key", "root-credentials", "vault.db", "vault.db-wal"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    // The credentials file works as a client profile.
+    let text = std::fs::read_to_string(data.join("root-credentials")).unwrap();
+    let value = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|r| r.trim().strip_prefix('=')).map(|v| v.trim().to_string()))
+            .unwrap()
+    };
+    let creds = vaultd::client::StaticCredentials::new(&value("access_key_id"), &value("secret_access_key"), None);
+    let id = create_key(&daemon.client(creds.clone())).await;
+    assert!(daemon.signal("TERM").success());
+
+    // A second start reuses the key and the credentials, and announces nothing new.
+    let daemon = Daemon::start(&["--data-dir", data_arg, "--dev"], &[]).unwrap();
+    let banner = daemon.stderr.join("\n");
+    assert!(!banner.contains("secret_access_key"), "{banner}");
+    daemon
+        .client(creds)
+        .describe_key(pb::DescribeKeyRequest { key_id: id })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_survives_a_clean_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = write_root_key(dir.path(), &RootKey::generate().unwrap());
+    let data = dir.path().join("data");
+    let args = ["--data-dir", data.to_str().unwrap(), "--root-key-file", &key_file];
+    let mut daemon = Daemon::start(&args, &FIXED_CREDS).unwrap();
+    let client = daemon.client(root_credentials());
+    let id = create_key(&client).await;
+    client
+        .create_alias(pb::CreateAliasRequest {
+            alias_name: "alias/persist".into(),
+            target_key_id: id.clone(),
+        })
+        .await
+        .unwrap();
+    let blob = client
+        .encrypt(pb::EncryptRequest {
+            key_id: "alias/persist".into(),
+            plaintext: b"durable".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .ciphertext_blob;
+    assert!(daemon.signal("TERM").success(), "SIGTERM stops vaultd cleanly");
+
+    let mut daemon = Daemon::start(&args, &FIXED_CREDS).unwrap();
+    let client = daemon.client(root_credentials());
+    let plain = client
+        .decrypt(pb::DecryptRequest {
+            ciphertext_blob: blob,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(plain.plaintext, b"durable");
+    assert!(plain.key_id.ends_with(&id));
+    assert!(daemon.signal("INT").success(), "SIGINT stops vaultd cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_right_after_acknowledged_writes_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = write_root_key(dir.path(), &RootKey::generate().unwrap());
+    let data = dir.path().join("data");
+    let args = ["--data-dir", data.to_str().unwrap(), "--root-key-file", &key_file];
+    let mut acknowledged = Vec::new();
+    for round in 0..3 {
+        let mut daemon = Daemon::start(&args, &FIXED_CREDS).unwrap();
+        let client = daemon.client(root_credentials());
+        for _ in 0..5 {
+            acknowledged.push(create_key(&client).await);
+        }
+        let last = acknowledged.last().unwrap().clone();
+        client
+            .create_alias(pb::CreateAliasRequest {
+                alias_name: format!("alias/round{round}"),
+                target_key_id: last,
+            })
+            .await
+            .unwrap();
+        // SIGKILL the moment the last write was acknowledged: no chance to flush anything.
+        assert!(!daemon.signal("KILL").success());
+    }
+    let daemon = Daemon::start(&args, &FIXED_CREDS).unwrap();
+    let client = daemon.client(root_credentials());
+    for id in &acknowledged {
+        client
+            .encrypt(pb::EncryptRequest {
+                key_id: id.clone(),
+                plaintext: b"x".to_vec(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("key {id} lost: {e}"));
+    }
+    let aliases = client.list_aliases(Default::default()).await.unwrap().aliases;
+    assert_eq!(aliases.len(), 3);
+}
+
+#[test]
+fn a_wrong_root_key_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let right = write_root_key(dir.path(), &RootKey::generate().unwrap());
+    let data_arg = data.to_str().unwrap();
+    let mut daemon = Daemon::start(&["--data-dir", data_arg, "--root-key-file", &right], &[]).unwrap();
+    assert!(daemon.signal("TERM").success());
+
+    let wrong = RootKey::generate().unwrap();
+    let stderr = refused(&["--data-dir", data_arg], &[("VAULTD_ROOT_KEY", wrong.to_base64().as_str())]);
+    assert!(stderr.contains("root key does not unlock"), "{stderr}");
+    let stderr = refused(&["--data-dir", data_arg], &[("VAULTD_ROOT_KEY", "not base64!")]);
+    assert!(stderr.contains("VAULTD_ROOT_KEY"), "{stderr}");
+    // The right key still works afterwards: nothing was damaged by the refused starts.
+    let mut daemon = Daemon::start(&["--data-dir", data_arg, "--root-key-file", &right], &[]).unwrap();
+    assert!(daemon.signal("TERM").success());
+}
+
+#[test]
+fn unusable_setups_are_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = RootKey::generate().unwrap();
+    let key_env = [("VAULTD_ROOT_KEY", key.to_base64().to_string())];
+    let env: Vec<(&str, &str)> = key_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let stderr = refused(&["--data-dir", file.to_str().unwrap()], &env);
+    assert!(stderr.contains("not a directory"), "{stderr}");
+    let under_file = file.join("data");
+    let stderr = refused(&["--data-dir", under_file.to_str().unwrap()], &env);
+    assert!(stderr.contains("data directory"), "{stderr}");
+
+    let data = dir.path().join("data");
+    let stderr = refused(&["--data-dir", data.to_str().unwrap()], &[]);
+    assert!(stderr.contains("no root key"), "{stderr}");
+    let key_file = write_root_key(dir.path(), &key);
+    let stderr = refused(&["--data-dir", data.to_str().unwrap(), "--root-key-file", &key_file], &env);
+    assert!(stderr.contains("use one"), "{stderr}");
+    let stderr = refused(
+        &["--data-dir", data.to_str().unwrap(), "--account-id", "12"],
+        &env,
+    );
+    assert!(stderr.contains("account id"), "{stderr}");
+    let stderr = refused(
+        &["--data-dir", data.to_str().unwrap()],
+        &[env[0], ("VAULTD_ROOT_ACCESS_KEY_ID", "AKIA-short")],
+    );
+    assert!(stderr.contains("VAULTD_ROOT_SECRET_ACCESS_KEY"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn region_and_account_shape_the_arns() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let daemon = Daemon::start(
+        &["--data-dir", data.to_str().unwrap(), "--dev", "--region", "eu-west-3", "--account-id", "123456789012"],
+        &FIXED_CREDS,
+    )
+    .unwrap();
+    let client = daemon.client(root_credentials());
+    let meta = client.create_key(Default::default()).await.unwrap().key_metadata.unwrap();
+    assert_eq!(meta.arn, format!("arn:aws:kms:eu-west-3:123456789012:key/{}", meta.key_id));
+    assert_eq!(meta.aws_account_id, "123456789012");
+    assert_error(
+        client
+            .describe_key(pb::DescribeKeyRequest {
+                key_id: format!("arn:aws:kms:us-east-1:000000000000:key/{}", meta.key_id),
+            })
+            .await,
+        Code::NotFound,
+        "NotFoundException",
+    );
+}
+
+/// Opens the material of `key_id` version 1 with the library, as an attacker holding the root key
+/// could, to know exactly which bytes must never appear on disk.
+fn material_from_store(data: &Path, root: &RootKey, key_id: uuid::Uuid) -> Key256 {
+    let store = SqliteStore::open(&data.join("vault.db")).unwrap();
+    let db_id = store.database_id().unwrap();
+    let keyring = Keyring::open(root, &db_id, &store.sealed_keyring().unwrap().unwrap()).unwrap();
+    let barrier = Barrier::new(&keyring, &db_id);
+    let sealed = &store.materials(key_id).unwrap()[0].sealed;
+    let mut stable_id = key_id.as_bytes().to_vec();
+    stable_id.extend_from_slice(&1u32.to_be_bytes());
+    let plain = barrier
+        .open(
+            Purpose::KeyMaterial,
+            &Binding {
+                table: "key_materials",
+                column: "material",
+                stable_id: &stable_id,
+                immutable: b"SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT",
+            },
+            sealed,
+        )
+        .unwrap();
+    Key256::from_slice(&plain).unwrap()
+}
+
+#[tokio::test]
+async fn key_material_and_secrets_never_sit_on_disk_in_the_clear() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let id = create_key(&client).await;
+    let blob = client
+        .encrypt(pb::EncryptRequest {
+            key_id: id.clone(),
+            plaintext: b"needle-plaintext".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .ciphertext_blob;
+    let (dir, data, root, _) = server.stop().await;
+    let material = material_from_store(&data, &root, uuid::Uuid::parse_str(&id).unwrap());
+    // It is the real material: it opens the blob the server made.
+    assert_eq!(
+        blob::open(&material, &blob, &EncryptionContext::new()).unwrap().as_slice(),
+        b"needle-plaintext"
+    );
+    let mut on_disk = Vec::new();
+    for entry in std::fs::read_dir(&data).unwrap() {
+        on_disk.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(on_disk.len() > 4096);
+    let contains = |needle: &[u8]| on_disk.windows(needle.len()).any(|w| w == needle);
+    assert!(!contains(material.expose()), "key material found on disk in the clear");
+    assert!(!contains(ROOT_SECRET.as_bytes()), "an access key secret found on disk in the clear");
+    assert!(!contains(root.to_base64().as_bytes()), "the root key found in the data directory");
+    assert!(!contains(b"needle-plaintext"));
+    drop(dir);
+}
