@@ -60,9 +60,18 @@ async fn main() {
     let vault = Arc::new(vault);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(server::run(listener, vault.clone(), ServerOptions::default(), std::future::pending()));
+    tokio::spawn(server::run(
+        listener,
+        vault.clone(),
+        ServerOptions::default(),
+        std::future::pending(),
+    ));
 
-    let client = Client::connect(ClientConfig::new(endpoint, StaticCredentials::new(ID, SECRET, None))).unwrap();
+    let client = Client::connect(ClientConfig::new(
+        endpoint,
+        StaticCredentials::new(ID, SECRET, None),
+    ))
+    .unwrap();
     let key_id = client
         .create_key(pb::CreateKeyRequest::default())
         .await
@@ -70,7 +79,8 @@ async fn main() {
         .key_metadata
         .unwrap()
         .key_id;
-    let context: std::collections::HashMap<String, String> = [("app".to_string(), "bench".to_string())].into();
+    let context: std::collections::HashMap<String, String> =
+        [("app".to_string(), "bench".to_string())].into();
     let blob = client
         .encrypt(pb::EncryptRequest {
             key_id: key_id.clone(),
@@ -83,8 +93,14 @@ async fn main() {
         .ciphertext_blob;
 
     let seconds = Duration::from_secs(args.seconds);
-    println!("vaultd bench: {}s per row, one client connection (HTTP/2), SQLite in a temp dir", args.seconds);
-    println!("{:<32} {:>11} {:>12} {:>10}", "operation", "concurrency", "requests/s", "mean ms");
+    println!(
+        "vaultd bench: {}s per row, one client connection (HTTP/2), SQLite in a temp dir",
+        args.seconds
+    );
+    println!(
+        "{:<32} {:>11} {:>12} {:>10}",
+        "operation", "concurrency", "requests/s", "mean ms"
+    );
 
     // The domain call alone: the ceiling the gRPC layer is measured against.
     let kms = vault.kms.clone();
@@ -93,11 +109,18 @@ async fn main() {
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < seconds {
-        kms.generate_data_key(uuid, &ctx, Some(DataKeySpec::Aes256), None).unwrap();
+        kms.generate_data_key(uuid, &ctx, Some(DataKeySpec::Aes256), None)
+            .unwrap();
         n += 1;
     }
     let domain_rate = n as f64 / start.elapsed().as_secs_f64();
-    println!("{:<32} {:>11} {:>12.0} {:>10.4}", "GenerateDataKey (domain only)", 1, domain_rate, 1000.0 / domain_rate);
+    println!(
+        "{:<32} {:>11} {:>12.0} {:>10.4}",
+        "GenerateDataKey (domain only)",
+        1,
+        domain_rate,
+        1000.0 / domain_rate
+    );
 
     for &concurrency in &args.concurrency {
         let gdk = pb::GenerateDataKeyRequest {

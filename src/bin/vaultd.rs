@@ -88,9 +88,6 @@ fn start(args: Args) -> Result<(), String> {
         root_credentials,
     })
     .map_err(|e| e.to_string())?;
-    if let Some(creds) = generated {
-        announce_root_credentials(&args.data_dir, &creds, &format!("http://{}", args.listen))?;
-    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -104,13 +101,31 @@ fn start(args: Args) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
+        if let Some(creds) = generated {
+            announce_root_credentials(&args.data_dir, &creds, &client_endpoint(local))?;
+        }
         tracing::info!(data_dir = %args.data_dir.display(), "vaultd listening on {local}");
-        server::run(listener, Arc::new(vault), ServerOptions::default(), shutdown)
+        server::run(
+            listener,
+            Arc::new(vault),
+            ServerOptions::default(),
+            shutdown,
+        )
         .await
         .map_err(|e| format!("server failed: {e}"))?;
         tracing::info!("vaultd stopped");
         Ok(())
     })
+}
+
+/// The endpoint a local client uses to reach `local`: a wildcard address becomes loopback.
+fn client_endpoint(local: SocketAddr) -> String {
+    let ip = match local.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, local.port()))
 }
 
 /// The root key from VAULTD_ROOT_KEY, --root-key-file, or (in dev mode) the data directory.

@@ -142,6 +142,8 @@ pub struct ClientError {
     pub code: Code,
     pub reason: Option<String>,
     pub message: String,
+    /// How many attempts were made (1 when the error was not retried).
+    pub attempts: u32,
 }
 
 fn code_name(code: Code) -> &'static str {
@@ -165,6 +167,7 @@ impl ClientError {
             code: Code::InvalidArgument,
             reason: Some("ClientConfigurationError".into()),
             message: message.into(),
+            attempts: 0,
         }
     }
 }
@@ -175,6 +178,7 @@ impl From<Status> for ClientError {
             code: status.code(),
             reason: status.get_details_error_info().map(|i| i.reason),
             message: status.message().to_string(),
+            attempts: 1,
         }
     }
 }
@@ -277,7 +281,11 @@ impl Client {
                     tokio::time::sleep(self.retry.backoff(retry)).await;
                     retry += 1;
                 }
-                Err(status) => return Err(status.into()),
+                Err(status) => {
+                    let mut err = ClientError::from(status);
+                    err.attempts = retry + 1;
+                    return Err(err);
+                }
             }
         }
     }

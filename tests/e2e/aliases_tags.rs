@@ -6,7 +6,11 @@ use vaultd::{client::Client, pb};
 
 use crate::common::*;
 
-async fn alias(client: &Client, name: &str, target: &str) -> Result<pb::CreateAliasResponse, vaultd::client::ClientError> {
+async fn alias(
+    client: &Client,
+    name: &str,
+    target: &str,
+) -> Result<pb::CreateAliasResponse, vaultd::client::ClientError> {
     client
         .create_alias(pb::CreateAliasRequest {
             alias_name: name.into(),
@@ -17,7 +21,9 @@ async fn alias(client: &Client, name: &str, target: &str) -> Result<pb::CreateAl
 
 async fn key_of(client: &Client, key_id: &str) -> String {
     client
-        .describe_key(pb::DescribeKeyRequest { key_id: key_id.into() })
+        .describe_key(pb::DescribeKeyRequest {
+            key_id: key_id.into(),
+        })
         .await
         .unwrap()
         .key_metadata
@@ -32,13 +38,29 @@ async fn aliases_point_at_keys_and_can_move() {
     let a = create_key(&client).await;
     let b = create_key(&client).await;
     alias(&client, "alias/app/current", &a).await.unwrap();
-    alias(&client, "alias/other", &format!("arn:aws:kms:us-east-1:000000000000:key/{a}")).await.unwrap();
+    alias(
+        &client,
+        "alias/other",
+        &format!("arn:aws:kms:us-east-1:000000000000:key/{a}"),
+    )
+    .await
+    .unwrap();
     assert_eq!(key_of(&client, "alias/app/current").await, a);
 
-    let listed = client.list_aliases(pb::ListAliasesRequest::default()).await.unwrap();
-    let names: Vec<&str> = listed.aliases.iter().map(|x| x.alias_name.as_str()).collect();
+    let listed = client
+        .list_aliases(pb::ListAliasesRequest::default())
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed
+        .aliases
+        .iter()
+        .map(|x| x.alias_name.as_str())
+        .collect();
     assert_eq!(names, ["alias/app/current", "alias/other"]);
-    assert_eq!(listed.aliases[0].alias_arn, "arn:aws:kms:us-east-1:000000000000:alias/app/current");
+    assert_eq!(
+        listed.aliases[0].alias_arn,
+        "arn:aws:kms:us-east-1:000000000000:alias/app/current"
+    );
     assert_eq!(listed.aliases[0].target_key_id, a);
     assert!(listed.aliases[0].creation_date.is_some());
 
@@ -84,12 +106,20 @@ async fn aliases_point_at_keys_and_can_move() {
         .await
         .unwrap();
     assert_error(
-        client.describe_key(pb::DescribeKeyRequest { key_id: "alias/app/current".into() }).await,
+        client
+            .describe_key(pb::DescribeKeyRequest {
+                key_id: "alias/app/current".into(),
+            })
+            .await,
         Code::NotFound,
         "NotFoundException",
     );
     assert_error(
-        client.delete_alias(pb::DeleteAliasRequest { alias_name: "alias/app/current".into() }).await,
+        client
+            .delete_alias(pb::DeleteAliasRequest {
+                alias_name: "alias/app/current".into(),
+            })
+            .await,
         Code::NotFound,
         "NotFoundException",
     );
@@ -103,14 +133,44 @@ async fn alias_rules() {
     let client = server.client();
     let key = create_key(&client).await;
     alias(&client, "alias/taken", &key).await.unwrap();
-    for name in ["app", "alias/", "alias/with space", "alias/aws/ssm", "alias/é"] {
-        assert_error(alias(&client, name, &key).await, Code::InvalidArgument, "InvalidAliasNameException");
+    for name in [
+        "app",
+        "alias/",
+        "alias/with space",
+        "alias/aws/ssm",
+        "alias/é",
+    ] {
+        assert_error(
+            alias(&client, name, &key).await,
+            Code::InvalidArgument,
+            "InvalidAliasNameException",
+        );
     }
-    assert_error(alias(&client, "", &key).await, Code::InvalidArgument, "ValidationException");
-    assert_error(alias(&client, &format!("alias/{}", "a".repeat(251)), &key).await, Code::InvalidArgument, "ValidationException");
-    assert_error(alias(&client, "alias/taken", &key).await, Code::AlreadyExists, "AlreadyExistsException");
-    assert_error(alias(&client, "alias/x", "alias/taken").await, Code::InvalidArgument, "ValidationException");
-    assert_error(alias(&client, "alias/x", &uuid::Uuid::new_v4().to_string()).await, Code::NotFound, "NotFoundException");
+    assert_error(
+        alias(&client, "", &key).await,
+        Code::InvalidArgument,
+        "ValidationException",
+    );
+    assert_error(
+        alias(&client, &format!("alias/{}", "a".repeat(251)), &key).await,
+        Code::InvalidArgument,
+        "ValidationException",
+    );
+    assert_error(
+        alias(&client, "alias/taken", &key).await,
+        Code::AlreadyExists,
+        "AlreadyExistsException",
+    );
+    assert_error(
+        alias(&client, "alias/x", "alias/taken").await,
+        Code::InvalidArgument,
+        "ValidationException",
+    );
+    assert_error(
+        alias(&client, "alias/x", &uuid::Uuid::new_v4().to_string()).await,
+        Code::NotFound,
+        "NotFoundException",
+    );
     assert_error(
         client
             .update_alias(pb::UpdateAliasRequest {
@@ -122,7 +182,11 @@ async fn alias_rules() {
         "NotFoundException",
     );
     assert_error(
-        client.delete_alias(pb::DeleteAliasRequest { alias_name: "alias/aws/kms".into() }).await,
+        client
+            .delete_alias(pb::DeleteAliasRequest {
+                alias_name: "alias/aws/kms".into(),
+            })
+            .await,
         Code::InvalidArgument,
         "InvalidAliasNameException",
     );
@@ -134,7 +198,11 @@ async fn alias_rules() {
         })
         .await
         .unwrap();
-    assert_error(alias(&client, "alias/late", &key).await, Code::FailedPrecondition, "KMSInvalidStateException");
+    assert_error(
+        alias(&client, "alias/late", &key).await,
+        Code::FailedPrecondition,
+        "KMSInvalidStateException",
+    );
     let other = create_key(&client).await;
     alias(&client, "alias/b", &other).await.unwrap();
     assert_error(
@@ -148,7 +216,12 @@ async fn alias_rules() {
         "KMSInvalidStateException",
     );
     // Deleting an alias of a key pending deletion is allowed.
-    client.delete_alias(pb::DeleteAliasRequest { alias_name: "alias/taken".into() }).await.unwrap();
+    client
+        .delete_alias(pb::DeleteAliasRequest {
+            alias_name: "alias/taken".into(),
+        })
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -227,11 +300,20 @@ async fn tags_add_overwrite_remove_and_limits() {
     let tag_resource = |tags: Vec<pb::Tag>| {
         let client = client.clone();
         let key = key.clone();
-        async move { client.tag_resource(pb::TagResourceRequest { key_id: key, tags }).await }
+        async move {
+            client
+                .tag_resource(pb::TagResourceRequest { key_id: key, tags })
+                .await
+        }
     };
-    tag_resource(vec![tag("team", "a"), tag("env", "dev")]).await.unwrap();
+    tag_resource(vec![tag("team", "a"), tag("env", "dev")])
+        .await
+        .unwrap();
     tag_resource(vec![tag("team", "b")]).await.unwrap();
-    assert_eq!(tags(&client, &key).await, [tag("env", "dev"), tag("team", "b")]);
+    assert_eq!(
+        tags(&client, &key).await,
+        [tag("env", "dev"), tag("team", "b")]
+    );
     client
         .untag_resource(pb::UntagResourceRequest {
             key_id: key.clone(),
@@ -248,12 +330,26 @@ async fn tags_add_overwrite_remove_and_limits() {
         vec![tag("k", &"v".repeat(257))],
         vec![tag("dup", "1"), tag("dup", "2")],
     ] {
-        assert_error(tag_resource(bad).await, Code::InvalidArgument, "TagException");
+        assert_error(
+            tag_resource(bad).await,
+            Code::InvalidArgument,
+            "TagException",
+        );
     }
-    assert_error(tag_resource(vec![]).await, Code::InvalidArgument, "ValidationException");
+    assert_error(
+        tag_resource(vec![]).await,
+        Code::InvalidArgument,
+        "ValidationException",
+    );
     // 50 tags per key: 49 more fit, the 51st does not.
-    tag_resource((0..49).map(|i| tag(&format!("k{i:02}"), "v")).collect()).await.unwrap();
-    assert_error(tag_resource(vec![tag("one-too-many", "v")]).await, Code::InvalidArgument, "TagException");
+    tag_resource((0..49).map(|i| tag(&format!("k{i:02}"), "v")).collect())
+        .await
+        .unwrap();
+    assert_error(
+        tag_resource(vec![tag("one-too-many", "v")]).await,
+        Code::InvalidArgument,
+        "TagException",
+    );
     // Overwriting an existing tag at the limit is fine.
     tag_resource(vec![tag("team", "c")]).await.unwrap();
 
@@ -286,7 +382,11 @@ async fn tags_add_overwrite_remove_and_limits() {
         })
         .await
         .unwrap();
-    assert_error(tag_resource(vec![tag("late", "v")]).await, Code::FailedPrecondition, "KMSInvalidStateException");
+    assert_error(
+        tag_resource(vec![tag("late", "v")]).await,
+        Code::FailedPrecondition,
+        "KMSInvalidStateException",
+    );
     assert_error(
         client
             .untag_resource(pb::UntagResourceRequest {

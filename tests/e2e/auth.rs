@@ -16,28 +16,45 @@ use vaultd::{
 use crate::common::*;
 
 async fn raw(server: &TestServer) -> KeyManagementClient<Channel> {
-    KeyManagementClient::connect(server.endpoint()).await.unwrap()
+    KeyManagementClient::connect(server.endpoint())
+        .await
+        .unwrap()
 }
 
 fn random_request() -> Request<pb::GenerateRandomRequest> {
-    Request::new(pb::GenerateRandomRequest { number_of_bytes: Some(8) })
+    Request::new(pb::GenerateRandomRequest {
+        number_of_bytes: Some(8),
+    })
 }
 
 const RANDOM: &str = "/vault.v1.KeyManagement/GenerateRandom";
 
-fn sign(request: &mut Request<pb::GenerateRandomRequest>, key_id: &str, secret: &str, date: &str, method: &str) {
+fn sign(
+    request: &mut Request<pb::GenerateRandomRequest>,
+    key_id: &str,
+    secret: &str,
+    date: &str,
+    method: &str,
+) {
     let header = signature::authorization_header(key_id, secret, date, method, None);
-    request.metadata_mut().insert("x-vault-date", MetadataValue::try_from(date).unwrap());
     request
         .metadata_mut()
-        .insert("authorization", MetadataValue::try_from(header.as_str()).unwrap());
+        .insert("x-vault-date", MetadataValue::try_from(date).unwrap());
+    request.metadata_mut().insert(
+        "authorization",
+        MetadataValue::try_from(header.as_str()).unwrap(),
+    );
 }
 
 #[track_caller]
 fn assert_unauthenticated<T: std::fmt::Debug>(result: Result<T, tonic::Status>, reason: &str) {
     let status = result.expect_err("must be refused");
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
-    assert_eq!(status.get_details_error_info().unwrap().reason, reason, "{status:?}");
+    assert_eq!(
+        status.get_details_error_info().unwrap().reason,
+        reason,
+        "{status:?}"
+    );
 }
 
 #[tokio::test]
@@ -48,46 +65,112 @@ async fn signed_requests_pass_and_everything_else_is_refused() {
 
     let mut ok = random_request();
     sign(&mut ok, ROOT_ACCESS_KEY_ID, ROOT_SECRET, &now, RANDOM);
-    assert_eq!(kms.generate_random(ok).await.unwrap().into_inner().plaintext.len(), 8);
+    assert_eq!(
+        kms.generate_random(ok)
+            .await
+            .unwrap()
+            .into_inner()
+            .plaintext
+            .len(),
+        8
+    );
 
-    assert_unauthenticated(kms.generate_random(random_request()).await, "MissingAuthenticationTokenException");
+    assert_unauthenticated(
+        kms.generate_random(random_request()).await,
+        "MissingAuthenticationTokenException",
+    );
 
     let mut no_date = random_request();
     sign(&mut no_date, ROOT_ACCESS_KEY_ID, ROOT_SECRET, &now, RANDOM);
     no_date.metadata_mut().remove("x-vault-date");
-    assert_unauthenticated(kms.generate_random(no_date).await, "MissingAuthenticationTokenException");
+    assert_unauthenticated(
+        kms.generate_random(no_date).await,
+        "MissingAuthenticationTokenException",
+    );
 
     let mut bad_date = random_request();
-    sign(&mut bad_date, ROOT_ACCESS_KEY_ID, ROOT_SECRET, "2026-11-26T03:16:18Z", RANDOM);
-    assert_unauthenticated(kms.generate_random(bad_date).await, "MissingAuthenticationTokenException");
+    sign(
+        &mut bad_date,
+        ROOT_ACCESS_KEY_ID,
+        ROOT_SECRET,
+        "2026-11-26T03:16:18Z",
+        RANDOM,
+    );
+    assert_unauthenticated(
+        kms.generate_random(bad_date).await,
+        "MissingAuthenticationTokenException",
+    );
 
     let mut malformed = random_request();
     malformed
         .metadata_mut()
         .insert("authorization", MetadataValue::from_static("Bearer abc"));
-    malformed.metadata_mut().insert("x-vault-date", MetadataValue::try_from(now.as_str()).unwrap());
-    assert_unauthenticated(kms.generate_random(malformed).await, "MissingAuthenticationTokenException");
+    malformed.metadata_mut().insert(
+        "x-vault-date",
+        MetadataValue::try_from(now.as_str()).unwrap(),
+    );
+    assert_unauthenticated(
+        kms.generate_random(malformed).await,
+        "MissingAuthenticationTokenException",
+    );
 
     let mut wrong_secret = random_request();
-    sign(&mut wrong_secret, ROOT_ACCESS_KEY_ID, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYWRONGSECRET", &now, RANDOM);
-    assert_unauthenticated(kms.generate_random(wrong_secret).await, "InvalidSignatureException");
+    sign(
+        &mut wrong_secret,
+        ROOT_ACCESS_KEY_ID,
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYWRONGSECRET",
+        &now,
+        RANDOM,
+    );
+    assert_unauthenticated(
+        kms.generate_random(wrong_secret).await,
+        "InvalidSignatureException",
+    );
 
     let mut unknown = random_request();
-    sign(&mut unknown, "AKIAUNKNOWNKEY234567", ROOT_SECRET, &now, RANDOM);
-    assert_unauthenticated(kms.generate_random(unknown).await, "UnrecognizedClientException");
+    sign(
+        &mut unknown,
+        "AKIAUNKNOWNKEY234567",
+        ROOT_SECRET,
+        &now,
+        RANDOM,
+    );
+    assert_unauthenticated(
+        kms.generate_random(unknown).await,
+        "UnrecognizedClientException",
+    );
 
     // A signature is valid for one method only.
     let mut replayed = random_request();
-    sign(&mut replayed, ROOT_ACCESS_KEY_ID, ROOT_SECRET, &now, "/vault.v1.KeyManagement/ListKeys");
-    assert_unauthenticated(kms.generate_random(replayed).await, "InvalidSignatureException");
+    sign(
+        &mut replayed,
+        ROOT_ACCESS_KEY_ID,
+        ROOT_SECRET,
+        &now,
+        "/vault.v1.KeyManagement/ListKeys",
+    );
+    assert_unauthenticated(
+        kms.generate_random(replayed).await,
+        "InvalidSignatureException",
+    );
 
     // Sessions do not exist yet: a security token names nothing.
     let mut with_token = random_request();
-    sign(&mut with_token, ROOT_ACCESS_KEY_ID, ROOT_SECRET, &now, RANDOM);
-    with_token
-        .metadata_mut()
-        .insert("x-vault-security-token", MetadataValue::from_static("forged"));
-    assert_unauthenticated(kms.generate_random(with_token).await, "UnrecognizedClientException");
+    sign(
+        &mut with_token,
+        ROOT_ACCESS_KEY_ID,
+        ROOT_SECRET,
+        &now,
+        RANDOM,
+    );
+    with_token.metadata_mut().insert(
+        "x-vault-security-token",
+        MetadataValue::from_static("forged"),
+    );
+    assert_unauthenticated(
+        kms.generate_random(with_token).await,
+        "UnrecognizedClientException",
+    );
 }
 
 #[tokio::test]
@@ -105,17 +188,36 @@ async fn signatures_are_valid_for_five_minutes() {
     };
     for offset in [-299, 0, 299] {
         let mut request = random_request();
-        sign(&mut request, ROOT_ACCESS_KEY_ID, ROOT_SECRET, &at(offset), RANDOM);
-        kms.generate_random(request).await.unwrap_or_else(|e| panic!("offset {offset}: {e:?}"));
+        sign(
+            &mut request,
+            ROOT_ACCESS_KEY_ID,
+            ROOT_SECRET,
+            &at(offset),
+            RANDOM,
+        );
+        kms.generate_random(request)
+            .await
+            .unwrap_or_else(|e| panic!("offset {offset}: {e:?}"));
     }
     for offset in [-301, 301, -86_400] {
         let mut request = random_request();
-        sign(&mut request, ROOT_ACCESS_KEY_ID, ROOT_SECRET, &at(offset), RANDOM);
-        assert_unauthenticated(kms.generate_random(request).await, "InvalidSignatureException");
+        sign(
+            &mut request,
+            ROOT_ACCESS_KEY_ID,
+            ROOT_SECRET,
+            &at(offset),
+            RANDOM,
+        );
+        assert_unauthenticated(
+            kms.generate_random(request).await,
+            "InvalidSignatureException",
+        );
     }
 
     // The typed client signs with its own clock: one six minutes slow is refused.
-    let slow = std::sync::Arc::new(ManualClock::new(server.clock.now() - Duration::from_secs(360)));
+    let slow = std::sync::Arc::new(ManualClock::new(
+        server.clock.now() - Duration::from_secs(360),
+    ));
     let mut config = ClientConfig::new(server.endpoint(), root_credentials());
     config.clock = slow;
     config.retry = RetryPolicy {
@@ -123,10 +225,16 @@ async fn signatures_are_valid_for_five_minutes() {
         ..Default::default()
     };
     let client = Client::connect(config).unwrap();
-    assert_error(create_key_result(&client).await, Code::Unauthenticated, "InvalidSignatureException");
+    assert_error(
+        create_key_result(&client).await,
+        Code::Unauthenticated,
+        "InvalidSignatureException",
+    );
 }
 
-async fn create_key_result(client: &Client) -> Result<pb::CreateKeyResponse, vaultd::client::ClientError> {
+async fn create_key_result(
+    client: &Client,
+) -> Result<pb::CreateKeyResponse, vaultd::client::ClientError> {
     client.create_key(pb::CreateKeyRequest::default()).await
 }
 
@@ -135,8 +243,18 @@ async fn every_kms_rpc_requires_a_signature() {
     let server = TestServer::start().await;
     let unsigned = server.client_with(StaticCredentials::new("AKIAUNKNOWNKEY234567", "x", None));
     let id = create_key(&server.client()).await;
-    assert_error(unsigned.describe_key(pb::DescribeKeyRequest { key_id: id.clone() }).await, Code::Unauthenticated, "UnrecognizedClientException");
-    assert_error(unsigned.list_keys(Default::default()).await, Code::Unauthenticated, "UnrecognizedClientException");
+    assert_error(
+        unsigned
+            .describe_key(pb::DescribeKeyRequest { key_id: id.clone() })
+            .await,
+        Code::Unauthenticated,
+        "UnrecognizedClientException",
+    );
+    assert_error(
+        unsigned.list_keys(Default::default()).await,
+        Code::Unauthenticated,
+        "UnrecognizedClientException",
+    );
     assert_error(
         unsigned
             .encrypt(pb::EncryptRequest {
@@ -149,19 +267,40 @@ async fn every_kms_rpc_requires_a_signature() {
         "UnrecognizedClientException",
     );
     // Refused requests change nothing.
-    assert_error(unsigned.create_key(Default::default()).await, Code::Unauthenticated, "UnrecognizedClientException");
-    assert_eq!(server.client().list_keys(Default::default()).await.unwrap().keys.len(), 1);
+    assert_error(
+        unsigned.create_key(Default::default()).await,
+        Code::Unauthenticated,
+        "UnrecognizedClientException",
+    );
+    assert_eq!(
+        server
+            .client()
+            .list_keys(Default::default())
+            .await
+            .unwrap()
+            .keys
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn health_and_reflection_need_no_credentials() {
-    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
     let server = TestServer::start().await;
-    let channel = Channel::from_shared(server.endpoint()).unwrap().connect().await.unwrap();
+    let channel = Channel::from_shared(server.endpoint())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let mut health = HealthClient::new(channel.clone());
     for service in ["", "vault.v1.KeyManagement"] {
         let status = health
-            .check(HealthCheckRequest { service: service.into() })
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
             .await
             .unwrap()
             .into_inner()
@@ -188,6 +327,12 @@ async fn health_and_reflection_need_no_credentials() {
         panic!("unexpected reflection answer");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(names.contains(&"vault.v1.KeyManagement".to_string()), "{names:?}");
-    assert!(names.contains(&"grpc.health.v1.Health".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"vault.v1.KeyManagement".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_string()),
+        "{names:?}"
+    );
 }

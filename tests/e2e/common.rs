@@ -55,6 +55,16 @@ impl TestServer {
     }
 
     pub async fn start_in(data_dir: &Path, root_key: RootKey, clock: Arc<ManualClock>) -> Self {
+        Self::start_on("127.0.0.1:0".parse().unwrap(), data_dir, root_key, clock).await
+    }
+
+    /// Starts on a given address (to come back where a previous server was).
+    pub async fn start_on(
+        addr: SocketAddr,
+        data_dir: &Path,
+        root_key: RootKey,
+        clock: Arc<ManualClock>,
+    ) -> Self {
         let (vault, _) = Vault::open(VaultConfig {
             data_dir: data_dir.to_path_buf(),
             root_key: root_key.clone(),
@@ -67,7 +77,7 @@ impl TestServer {
         })
         .expect("vault opens");
         let vault = Arc::new(vault);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(server::run(
@@ -147,7 +157,10 @@ pub trait NowSecs {
 
 impl NowSecs for ManualClock {
     fn now_secs(&self) -> i64 {
-        self.now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+        self.now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
     }
 }
 

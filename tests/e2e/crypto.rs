@@ -9,10 +9,18 @@ use vaultd::{client::Client, clock::DAY, pb};
 use crate::common::*;
 
 fn ctx(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
-async fn encrypt(client: &Client, key_id: &str, plaintext: &[u8], context: &[(&str, &str)]) -> Vec<u8> {
+async fn encrypt(
+    client: &Client,
+    key_id: &str,
+    plaintext: &[u8],
+    context: &[(&str, &str)],
+) -> Vec<u8> {
     client
         .encrypt(pb::EncryptRequest {
             key_id: key_id.into(),
@@ -25,7 +33,11 @@ async fn encrypt(client: &Client, key_id: &str, plaintext: &[u8], context: &[(&s
         .ciphertext_blob
 }
 
-async fn decrypt(client: &Client, blob: &[u8], context: &[(&str, &str)]) -> Result<Vec<u8>, vaultd::client::ClientError> {
+async fn decrypt(
+    client: &Client,
+    blob: &[u8],
+    context: &[(&str, &str)],
+) -> Result<Vec<u8>, vaultd::client::ClientError> {
     client
         .decrypt(pb::DecryptRequest {
             ciphertext_blob: blob.to_vec(),
@@ -64,7 +76,10 @@ async fn encrypt_and_decrypt_round_trip_with_context() {
         .unwrap();
     let arn = format!("arn:aws:kms:us-east-1:000000000000:key/{id}");
     assert_eq!(response.key_id, arn);
-    assert_eq!(response.encryption_algorithm(), pb::EncryptionAlgorithmSpec::SymmetricDefault);
+    assert_eq!(
+        response.encryption_algorithm(),
+        pb::EncryptionAlgorithmSpec::SymmetricDefault
+    );
     let blob = response.ciphertext_blob;
     // crypto.md §1: version, suite, key id, material version, salt, iv, ciphertext, tag.
     assert_eq!(blob.len(), 9 + 66);
@@ -98,7 +113,10 @@ async fn encrypt_and_decrypt_round_trip_with_context() {
             .unwrap();
     }
     // Two encryptions of the same plaintext differ.
-    assert_ne!(encrypt(&client, &id, b"same", &[]).await, encrypt(&client, &id, b"same", &[]).await);
+    assert_ne!(
+        encrypt(&client, &id, b"same", &[]).await,
+        encrypt(&client, &id, b"same", &[]).await
+    );
 }
 
 #[tokio::test]
@@ -122,7 +140,11 @@ async fn plaintext_and_ciphertext_limits() {
         );
     }
     for size in [0, 6145] {
-        assert_error(decrypt(&client, &vec![1; size], &[]).await, Code::InvalidArgument, "ValidationException");
+        assert_error(
+            decrypt(&client, &vec![1; size], &[]).await,
+            Code::InvalidArgument,
+            "ValidationException",
+        );
     }
     assert_error(
         client
@@ -160,8 +182,18 @@ async fn every_decrypt_failure_looks_the_same() {
     let context = [("purpose", "test")];
     let blob = encrypt(&client, &id, b"secret value", &context).await;
 
-    let mut bad_blobs: Vec<(String, Vec<u8>, Vec<(&str, &str)>)> = Vec::new();
-    for (name, offset) in [("version", 0), ("suite", 1), ("key id", 5), ("material version", 20), ("salt", 30), ("iv", 40), ("ciphertext", 52), ("tag", blob.len() - 1)] {
+    type Case<'a> = (String, Vec<u8>, Vec<(&'a str, &'a str)>);
+    let mut bad_blobs: Vec<Case> = Vec::new();
+    for (name, offset) in [
+        ("version", 0),
+        ("suite", 1),
+        ("key id", 5),
+        ("material version", 20),
+        ("salt", 30),
+        ("iv", 40),
+        ("ciphertext", 52),
+        ("tag", blob.len() - 1),
+    ] {
         let mut b = blob.clone();
         b[offset] ^= 0x01;
         bad_blobs.push((format!("tampered {name}"), b, context.to_vec()));
@@ -169,23 +201,50 @@ async fn every_decrypt_failure_looks_the_same() {
     let mut wrong_key = blob.clone();
     wrong_key[2..18].copy_from_slice(uuid::Uuid::parse_str(&other).unwrap().as_bytes());
     bad_blobs.push(("names another key".into(), wrong_key, context.to_vec()));
-    bad_blobs.push(("wrong context".into(), blob.clone(), vec![("purpose", "other")]));
+    bad_blobs.push((
+        "wrong context".into(),
+        blob.clone(),
+        vec![("purpose", "other")],
+    ));
     bad_blobs.push(("missing context".into(), blob.clone(), vec![]));
-    bad_blobs.push(("extra context".into(), blob.clone(), vec![("purpose", "test"), ("x", "y")]));
-    bad_blobs.push(("truncated".into(), blob[..blob.len() - 1].to_vec(), context.to_vec()));
+    bad_blobs.push((
+        "extra context".into(),
+        blob.clone(),
+        vec![("purpose", "test"), ("x", "y")],
+    ));
+    bad_blobs.push((
+        "truncated".into(),
+        blob[..blob.len() - 1].to_vec(),
+        context.to_vec(),
+    ));
     bad_blobs.push(("header only".into(), blob[..50].to_vec(), context.to_vec()));
-    bad_blobs.push(("appended".into(), [blob.clone(), vec![0]].concat(), context.to_vec()));
+    bad_blobs.push((
+        "appended".into(),
+        [blob.clone(), vec![0]].concat(),
+        context.to_vec(),
+    ));
     bad_blobs.push(("garbage".into(), vec![0x42; 80], context.to_vec()));
 
     let mut messages = std::collections::HashSet::new();
     for (name, bad, context) in bad_blobs {
         let err = decrypt(&client, &bad, &context).await.expect_err(&name);
-        assert_eq!((err.code, err.reason()), (Code::InvalidArgument, "InvalidCiphertextException"), "{name}: {err}");
+        assert_eq!(
+            (err.code, err.reason()),
+            (Code::InvalidArgument, "InvalidCiphertextException"),
+            "{name}: {err}"
+        );
         messages.insert(err.message);
     }
-    assert_eq!(messages.len(), 1, "one message for every failure: {messages:?}");
+    assert_eq!(
+        messages.len(),
+        1,
+        "one message for every failure: {messages:?}"
+    );
     assert!(!messages.iter().next().unwrap().contains("secret"));
-    assert_eq!(decrypt(&client, &blob, &context).await.unwrap(), b"secret value");
+    assert_eq!(
+        decrypt(&client, &blob, &context).await.unwrap(),
+        b"secret value"
+    );
 }
 
 #[tokio::test]
@@ -200,14 +259,27 @@ async fn decrypt_with_the_wrong_key_id_is_incorrect_key() {
         key_id,
         ..Default::default()
     };
-    assert_error(client.decrypt(request(other)).await, Code::InvalidArgument, "IncorrectKeyException");
     assert_error(
-        client.decrypt(request(uuid::Uuid::new_v4().to_string())).await,
+        client.decrypt(request(other)).await,
+        Code::InvalidArgument,
+        "IncorrectKeyException",
+    );
+    assert_error(
+        client
+            .decrypt(request(uuid::Uuid::new_v4().to_string()))
+            .await,
         Code::NotFound,
         "NotFoundException",
     );
-    client.disable_key(pb::DisableKeyRequest { key_id: id.clone() }).await.unwrap();
-    assert_error(client.decrypt(request(id)).await, Code::FailedPrecondition, "DisabledException");
+    client
+        .disable_key(pb::DisableKeyRequest { key_id: id.clone() })
+        .await
+        .unwrap();
+    assert_error(
+        client.decrypt(request(id)).await,
+        Code::FailedPrecondition,
+        "DisabledException",
+    );
 }
 
 #[tokio::test]
@@ -229,9 +301,21 @@ async fn re_encrypt_moves_a_ciphertext_between_keys_and_contexts() {
         .unwrap();
     assert!(re.source_key_id.ends_with(&source));
     assert!(re.key_id.ends_with(&destination));
-    assert_eq!(&re.ciphertext_blob[2..18], uuid::Uuid::parse_str(&destination).unwrap().as_bytes());
-    assert_eq!(decrypt(&client, &re.ciphertext_blob, &[("v", "2")]).await.unwrap(), b"migrate me");
-    assert_error(decrypt(&client, &re.ciphertext_blob, &[("v", "1")]).await, Code::InvalidArgument, "InvalidCiphertextException");
+    assert_eq!(
+        &re.ciphertext_blob[2..18],
+        uuid::Uuid::parse_str(&destination).unwrap().as_bytes()
+    );
+    assert_eq!(
+        decrypt(&client, &re.ciphertext_blob, &[("v", "2")])
+            .await
+            .unwrap(),
+        b"migrate me"
+    );
+    assert_error(
+        decrypt(&client, &re.ciphertext_blob, &[("v", "1")]).await,
+        Code::InvalidArgument,
+        "InvalidCiphertextException",
+    );
 
     let base = pb::ReEncryptRequest {
         ciphertext_blob: blob,
@@ -269,8 +353,17 @@ async fn re_encrypt_moves_a_ciphertext_between_keys_and_contexts() {
         Code::InvalidArgument,
         "ValidationException",
     );
-    client.disable_key(pb::DisableKeyRequest { key_id: destination }).await.unwrap();
-    assert_error(client.re_encrypt(base).await, Code::FailedPrecondition, "DisabledException");
+    client
+        .disable_key(pb::DisableKeyRequest {
+            key_id: destination,
+        })
+        .await
+        .unwrap();
+    assert_error(
+        client.re_encrypt(base).await,
+        Code::FailedPrecondition,
+        "DisabledException",
+    );
 }
 
 #[tokio::test]
@@ -297,7 +390,12 @@ async fn generate_data_key_for_envelope_encryption() {
             .unwrap();
         assert_eq!(dk.plaintext.len(), expected);
         assert!(dk.key_id.ends_with(&id));
-        assert_eq!(decrypt(&client, &dk.ciphertext_blob, &context).await.unwrap(), dk.plaintext);
+        assert_eq!(
+            decrypt(&client, &dk.ciphertext_blob, &context)
+                .await
+                .unwrap(),
+            dk.plaintext
+        );
     }
     let a = client
         .generate_data_key(pb::GenerateDataKeyRequest {
@@ -317,7 +415,13 @@ async fn generate_data_key_for_envelope_encryption() {
         .unwrap();
     assert_ne!(a.plaintext, b.plaintext);
 
-    for (spec, bytes) in [(0, None), (0, Some(0)), (0, Some(1025)), (pb::DataKeySpec::Aes256 as i32, Some(32)), (7, None)] {
+    for (spec, bytes) in [
+        (0, None),
+        (0, Some(0)),
+        (0, Some(1025)),
+        (pb::DataKeySpec::Aes256 as i32, Some(32)),
+        (7, None),
+    ] {
         assert_error(
             client
                 .generate_data_key(pb::GenerateDataKeyRequest {
@@ -341,8 +445,17 @@ async fn generate_data_key_for_envelope_encryption() {
         })
         .await
         .unwrap();
-    assert_eq!(decrypt(&client, &without.ciphertext_blob, &context).await.unwrap().len(), 32);
-    client.disable_key(pb::DisableKeyRequest { key_id: id.clone() }).await.unwrap();
+    assert_eq!(
+        decrypt(&client, &without.ciphertext_blob, &context)
+            .await
+            .unwrap()
+            .len(),
+        32
+    );
+    client
+        .disable_key(pb::DisableKeyRequest { key_id: id.clone() })
+        .await
+        .unwrap();
     assert_error(
         client
             .generate_data_key(pb::GenerateDataKeyRequest {
@@ -362,18 +475,32 @@ async fn generate_random_bounds() {
     let client = server.client();
     for n in [1, 32, 1024] {
         let bytes = client
-            .generate_random(pb::GenerateRandomRequest { number_of_bytes: Some(n) })
+            .generate_random(pb::GenerateRandomRequest {
+                number_of_bytes: Some(n),
+            })
             .await
             .unwrap()
             .plaintext;
         assert_eq!(bytes.len(), n as usize);
     }
-    let a = client.generate_random(pb::GenerateRandomRequest { number_of_bytes: Some(32) }).await.unwrap();
-    let b = client.generate_random(pb::GenerateRandomRequest { number_of_bytes: Some(32) }).await.unwrap();
+    let a = client
+        .generate_random(pb::GenerateRandomRequest {
+            number_of_bytes: Some(32),
+        })
+        .await
+        .unwrap();
+    let b = client
+        .generate_random(pb::GenerateRandomRequest {
+            number_of_bytes: Some(32),
+        })
+        .await
+        .unwrap();
     assert_ne!(a.plaintext, b.plaintext);
     for n in [None, Some(0), Some(1025), Some(-1)] {
         assert_error(
-            client.generate_random(pb::GenerateRandomRequest { number_of_bytes: n }).await,
+            client
+                .generate_random(pb::GenerateRandomRequest { number_of_bytes: n })
+                .await,
             Code::InvalidArgument,
             "ValidationException",
         );
@@ -412,7 +539,10 @@ async fn on_demand_rotation_keeps_old_ciphertexts_readable() {
         .await
         .unwrap();
     assert_eq!(rotations.rotations.len(), 1);
-    assert_eq!(rotations.rotations[0].rotation_type(), pb::RotationType::OnDemand);
+    assert_eq!(
+        rotations.rotations[0].rotation_type(),
+        pb::RotationType::OnDemand
+    );
     assert_eq!(rotations.rotations[0].key_material_id, "2");
 
     // AWS allows ten on-demand rotations per key.
@@ -423,7 +553,9 @@ async fn on_demand_rotation_keeps_old_ciphertexts_readable() {
             .unwrap();
     }
     assert_error(
-        client.rotate_key_on_demand(pb::RotateKeyOnDemandRequest { key_id: id.clone() }).await,
+        client
+            .rotate_key_on_demand(pb::RotateKeyOnDemandRequest { key_id: id.clone() })
+            .await,
         Code::FailedPrecondition,
         "LimitExceededException",
     );
@@ -448,8 +580,16 @@ async fn on_demand_rotation_keeps_old_ciphertexts_readable() {
         .await
         .unwrap();
     assert!(!rest.truncated);
-    let versions: Vec<String> = first.rotations.iter().chain(&rest.rotations).map(|r| r.key_material_id.clone()).collect();
-    assert_eq!(versions, (2..=11).map(|v| v.to_string()).collect::<Vec<_>>());
+    let versions: Vec<String> = first
+        .rotations
+        .iter()
+        .chain(&rest.rotations)
+        .map(|r| r.key_material_id.clone())
+        .collect();
+    assert_eq!(
+        versions,
+        (2..=11).map(|v| v.to_string()).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
@@ -462,7 +602,10 @@ async fn automatic_rotation_happens_when_due() {
         .await
         .unwrap();
     assert!(!status.key_rotation_enabled);
-    assert_eq!((status.rotation_period_in_days, status.next_rotation_date), (None, None));
+    assert_eq!(
+        (status.rotation_period_in_days, status.next_rotation_date),
+        (None, None)
+    );
 
     for days in [89, 2561] {
         assert_error(
@@ -489,7 +632,10 @@ async fn automatic_rotation_happens_when_due() {
         .unwrap();
     assert!(status.key_rotation_enabled);
     assert_eq!(status.rotation_period_in_days, Some(365));
-    assert_eq!(status.next_rotation_date.unwrap().seconds, server.clock.now_secs() + 365 * 86_400);
+    assert_eq!(
+        status.next_rotation_date.unwrap().seconds,
+        server.clock.now_secs() + 365 * 86_400
+    );
 
     client
         .enable_key_rotation(pb::EnableKeyRotationRequest {
@@ -509,7 +655,10 @@ async fn automatic_rotation_happens_when_due() {
         .get_key_rotation_status(pb::GetKeyRotationStatusRequest { key_id: id.clone() })
         .await
         .unwrap();
-    assert_eq!(status.next_rotation_date.unwrap().seconds, server.clock.now_secs() + 90 * 86_400);
+    assert_eq!(
+        status.next_rotation_date.unwrap().seconds,
+        server.clock.now_secs() + 90 * 86_400
+    );
     let rotations = client
         .list_key_rotations(pb::ListKeyRotationsRequest {
             key_id: id.clone(),
@@ -518,13 +667,22 @@ async fn automatic_rotation_happens_when_due() {
         .await
         .unwrap();
     assert_eq!(rotations.rotations.len(), 1);
-    assert_eq!(rotations.rotations[0].rotation_type(), pb::RotationType::Automatic);
+    assert_eq!(
+        rotations.rotations[0].rotation_type(),
+        pb::RotationType::Automatic
+    );
 
     // A disabled key does not rotate; once re-enabled and past due, it rotates once.
-    client.disable_key(pb::DisableKeyRequest { key_id: id.clone() }).await.unwrap();
+    client
+        .disable_key(pb::DisableKeyRequest { key_id: id.clone() })
+        .await
+        .unwrap();
     server.clock.advance(DAY * 400);
     assert_eq!(server.vault.kms.run_maintenance().unwrap().rotated, 0);
-    client.enable_key(pb::EnableKeyRequest { key_id: id.clone() }).await.unwrap();
+    client
+        .enable_key(pb::EnableKeyRequest { key_id: id.clone() })
+        .await
+        .unwrap();
     assert_eq!(material_version(&encrypt(&client, &id, b"x", &[]).await), 3);
     assert_eq!(material_version(&encrypt(&client, &id, b"x", &[]).await), 3);
 
@@ -558,7 +716,10 @@ async fn rotation_key_state_rules() {
     let server = TestServer::start().await;
     let client = server.client();
     let id = create_key(&client).await;
-    client.disable_key(pb::DisableKeyRequest { key_id: id.clone() }).await.unwrap();
+    client
+        .disable_key(pb::DisableKeyRequest { key_id: id.clone() })
+        .await
+        .unwrap();
     assert_error(
         client
             .enable_key_rotation(pb::EnableKeyRotationRequest {
@@ -570,7 +731,9 @@ async fn rotation_key_state_rules() {
         "DisabledException",
     );
     assert_error(
-        client.rotate_key_on_demand(pb::RotateKeyOnDemandRequest { key_id: id.clone() }).await,
+        client
+            .rotate_key_on_demand(pb::RotateKeyOnDemandRequest { key_id: id.clone() })
+            .await,
         Code::FailedPrecondition,
         "DisabledException",
     );
@@ -582,12 +745,16 @@ async fn rotation_key_state_rules() {
         .await
         .unwrap();
     assert_error(
-        client.rotate_key_on_demand(pb::RotateKeyOnDemandRequest { key_id: id.clone() }).await,
+        client
+            .rotate_key_on_demand(pb::RotateKeyOnDemandRequest { key_id: id.clone() })
+            .await,
         Code::FailedPrecondition,
         "KMSInvalidStateException",
     );
     assert_error(
-        client.disable_key_rotation(pb::DisableKeyRotationRequest { key_id: id.clone() }).await,
+        client
+            .disable_key_rotation(pb::DisableKeyRotationRequest { key_id: id.clone() })
+            .await,
         Code::FailedPrecondition,
         "KMSInvalidStateException",
     );

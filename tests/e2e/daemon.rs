@@ -60,10 +60,19 @@ async fn dev_mode_creates_private_key_and_credentials_files() {
     let text = std::fs::read_to_string(data.join("root-credentials")).unwrap();
     let value = |key: &str| {
         text.lines()
-            .find_map(|l| l.strip_prefix(key).and_then(|r| r.trim().strip_prefix('=')).map(|v| v.trim().to_string()))
+            .find_map(|l| {
+                l.strip_prefix(key)
+                    .and_then(|r| r.trim().strip_prefix('='))
+                    .map(|v| v.trim().to_string())
+            })
             .unwrap()
     };
-    let creds = vaultd::client::StaticCredentials::new(&value("access_key_id"), &value("secret_access_key"), None);
+    assert_eq!(value("endpoint"), daemon.endpoint());
+    let creds = vaultd::client::StaticCredentials::new(
+        &value("access_key_id"),
+        &value("secret_access_key"),
+        None,
+    );
     let id = create_key(&daemon.client(creds.clone())).await;
     assert!(daemon.signal("TERM").success());
 
@@ -83,7 +92,12 @@ async fn state_survives_a_clean_restart() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = write_root_key(dir.path(), &RootKey::generate().unwrap());
     let data = dir.path().join("data");
-    let args = ["--data-dir", data.to_str().unwrap(), "--root-key-file", &key_file];
+    let args = [
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--root-key-file",
+        &key_file,
+    ];
     let mut daemon = Daemon::start(&args, &FIXED_CREDS).unwrap();
     let client = daemon.client(root_credentials());
     let id = create_key(&client).await;
@@ -103,7 +117,10 @@ async fn state_survives_a_clean_restart() {
         .await
         .unwrap()
         .ciphertext_blob;
-    assert!(daemon.signal("TERM").success(), "SIGTERM stops vaultd cleanly");
+    assert!(
+        daemon.signal("TERM").success(),
+        "SIGTERM stops vaultd cleanly"
+    );
 
     let mut daemon = Daemon::start(&args, &FIXED_CREDS).unwrap();
     let client = daemon.client(root_credentials());
@@ -116,7 +133,10 @@ async fn state_survives_a_clean_restart() {
         .unwrap();
     assert_eq!(plain.plaintext, b"durable");
     assert!(plain.key_id.ends_with(&id));
-    assert!(daemon.signal("INT").success(), "SIGINT stops vaultd cleanly");
+    assert!(
+        daemon.signal("INT").success(),
+        "SIGINT stops vaultd cleanly"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -124,7 +144,12 @@ async fn kill_9_right_after_acknowledged_writes_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = write_root_key(dir.path(), &RootKey::generate().unwrap());
     let data = dir.path().join("data");
-    let args = ["--data-dir", data.to_str().unwrap(), "--root-key-file", &key_file];
+    let args = [
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--root-key-file",
+        &key_file,
+    ];
     let mut acknowledged = Vec::new();
     for round in 0..3 {
         let mut daemon = Daemon::start(&args, &FIXED_CREDS).unwrap();
@@ -155,7 +180,11 @@ async fn kill_9_right_after_acknowledged_writes_loses_nothing() {
             .await
             .unwrap_or_else(|e| panic!("key {id} lost: {e}"));
     }
-    let aliases = client.list_aliases(Default::default()).await.unwrap().aliases;
+    let aliases = client
+        .list_aliases(Default::default())
+        .await
+        .unwrap()
+        .aliases;
     assert_eq!(aliases.len(), 3);
 }
 
@@ -165,16 +194,24 @@ fn a_wrong_root_key_is_refused_at_start() {
     let data = dir.path().join("data");
     let right = write_root_key(dir.path(), &RootKey::generate().unwrap());
     let data_arg = data.to_str().unwrap();
-    let mut daemon = Daemon::start(&["--data-dir", data_arg, "--root-key-file", &right], &[]).unwrap();
+    let mut daemon =
+        Daemon::start(&["--data-dir", data_arg, "--root-key-file", &right], &[]).unwrap();
     assert!(daemon.signal("TERM").success());
 
     let wrong = RootKey::generate().unwrap();
-    let stderr = refused(&["--data-dir", data_arg], &[("VAULTD_ROOT_KEY", wrong.to_base64().as_str())]);
+    let stderr = refused(
+        &["--data-dir", data_arg],
+        &[("VAULTD_ROOT_KEY", wrong.to_base64().as_str())],
+    );
     assert!(stderr.contains("root key does not unlock"), "{stderr}");
-    let stderr = refused(&["--data-dir", data_arg], &[("VAULTD_ROOT_KEY", "not base64!")]);
+    let stderr = refused(
+        &["--data-dir", data_arg],
+        &[("VAULTD_ROOT_KEY", "not base64!")],
+    );
     assert!(stderr.contains("VAULTD_ROOT_KEY"), "{stderr}");
     // The right key still works afterwards: nothing was damaged by the refused starts.
-    let mut daemon = Daemon::start(&["--data-dir", data_arg, "--root-key-file", &right], &[]).unwrap();
+    let mut daemon =
+        Daemon::start(&["--data-dir", data_arg, "--root-key-file", &right], &[]).unwrap();
     assert!(daemon.signal("TERM").success());
 }
 
@@ -197,7 +234,15 @@ fn unusable_setups_are_refused_with_a_clear_message() {
     let stderr = refused(&["--data-dir", data.to_str().unwrap()], &[]);
     assert!(stderr.contains("no root key"), "{stderr}");
     let key_file = write_root_key(dir.path(), &key);
-    let stderr = refused(&["--data-dir", data.to_str().unwrap(), "--root-key-file", &key_file], &env);
+    let stderr = refused(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--root-key-file",
+            &key_file,
+        ],
+        &env,
+    );
     assert!(stderr.contains("use one"), "{stderr}");
     let stderr = refused(
         &["--data-dir", data.to_str().unwrap(), "--account-id", "12"],
@@ -216,13 +261,29 @@ async fn region_and_account_shape_the_arns() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let daemon = Daemon::start(
-        &["--data-dir", data.to_str().unwrap(), "--dev", "--region", "eu-west-3", "--account-id", "123456789012"],
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--dev",
+            "--region",
+            "eu-west-3",
+            "--account-id",
+            "123456789012",
+        ],
         &FIXED_CREDS,
     )
     .unwrap();
     let client = daemon.client(root_credentials());
-    let meta = client.create_key(Default::default()).await.unwrap().key_metadata.unwrap();
-    assert_eq!(meta.arn, format!("arn:aws:kms:eu-west-3:123456789012:key/{}", meta.key_id));
+    let meta = client
+        .create_key(Default::default())
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(
+        meta.arn,
+        format!("arn:aws:kms:eu-west-3:123456789012:key/{}", meta.key_id)
+    );
     assert_eq!(meta.aws_account_id, "123456789012");
     assert_error(
         client
@@ -278,7 +339,9 @@ async fn key_material_and_secrets_never_sit_on_disk_in_the_clear() {
     let material = material_from_store(&data, &root, uuid::Uuid::parse_str(&id).unwrap());
     // It is the real material: it opens the blob the server made.
     assert_eq!(
-        blob::open(&material, &blob, &EncryptionContext::new()).unwrap().as_slice(),
+        blob::open(&material, &blob, &EncryptionContext::new())
+            .unwrap()
+            .as_slice(),
         b"needle-plaintext"
     );
     let mut on_disk = Vec::new();
@@ -287,9 +350,18 @@ async fn key_material_and_secrets_never_sit_on_disk_in_the_clear() {
     }
     assert!(on_disk.len() > 4096);
     let contains = |needle: &[u8]| on_disk.windows(needle.len()).any(|w| w == needle);
-    assert!(!contains(material.expose()), "key material found on disk in the clear");
-    assert!(!contains(ROOT_SECRET.as_bytes()), "an access key secret found on disk in the clear");
-    assert!(!contains(root.to_base64().as_bytes()), "the root key found in the data directory");
+    assert!(
+        !contains(material.expose()),
+        "key material found on disk in the clear"
+    );
+    assert!(
+        !contains(ROOT_SECRET.as_bytes()),
+        "an access key secret found on disk in the clear"
+    );
+    assert!(
+        !contains(root.to_base64().as_bytes()),
+        "the root key found in the data directory"
+    );
     assert!(!contains(b"needle-plaintext"));
     drop(dir);
 }

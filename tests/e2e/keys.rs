@@ -15,9 +15,14 @@ fn tag(k: &str, v: &str) -> pb::Tag {
     }
 }
 
-async fn describe(client: &vaultd::client::Client, key_id: &str) -> Result<pb::KeyMetadata, vaultd::client::ClientError> {
+async fn describe(
+    client: &vaultd::client::Client,
+    key_id: &str,
+) -> Result<pb::KeyMetadata, vaultd::client::ClientError> {
     client
-        .describe_key(pb::DescribeKeyRequest { key_id: key_id.into() })
+        .describe_key(pb::DescribeKeyRequest {
+            key_id: key_id.into(),
+        })
         .await
         .map(|r| r.key_metadata.unwrap())
 }
@@ -38,7 +43,10 @@ async fn create_key_has_aws_metadata_and_every_identifier_names_it() {
         .unwrap();
     let id = created.key_id.clone();
     assert_eq!(uuid::Uuid::parse_str(&id).unwrap().to_string(), id);
-    assert_eq!(created.arn, format!("arn:aws:kms:us-east-1:000000000000:key/{id}"));
+    assert_eq!(
+        created.arn,
+        format!("arn:aws:kms:us-east-1:000000000000:key/{id}")
+    );
     assert_eq!(created.aws_account_id, "000000000000");
     assert_eq!(created.description, "billing data");
     assert!(created.enabled);
@@ -164,7 +172,10 @@ async fn create_key_refuses_what_aws_refuses() {
         .await
         .unwrap();
     // Nothing refused was created.
-    let listed = client.list_keys(pb::ListKeysRequest::default()).await.unwrap();
+    let listed = client
+        .list_keys(pb::ListKeysRequest::default())
+        .await
+        .unwrap();
     assert_eq!(listed.keys.len(), 1);
 }
 
@@ -174,7 +185,11 @@ async fn unknown_and_malformed_key_ids() {
     let client = server.client();
     create_key(&client).await;
     let random = uuid::Uuid::new_v4();
-    let err = assert_error(describe(&client, &random.to_string()).await, Code::NotFound, "NotFoundException");
+    let err = assert_error(
+        describe(&client, &random.to_string()).await,
+        Code::NotFound,
+        "NotFoundException",
+    );
     assert!(err.message.contains(&random.to_string()), "{err}");
     for bad in [
         "not-a-key",
@@ -184,10 +199,22 @@ async fn unknown_and_malformed_key_ids() {
         &format!("arn:aws:kms:us-east-1:111111111111:key/{random}"),
         "arn:aws:kms:us-east-1:000000000000:key/nope",
     ] {
-        assert_error(describe(&client, bad).await, Code::NotFound, "NotFoundException");
+        assert_error(
+            describe(&client, bad).await,
+            Code::NotFound,
+            "NotFoundException",
+        );
     }
-    assert_error(describe(&client, "").await, Code::InvalidArgument, "ValidationException");
-    assert_error(describe(&client, &"k".repeat(2049)).await, Code::InvalidArgument, "ValidationException");
+    assert_error(
+        describe(&client, "").await,
+        Code::InvalidArgument,
+        "ValidationException",
+    );
+    assert_error(
+        describe(&client, &"k".repeat(2049)).await,
+        Code::InvalidArgument,
+        "ValidationException",
+    );
 }
 
 #[tokio::test]
@@ -211,7 +238,10 @@ async fn list_keys_pages_with_markers() {
             .unwrap();
         assert!(page.keys.len() <= 2);
         for key in &page.keys {
-            assert_eq!(key.key_arn, format!("arn:aws:kms:us-east-1:000000000000:key/{}", key.key_id));
+            assert_eq!(
+                key.key_arn,
+                format!("arn:aws:kms:us-east-1:000000000000:key/{}", key.key_id)
+            );
         }
         seen.extend(page.keys.into_iter().map(|k| k.key_id));
         assert_eq!(page.truncated, !page.next_marker.is_empty());
@@ -257,7 +287,10 @@ async fn update_description_enable_and_disable() {
         })
         .await
         .unwrap();
-    assert_eq!(describe(&client, &id).await.unwrap().description, "new words");
+    assert_eq!(
+        describe(&client, &id).await.unwrap().description,
+        "new words"
+    );
     assert_error(
         client
             .update_key_description(pb::UpdateKeyDescriptionRequest {
@@ -269,18 +302,31 @@ async fn update_description_enable_and_disable() {
         "ValidationException",
     );
 
-    client.disable_key(pb::DisableKeyRequest { key_id: id.clone() }).await.unwrap();
+    client
+        .disable_key(pb::DisableKeyRequest { key_id: id.clone() })
+        .await
+        .unwrap();
     let meta = describe(&client, &id).await.unwrap();
-    assert_eq!((meta.key_state(), meta.enabled), (pb::KeyState::Disabled, false));
+    assert_eq!(
+        (meta.key_state(), meta.enabled),
+        (pb::KeyState::Disabled, false)
+    );
     let encrypt = pb::EncryptRequest {
         key_id: id.clone(),
         plaintext: b"x".to_vec(),
         ..Default::default()
     };
-    let err = assert_error(client.encrypt(encrypt.clone()).await, Code::FailedPrecondition, "DisabledException");
+    let err = assert_error(
+        client.encrypt(encrypt.clone()).await,
+        Code::FailedPrecondition,
+        "DisabledException",
+    );
     assert!(err.message.contains("is disabled"), "{err}");
     // Disabling twice is fine; a disabled key can still be described and re-described.
-    client.disable_key(pb::DisableKeyRequest { key_id: id.clone() }).await.unwrap();
+    client
+        .disable_key(pb::DisableKeyRequest { key_id: id.clone() })
+        .await
+        .unwrap();
     client
         .update_key_description(pb::UpdateKeyDescriptionRequest {
             key_id: id.clone(),
@@ -289,7 +335,10 @@ async fn update_description_enable_and_disable() {
         .await
         .unwrap();
 
-    client.enable_key(pb::EnableKeyRequest { key_id: id.clone() }).await.unwrap();
+    client
+        .enable_key(pb::EnableKeyRequest { key_id: id.clone() })
+        .await
+        .unwrap();
     assert!(describe(&client, &id).await.unwrap().enabled);
     client.encrypt(encrypt).await.unwrap();
 }
@@ -362,8 +411,18 @@ async fn pending_deletion_rules_and_cancel() {
             .await
             .map(|_| ()),
     );
-    invalid_state(client.enable_key(pb::EnableKeyRequest { key_id: id.clone() }).await.map(|_| ()));
-    invalid_state(client.disable_key(pb::DisableKeyRequest { key_id: id.clone() }).await.map(|_| ()));
+    invalid_state(
+        client
+            .enable_key(pb::EnableKeyRequest { key_id: id.clone() })
+            .await
+            .map(|_| ()),
+    );
+    invalid_state(
+        client
+            .disable_key(pb::DisableKeyRequest { key_id: id.clone() })
+            .await
+            .map(|_| ()),
+    );
     invalid_state(
         client
             .schedule_key_deletion(pb::ScheduleKeyDeletionRequest {
@@ -391,14 +450,20 @@ async fn pending_deletion_rules_and_cancel() {
     // As in AWS, a key whose deletion is cancelled comes back Disabled.
     let meta = describe(&client, &id).await.unwrap();
     assert_eq!(meta.key_state(), pb::KeyState::Disabled);
-    assert_eq!((meta.deletion_date, meta.pending_deletion_window_in_days), (None, None));
+    assert_eq!(
+        (meta.deletion_date, meta.pending_deletion_window_in_days),
+        (None, None)
+    );
     invalid_state(
         client
             .cancel_key_deletion(pb::CancelKeyDeletionRequest { key_id: id.clone() })
             .await
             .map(|_| ()),
     );
-    client.enable_key(pb::EnableKeyRequest { key_id: id.clone() }).await.unwrap();
+    client
+        .enable_key(pb::EnableKeyRequest { key_id: id.clone() })
+        .await
+        .unwrap();
     let plain = client
         .decrypt(pb::DecryptRequest {
             ciphertext_blob: blob,
@@ -441,11 +506,22 @@ async fn key_is_really_deleted_when_the_window_ends() {
         .unwrap();
 
     server.clock.advance(DAY * 7 - Duration::from_secs(1));
-    assert_eq!(describe(&client, &doomed).await.unwrap().key_state(), pb::KeyState::PendingDeletion);
+    assert_eq!(
+        describe(&client, &doomed).await.unwrap().key_state(),
+        pb::KeyState::PendingDeletion
+    );
 
     server.clock.advance(Duration::from_secs(1));
-    assert_error(describe(&client, &doomed).await, Code::NotFound, "NotFoundException");
-    assert_error(describe(&client, "alias/doomed").await, Code::NotFound, "NotFoundException");
+    assert_error(
+        describe(&client, &doomed).await,
+        Code::NotFound,
+        "NotFoundException",
+    );
+    assert_error(
+        describe(&client, "alias/doomed").await,
+        Code::NotFound,
+        "NotFoundException",
+    );
     assert_error(
         client
             .decrypt(pb::DecryptRequest {
@@ -464,8 +540,11 @@ async fn key_is_really_deleted_when_the_window_ends() {
         .into_iter()
         .map(|k| k.key_id)
         .collect();
-    assert_eq!(listed, [survivor.clone()]);
-    let aliases = client.list_aliases(pb::ListAliasesRequest::default()).await.unwrap();
+    assert_eq!(listed, std::slice::from_ref(&survivor));
+    let aliases = client
+        .list_aliases(pb::ListAliasesRequest::default())
+        .await
+        .unwrap();
     assert!(aliases.aliases.is_empty());
 
     // The rows and the sealed material are gone from the database, not just hidden.
@@ -480,7 +559,11 @@ async fn key_is_really_deleted_when_the_window_ends() {
     assert_eq!(rows, 0);
     // And they stay gone after a restart.
     let server = server.restart().await;
-    assert_error(describe(&server.client(), &doomed).await, Code::NotFound, "NotFoundException");
+    assert_error(
+        describe(&server.client(), &doomed).await,
+        Code::NotFound,
+        "NotFoundException",
+    );
     describe(&server.client(), &survivor).await.unwrap();
 }
 
@@ -500,6 +583,8 @@ async fn background_maintenance_deletes_keys_nobody_touches() {
     server.clock.advance(DAY * 8);
     assert_eq!(server.vault.kms.run_maintenance().unwrap().deleted, 1);
     let db = rusqlite::Connection::open(server.data_dir.join("vault.db")).unwrap();
-    let rows: i64 = db.query_row("SELECT count(*) FROM keys", [], |r| r.get(0)).unwrap();
+    let rows: i64 = db
+        .query_row("SELECT count(*) FROM keys", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(rows, 0);
 }

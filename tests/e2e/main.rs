@@ -3,10 +3,11 @@
 
 mod aliases_tags;
 mod auth;
+mod client;
 mod common;
 mod crypto;
 mod daemon;
+mod interop;
 mod keys;
 mod smoke;
-mod interop;
 mod vaultctl;

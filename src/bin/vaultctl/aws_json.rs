@@ -1,0 +1,424 @@
+//! The AWS CLI's JSON shape of every `vault.v1.KeyManagement` response: PascalCase AWS field
+//! names, binary values in standard base64, enum values in AWS spelling, timestamps in ISO 8601
+//! (as AWS CLI v2 prints them, in UTC), and unset optional fields left out.
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use serde_json::{Map, Value};
+use vaultd::pb;
+
+use crate::enums::AwsEnum;
+
+/// A response (or part of one) as the AWS CLI prints it.
+pub trait ToAwsJson {
+    fn to_aws_json(&self) -> Value;
+}
+
+/// Builds one JSON object field by field, skipping absent optional values.
+#[derive(Default)]
+struct Object(Map<String, Value>);
+
+impl Object {
+    fn new() -> Self {
+        Self::default()
+    }
+
+    fn value(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.0.insert(name.to_string(), value.into());
+        self
+    }
+
+    /// A string AWS always returns, even empty (Description).
+    fn string(self, name: &str, value: &str) -> Self {
+        self.value(name, value)
+    }
+
+    /// A string that is absent when empty (ids, markers).
+    fn opt_string(self, name: &str, value: &str) -> Self {
+        if value.is_empty() {
+            self
+        } else {
+            self.value(name, value)
+        }
+    }
+
+    fn boolean(self, name: &str, value: bool) -> Self {
+        self.value(name, value)
+    }
+
+    fn opt_int(self, name: &str, value: Option<i32>) -> Self {
+        match value {
+            Some(v) => self.value(name, v),
+            None => self,
+        }
+    }
+
+    fn blob(self, name: &str, bytes: &[u8]) -> Self {
+        if bytes.is_empty() {
+            self
+        } else {
+            self.value(name, STANDARD.encode(bytes))
+        }
+    }
+
+    fn enumeration<E: AwsEnum>(self, name: &str, wire: i32) -> Self {
+        match E::wire_to_aws(wire) {
+            Some(aws) => self.value(name, aws),
+            None => self,
+        }
+    }
+
+    fn time(self, name: &str, timestamp: Option<&prost_types::Timestamp>) -> Self {
+        match timestamp {
+            Some(t) => self.value(name, iso8601(t)),
+            None => self,
+        }
+    }
+
+    fn list<T: ToAwsJson>(self, name: &str, items: &[T]) -> Self {
+        self.value(name, items.iter().map(T::to_aws_json).collect::<Vec<_>>())
+    }
+
+    fn nested<T: ToAwsJson>(self, name: &str, item: Option<&T>) -> Self {
+        match item {
+            Some(item) => self.value(name, item.to_aws_json()),
+            None => self,
+        }
+    }
+
+    /// The page fields of a KMS list response.
+    fn page(self, next_marker: &str, truncated: bool) -> Self {
+        self.opt_string("NextMarker", next_marker)
+            .boolean("Truncated", truncated)
+    }
+}
+
+impl From<Object> for Value {
+    fn from(object: Object) -> Self {
+        Value::Object(object.0)
+    }
+}
+
+impl ToAwsJson for pb::KeyMetadata {
+    fn to_aws_json(&self) -> Value {
+        let algorithms: Vec<Value> = self
+            .encryption_algorithms
+            .iter()
+            .filter_map(|a| pb::EncryptionAlgorithmSpec::wire_to_aws(*a))
+            .map(Value::from)
+            .collect();
+        Object::new()
+            .string("AWSAccountId", &self.aws_account_id)
+            .string("KeyId", &self.key_id)
+            .string("Arn", &self.arn)
+            .time("CreationDate", self.creation_date.as_ref())
+            .boolean("Enabled", self.enabled)
+            .string("Description", &self.description)
+            .enumeration::<pb::KeyUsage>("KeyUsage", self.key_usage)
+            .enumeration::<pb::KeyState>("KeyState", self.key_state)
+            .time("DeletionDate", self.deletion_date.as_ref())
+            .enumeration::<pb::OriginType>("Origin", self.origin)
+            .enumeration::<pb::KeyManagerType>("KeyManager", self.key_manager)
+            // AWS still returns the deprecated CustomerMasterKeySpec, equal to KeySpec.
+            .enumeration::<pb::KeySpec>("CustomerMasterKeySpec", self.key_spec)
+            .enumeration::<pb::KeySpec>("KeySpec", self.key_spec)
+            .value("EncryptionAlgorithms", algorithms)
+            .boolean("MultiRegion", self.multi_region)
+            .opt_int(
+                "PendingDeletionWindowInDays",
+                self.pending_deletion_window_in_days,
+            )
+            .opt_string("CurrentKeyMaterialId", &self.current_key_material_id)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::Tag {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("TagKey", &self.tag_key)
+            .string("TagValue", &self.tag_value)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::KeyListEntry {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("KeyId", &self.key_id)
+            .string("KeyArn", &self.key_arn)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::AliasListEntry {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("AliasName", &self.alias_name)
+            .string("AliasArn", &self.alias_arn)
+            .opt_string("TargetKeyId", &self.target_key_id)
+            .time("CreationDate", self.creation_date.as_ref())
+            .time("LastUpdatedDate", self.last_updated_date.as_ref())
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::RotationsListEntry {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("KeyId", &self.key_id)
+            .time("RotationDate", self.rotation_date.as_ref())
+            .enumeration::<pb::RotationType>("RotationType", self.rotation_type)
+            .opt_string("KeyMaterialId", &self.key_material_id)
+            .into()
+    }
+}
+
+/// Responses without fields print nothing, as with the AWS CLI.
+macro_rules! empty_responses {
+    ($($ty:ident),+) => {$(
+        impl ToAwsJson for pb::$ty {
+            fn to_aws_json(&self) -> Value {
+                Object::new().into()
+            }
+        }
+    )+};
+}
+
+empty_responses!(
+    UpdateKeyDescriptionResponse,
+    EnableKeyResponse,
+    DisableKeyResponse,
+    EnableKeyRotationResponse,
+    DisableKeyRotationResponse,
+    CreateAliasResponse,
+    UpdateAliasResponse,
+    DeleteAliasResponse,
+    TagResourceResponse,
+    UntagResourceResponse
+);
+
+/// Responses that are one KeyMetadata.
+macro_rules! key_metadata_responses {
+    ($($ty:ident),+) => {$(
+        impl ToAwsJson for pb::$ty {
+            fn to_aws_json(&self) -> Value {
+                Object::new().nested("KeyMetadata", self.key_metadata.as_ref()).into()
+            }
+        }
+    )+};
+}
+
+key_metadata_responses!(CreateKeyResponse, DescribeKeyResponse);
+
+impl ToAwsJson for pb::ListKeysResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .list("Keys", &self.keys)
+            .page(&self.next_marker, self.truncated)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::ScheduleKeyDeletionResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("KeyId", &self.key_id)
+            .time("DeletionDate", self.deletion_date.as_ref())
+            .enumeration::<pb::KeyState>("KeyState", self.key_state)
+            .value("PendingWindowInDays", self.pending_window_in_days)
+            .into()
+    }
+}
+
+/// Responses that are one KeyId.
+macro_rules! key_id_responses {
+    ($($ty:ident),+) => {$(
+        impl ToAwsJson for pb::$ty {
+            fn to_aws_json(&self) -> Value {
+                Object::new().string("KeyId", &self.key_id).into()
+            }
+        }
+    )+};
+}
+
+key_id_responses!(CancelKeyDeletionResponse, RotateKeyOnDemandResponse);
+
+impl ToAwsJson for pb::GetKeyRotationStatusResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .boolean("KeyRotationEnabled", self.key_rotation_enabled)
+            .opt_string("KeyId", &self.key_id)
+            .opt_int("RotationPeriodInDays", self.rotation_period_in_days)
+            .time("NextRotationDate", self.next_rotation_date.as_ref())
+            .time(
+                "OnDemandRotationStartDate",
+                self.on_demand_rotation_start_date.as_ref(),
+            )
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::ListKeyRotationsResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .list("Rotations", &self.rotations)
+            .page(&self.next_marker, self.truncated)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::ListAliasesResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .list("Aliases", &self.aliases)
+            .page(&self.next_marker, self.truncated)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::ListResourceTagsResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .list("Tags", &self.tags)
+            .page(&self.next_marker, self.truncated)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::EncryptResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .blob("CiphertextBlob", &self.ciphertext_blob)
+            .opt_string("KeyId", &self.key_id)
+            .enumeration::<pb::EncryptionAlgorithmSpec>(
+                "EncryptionAlgorithm",
+                self.encryption_algorithm,
+            )
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::DecryptResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .opt_string("KeyId", &self.key_id)
+            .blob("Plaintext", &self.plaintext)
+            .enumeration::<pb::EncryptionAlgorithmSpec>(
+                "EncryptionAlgorithm",
+                self.encryption_algorithm,
+            )
+            .opt_string("KeyMaterialId", &self.key_material_id)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::ReEncryptResponse {
+    fn to_aws_json(&self) -> Value {
+        type Algorithm = pb::EncryptionAlgorithmSpec;
+        Object::new()
+            .blob("CiphertextBlob", &self.ciphertext_blob)
+            .opt_string("SourceKeyId", &self.source_key_id)
+            .opt_string("KeyId", &self.key_id)
+            .enumeration::<Algorithm>(
+                "SourceEncryptionAlgorithm",
+                self.source_encryption_algorithm,
+            )
+            .enumeration::<Algorithm>(
+                "DestinationEncryptionAlgorithm",
+                self.destination_encryption_algorithm,
+            )
+            .opt_string("SourceKeyMaterialId", &self.source_key_material_id)
+            .opt_string(
+                "DestinationKeyMaterialId",
+                &self.destination_key_material_id,
+            )
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::GenerateDataKeyResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .blob("CiphertextBlob", &self.ciphertext_blob)
+            .blob("Plaintext", &self.plaintext)
+            .opt_string("KeyId", &self.key_id)
+            .opt_string("KeyMaterialId", &self.key_material_id)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::GenerateDataKeyWithoutPlaintextResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .blob("CiphertextBlob", &self.ciphertext_blob)
+            .opt_string("KeyId", &self.key_id)
+            .opt_string("KeyMaterialId", &self.key_material_id)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::GenerateRandomResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new().blob("Plaintext", &self.plaintext).into()
+    }
+}
+
+/// A timestamp as AWS CLI v2 prints one (Python's `isoformat`), in UTC:
+/// `2024-05-01T12:34:56.789000+00:00`, without the fraction when it is zero.
+fn iso8601(t: &prost_types::Timestamp) -> String {
+    let (days, secs) = (t.seconds.div_euclid(86_400), t.seconds.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let (h, mi, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let micros = t.nanos.clamp(0, 999_999_999) / 1000;
+    let fraction = if micros == 0 {
+        String::new()
+    } else {
+        format!(".{micros:06}")
+    };
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}{fraction}+00:00")
+}
+
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar (H. Hinnant).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_print_like_aws_cli_v2() {
+        let t = |seconds, nanos| iso8601(&prost_types::Timestamp { seconds, nanos });
+        assert_eq!(t(0, 0), "1970-01-01T00:00:00+00:00");
+        assert_eq!(
+            t(1_709_210_096, 789_000_000),
+            "2024-02-29T12:34:56.789000+00:00"
+        );
+        assert_eq!(t(-1, 0), "1969-12-31T23:59:59+00:00");
+    }
+
+    #[test]
+    fn unset_fields_are_left_out_and_enums_spelled_as_aws() {
+        let json = pb::ScheduleKeyDeletionResponse {
+            key_id: "k".into(),
+            key_state: pb::KeyState::PendingDeletion as i32,
+            pending_window_in_days: 7,
+            deletion_date: None,
+        }
+        .to_aws_json();
+        assert_eq!(
+            json,
+            serde_json::json!({"KeyId": "k", "KeyState": "PendingDeletion", "PendingWindowInDays": 7})
+        );
+    }
+}

@@ -1,0 +1,120 @@
+//! The AWS spelling of the `vault.v1` enums, both ways: `SYMMETRIC_DEFAULT` ⇄
+//! `pb::KeySpec::SymmetricDefault`, `PendingDeletion` ⇄ `pb::KeyState::PendingDeletion`.
+//!
+//! A proto value is the type's SCREAMING_SNAKE prefix plus the AWS value (api.md), so the AWS name
+//! is the proto name without its prefix; KeyState is the one AWS type spelled in PascalCase.
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use vaultd::pb;
+
+/// A `vault.v1` enum whose values are AWS values.
+pub trait AwsEnum: Copy + TryFrom<i32> + Send + Sync + 'static {
+    /// The prefix of every proto value name, e.g. `KEY_SPEC_`.
+    const PREFIX: &'static str;
+    /// Whether AWS spells the values in PascalCase (`PendingDeletion`).
+    const PASCAL_CASE: bool = false;
+
+    fn proto_name(self) -> &'static str;
+
+    /// The AWS value in SCREAMING_SNAKE_CASE; `None` for the UNSPECIFIED value.
+    fn snake_name(self) -> Option<&'static str> {
+        self.proto_name()
+            .strip_prefix(Self::PREFIX)
+            .filter(|name| *name != "UNSPECIFIED")
+    }
+
+    /// The AWS value as AWS spells it; `None` for the UNSPECIFIED value.
+    fn aws_name(self) -> Option<String> {
+        let name = self.snake_name()?;
+        Some(if Self::PASCAL_CASE {
+            pascal_case(name)
+        } else {
+            name.to_string()
+        })
+    }
+
+    /// Every specified value, in proto order.
+    fn values() -> Vec<Self> {
+        (1..).map_while(|n| Self::try_from(n).ok()).collect()
+    }
+
+    /// The value a flag names in AWS spelling.
+    fn from_aws(name: &str) -> Option<Self> {
+        Self::values()
+            .into_iter()
+            .find(|v| v.aws_name().as_deref() == Some(name))
+    }
+
+    /// The AWS name of a raw wire value; `None` when it is unspecified or unknown.
+    fn wire_to_aws(value: i32) -> Option<String> {
+        Self::try_from(value).ok()?.aws_name()
+    }
+}
+
+macro_rules! aws_enums {
+    ($($ty:ident: $prefix:literal $(, $pascal:literal)?;)+) => {$(
+        impl AwsEnum for pb::$ty {
+            const PREFIX: &'static str = $prefix;
+            $(const PASCAL_CASE: bool = $pascal;)?
+            fn proto_name(self) -> &'static str {
+                self.as_str_name()
+            }
+        }
+    )+};
+}
+
+aws_enums! {
+    KeySpec: "KEY_SPEC_";
+    KeyUsage: "KEY_USAGE_";
+    KeyState: "KEY_STATE_", true;
+    OriginType: "ORIGIN_TYPE_";
+    KeyManagerType: "KEY_MANAGER_TYPE_";
+    EncryptionAlgorithmSpec: "ENCRYPTION_ALGORITHM_SPEC_";
+    DataKeySpec: "DATA_KEY_SPEC_";
+    RotationType: "ROTATION_TYPE_";
+}
+
+/// A clap parser for a flag taking an AWS enum value: an unknown value is a usage error that lists
+/// the valid ones, and `--help` shows them.
+pub fn parser<E: AwsEnum>() -> impl TypedValueParser<Value = E> {
+    PossibleValuesParser::new(E::values().into_iter().filter_map(E::snake_name))
+        .map(|name| E::from_aws(&name).expect("clap accepts only the listed values"))
+}
+
+/// `PENDING_DELETION` → `PendingDeletion`.
+fn pascal_case(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|word| {
+            let lower = word.to_ascii_lowercase();
+            let mut chars = lower.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_names_round_trip() {
+        assert_eq!(
+            pb::KeySpec::from_aws("SYMMETRIC_DEFAULT"),
+            Some(pb::KeySpec::SymmetricDefault)
+        );
+        assert_eq!(
+            pb::KeyState::PendingDeletion.aws_name().as_deref(),
+            Some("PendingDeletion")
+        );
+        assert_eq!(
+            pb::DataKeySpec::wire_to_aws(pb::DataKeySpec::Aes256 as i32).as_deref(),
+            Some("AES_256")
+        );
+        assert_eq!(pb::KeySpec::wire_to_aws(0), None);
+        assert_eq!(pb::KeySpec::from_aws("UNSPECIFIED"), None);
+        assert_eq!(pb::KeySpec::values().len(), 9);
+    }
+}

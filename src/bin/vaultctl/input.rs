@@ -1,0 +1,263 @@
+//! Flag values the way the AWS CLI reads them: binary values from `fileb://PATH`, `file://PATH`,
+//! `-` (stdin) or the command line; encryption contexts and tags in shorthand (`k1=v1,k2=v2`,
+//! `TagKey=k,TagValue=v`) or JSON. Every failure is a message naming the flag.
+
+use std::{
+    collections::HashMap,
+    io::{IsTerminal, Read},
+};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use serde_json::Value;
+use vaultd::pb;
+
+/// A plaintext: `fileb://PATH` (the file's bytes), `file://PATH` (its text), `-` (stdin) or a
+/// literal (its UTF-8 bytes). Absent, it is read from stdin unless stdin is a terminal.
+pub fn plaintext(flag: &str, value: Option<&str>) -> Result<Vec<u8>, String> {
+    let bytes = match value {
+        Some(value) => match source(value) {
+            Source::Binary(path) => read_file(flag, path)?,
+            Source::Text(path) => read_text_file(flag, path)?.into_bytes(),
+            Source::Stdin => read_stdin(flag)?,
+            Source::Literal(text) => text.as_bytes().to_vec(),
+        },
+        None if std::io::stdin().is_terminal() => {
+            return Err(format!(
+                "{flag} is missing: give a value, fileb://PATH, file://PATH or -, or pipe the \
+                 plaintext on stdin"
+            ));
+        }
+        None => read_stdin(flag)?,
+    };
+    non_empty(flag, bytes)
+}
+
+/// A ciphertext blob: `fileb://PATH` (raw bytes), `-` (raw bytes on stdin), `file://PATH` (base64
+/// text) or a base64 literal, as `--query CiphertextBlob --output text` prints it.
+pub fn ciphertext(flag: &str, value: &str) -> Result<Vec<u8>, String> {
+    let bytes = match source(value) {
+        Source::Binary(path) => read_file(flag, path)?,
+        Source::Stdin => read_stdin(flag)?,
+        Source::Text(path) => base64(flag, &read_text_file(flag, path)?)?,
+        Source::Literal(text) => base64(flag, text)?,
+    };
+    non_empty(flag, bytes)
+}
+
+/// An encryption context: shorthand `k1=v1,k2=v2`, a JSON object, or `file://PATH` holding either.
+/// Absent, it is empty.
+pub fn encryption_context(
+    flag: &str,
+    value: Option<&str>,
+) -> Result<HashMap<String, String>, String> {
+    let Some(value) = value else {
+        return Ok(HashMap::new());
+    };
+    let text = text_argument(flag, value)?;
+    let text = text.trim();
+    if text.starts_with('{') {
+        let map = match serde_json::from_str(text) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => return Err(format!("{flag}: expected a JSON object of strings")),
+            Err(e) => return Err(format!("{flag}: invalid JSON object: {e}")),
+        };
+        return map
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::String(v) => Ok((k, v)),
+                other => Err(format!(
+                    "{flag}: the value of {k:?} must be a string, not {other}"
+                )),
+            })
+            .collect();
+    }
+    let pairs = shorthand(flag, text)?;
+    let mut context = HashMap::new();
+    for (k, v) in pairs {
+        if context.insert(k.clone(), v).is_some() {
+            return Err(format!("{flag}: the key {k:?} is given twice"));
+        }
+    }
+    Ok(context)
+}
+
+/// Tags: each value is shorthand `TagKey=k,TagValue=v`, a JSON list
+/// `[{"TagKey":"k","TagValue":"v"}]`, or `file://PATH` holding either.
+pub fn tags(flag: &str, values: &[String]) -> Result<Vec<pb::Tag>, String> {
+    let mut tags = Vec::new();
+    for value in values {
+        let text = text_argument(flag, value)?;
+        let text = text.trim();
+        if text.starts_with('[') {
+            let json: Vec<HashMap<String, String>> = serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .ok_or_else(|| {
+                    format!("{flag}: expected a JSON list like [{{\"TagKey\":\"k\",\"TagValue\":\"v\"}}]")
+                })?;
+            for object in json {
+                tags.push(tag(flag, object.into_iter().collect())?);
+            }
+        } else {
+            tags.push(tag(flag, shorthand(flag, text)?)?);
+        }
+    }
+    Ok(tags)
+}
+
+/// Tag keys: plain words, or a JSON list of strings.
+pub fn tag_keys(flag: &str, values: &[String]) -> Result<Vec<String>, String> {
+    let mut keys = Vec::new();
+    for value in values {
+        if value.trim_start().starts_with('[') {
+            let list: Vec<String> = serde_json::from_str::<Value>(value)
+                .ok()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .ok_or_else(|| format!("{flag}: expected a JSON list of strings"))?;
+            keys.extend(list);
+        } else {
+            keys.push(value.clone());
+        }
+    }
+    if keys.is_empty() {
+        return Err(format!("{flag}: give at least one tag key"));
+    }
+    Ok(keys)
+}
+
+fn tag(flag: &str, fields: Vec<(String, String)>) -> Result<pb::Tag, String> {
+    let mut tag = pb::Tag::default();
+    let (mut has_key, mut has_value) = (false, false);
+    for (name, value) in fields {
+        match name.as_str() {
+            "TagKey" if !has_key => (tag.tag_key, has_key) = (value, true),
+            "TagValue" if !has_value => (tag.tag_value, has_value) = (value, true),
+            _ => {
+                return Err(format!(
+                    "{flag}: unexpected {name:?}; a tag is TagKey=KEY,TagValue=VALUE"
+                ));
+            }
+        }
+    }
+    if !(has_key && has_value) {
+        return Err(format!("{flag}: a tag is TagKey=KEY,TagValue=VALUE"));
+    }
+    Ok(tag)
+}
+
+/// `k1=v1,k2=v2` → pairs, in order. A value may be empty and may contain `=`.
+fn shorthand(flag: &str, text: &str) -> Result<Vec<(String, String)>, String> {
+    text.split(',')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+            _ => Err(format!(
+                "{flag}: expected KEY=VALUE pairs separated by commas, or JSON; got {pair:?}"
+            )),
+        })
+        .collect()
+}
+
+enum Source<'a> {
+    Binary(&'a str),
+    Text(&'a str),
+    Stdin,
+    Literal(&'a str),
+}
+
+fn source(value: &str) -> Source<'_> {
+    if let Some(path) = value.strip_prefix("fileb://") {
+        Source::Binary(path)
+    } else if let Some(path) = value.strip_prefix("file://") {
+        Source::Text(path)
+    } else if value == "-" {
+        Source::Stdin
+    } else {
+        Source::Literal(value)
+    }
+}
+
+/// A structured flag's text: the file's for `file://PATH`, else the value itself.
+fn text_argument(flag: &str, value: &str) -> Result<String, String> {
+    match value.strip_prefix("file://") {
+        Some(path) => read_text_file(flag, path),
+        None => Ok(value.to_string()),
+    }
+}
+
+fn read_file(flag: &str, path: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{flag}: cannot read {path}: {e}"))
+}
+
+fn read_text_file(flag: &str, path: &str) -> Result<String, String> {
+    String::from_utf8(read_file(flag, path)?).map_err(|_| {
+        format!("{flag}: {path} is not UTF-8 text; use fileb://{path} for binary data")
+    })
+}
+
+fn read_stdin(flag: &str) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{flag}: cannot read stdin: {e}"))?;
+    Ok(bytes)
+}
+
+fn base64(flag: &str, text: &str) -> Result<Vec<u8>, String> {
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    STANDARD.decode(compact).map_err(|e| {
+        format!("{flag}: not valid base64 ({e}); use fileb://PATH for a file of raw bytes")
+    })
+}
+
+fn non_empty(flag: &str, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    if bytes.is_empty() {
+        Err(format!("{flag}: the value is empty"))
+    } else {
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encryption_context_shorthand_and_json_agree() {
+        let short = encryption_context("--ec", Some("app=billing,env=prod")).unwrap();
+        let json =
+            encryption_context("--ec", Some(r#"{"env": "prod", "app": "billing"}"#)).unwrap();
+        assert_eq!(short, json);
+        assert_eq!(short["app"], "billing");
+        assert!(encryption_context("--ec", Some("app")).is_err());
+        assert!(encryption_context("--ec", Some("a=1,a=2")).is_err());
+        assert!(encryption_context("--ec", Some(r#"{"a": 1}"#)).is_err());
+    }
+
+    #[test]
+    fn tags_in_shorthand_and_json() {
+        let tags = tags(
+            "--tags",
+            &[
+                "TagKey=team,TagValue=".into(),
+                r#"[{"TagKey":"env","TagValue":"a=b"}]"#.into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            tags.iter()
+                .map(|t| (t.tag_key.as_str(), t.tag_value.as_str()))
+                .collect::<Vec<_>>(),
+            [("team", ""), ("env", "a=b")]
+        );
+        assert!(super::tags("--tags", &["Key=team,Value=x".into()]).is_err());
+        assert!(super::tags("--tags", &["TagKey=team".into()]).is_err());
+    }
+
+    #[test]
+    fn ciphertext_literals_are_base64() {
+        assert_eq!(ciphertext("--c", "aGk=").unwrap(), b"hi");
+        assert!(ciphertext("--c", "not base64!").is_err());
+        assert!(ciphertext("--c", "").is_err());
+    }
+}

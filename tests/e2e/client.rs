@@ -1,0 +1,90 @@
+//! The typed client's retry rule: UNAVAILABLE and ThrottlingException are retried with backoff,
+//! client errors never.
+
+use std::time::Duration;
+
+use tonic::Code;
+use vaultd::{
+    client::{Client, ClientConfig, RetryPolicy},
+    pb,
+};
+
+use crate::common::*;
+
+fn quick_retries(max_retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_retries,
+        base_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+    }
+}
+
+#[tokio::test]
+async fn unavailable_is_retried_then_reported() {
+    // A port nobody listens on: every attempt is UNAVAILABLE.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = ClientConfig::new(format!("http://127.0.0.1:{port}"), root_credentials());
+    config.retry = quick_retries(3);
+    let client = Client::connect(config).unwrap();
+    let err = client
+        .list_keys(pb::ListKeysRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, Code::Unavailable, "{err}");
+    assert_eq!(err.attempts, 4);
+}
+
+#[tokio::test]
+async fn a_retry_reaches_a_server_that_came_back() {
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    let (dir, data, root, clock) = server.stop().await;
+    let mut config = ClientConfig::new(format!("http://{addr}"), root_credentials());
+    config.retry = RetryPolicy {
+        max_retries: 8,
+        base_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(200),
+    };
+    config.clock = clock.clone();
+    let client = Client::connect(config).unwrap();
+    // The server comes back on the same address while the client is backing off.
+    let restart = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        TestServer::start_on(addr, &data, root, clock).await
+    });
+    let listed = client.list_keys(pb::ListKeysRequest::default()).await;
+    let server = restart.await.unwrap();
+    assert!(listed.is_ok(), "{listed:?}");
+    drop((server, dir));
+}
+
+#[tokio::test]
+async fn client_errors_are_never_retried() {
+    let server = TestServer::start().await;
+    let mut config = ClientConfig::new(server.endpoint(), root_credentials());
+    config.retry = quick_retries(5);
+    config.clock = server.clock.clone();
+    let client = Client::connect(config).unwrap();
+    let err = client
+        .describe_key(pb::DescribeKeyRequest {
+            key_id: "nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((err.code, err.attempts), (Code::NotFound, 1));
+    let mut config = ClientConfig::new(
+        server.endpoint(),
+        vaultd::client::StaticCredentials::new(ROOT_ACCESS_KEY_ID, "wrong", None),
+    );
+    config.retry = quick_retries(5);
+    let err = Client::connect(config)
+        .unwrap()
+        .list_keys(Default::default())
+        .await
+        .unwrap_err();
+    assert_eq!((err.code, err.attempts), (Code::Unauthenticated, 1));
+}
