@@ -133,7 +133,7 @@ pages! {
 }
 
 /// Calls a list operation; with [`Paging::AllPages`] follows NextMarker to the last page, and the
-/// merged answer has every item and no NextMarker, like the AWS CLI's.
+/// merged answer has every item and neither NextMarker nor Truncated, like the AWS CLI's.
 async fn paginate<P, F, Fut>(
     operation: &'static str,
     paging: Paging,
@@ -159,5 +159,13 @@ where
         let page = fetch(request.clone()).await.map_err(failed)?;
         result.absorb(page);
     }
-    Ok(result.to_aws_json())
+    let mut json = result.to_aws_json();
+    if paging == Paging::AllPages
+        && let Some(fields) = json.as_object_mut()
+    {
+        // The AWS CLI's merged answer has neither the marker nor the truncation flag.
+        fields.remove("Truncated");
+        fields.remove("NextMarker");
+    }
+    Ok(json)
 }
