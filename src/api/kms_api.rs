@@ -15,7 +15,7 @@ use super::{
 use crate::{
     auth::{Action, Principal},
     error::Result,
-    kms::{CreateKeyInput, Kms, Page, ResolvedKey},
+    kms::{CreateKeyInput, DataKey, Kms, Page, ResolvedKey},
     model::{DataKeySpec, EncryptionAlgorithm, KeySpec, KeyUsage, Origin},
     pb::{self, key_management_server::KeyManagement},
     vault::Vault,
@@ -66,6 +66,25 @@ impl KmsApi {
         let key = self.kms().resolve(key_id).map_err(status)?;
         self.authorize(principal, action, &[&key.arn])?;
         Ok(key)
+    }
+
+    /// GenerateDataKey and GenerateDataKeyWithoutPlaintext share everything but the answer.
+    fn data_key(
+        &self,
+        principal: &Principal,
+        action: &str,
+        key_id: &str,
+        context: std::collections::HashMap<String, String>,
+        key_spec: i32,
+        number_of_bytes: Option<i32>,
+    ) -> Result<DataKey, Status> {
+        let key = self.key(principal, action, key_id)?;
+        let spec = decode(DataKeySpec::from_wire(key_spec, "keySpec"))?;
+        let context = convert::context(context);
+        decode(
+            self.kms()
+                .generate_data_key(key.id, &context, spec, number_of_bytes),
+        )
     }
 
     /// Runs a domain call that writes on the blocking pool.
@@ -528,18 +547,18 @@ impl KeyManagement for KmsApi {
     ) -> RpcResult<pb::GenerateDataKeyResponse> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let key = self.key(&who, "kms:GenerateDataKey", &req.key_id)?;
-        let spec = decode(DataKeySpec::from_wire(req.key_spec, "keySpec"))?;
-        let context = convert::context(req.encryption_context);
-        let data_key =
-            decode(
-                self.kms()
-                    .generate_data_key(key.id, &context, spec, req.number_of_bytes),
-            )?;
+        let data_key = self.data_key(
+            &who,
+            "kms:GenerateDataKey",
+            &req.key_id,
+            req.encryption_context,
+            req.key_spec,
+            req.number_of_bytes,
+        )?;
         Ok(Response::new(pb::GenerateDataKeyResponse {
-            ciphertext_blob: data_key.ciphertext_blob.clone(),
             plaintext: data_key.plaintext.to_vec(),
-            key_id: data_key.key_arn.clone(),
+            ciphertext_blob: data_key.ciphertext_blob,
+            key_id: data_key.key_arn,
             key_material_id: data_key.material_version.to_string(),
         }))
     }
@@ -550,17 +569,17 @@ impl KeyManagement for KmsApi {
     ) -> RpcResult<pb::GenerateDataKeyWithoutPlaintextResponse> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let key = self.key(&who, "kms:GenerateDataKeyWithoutPlaintext", &req.key_id)?;
-        let spec = decode(DataKeySpec::from_wire(req.key_spec, "keySpec"))?;
-        let context = convert::context(req.encryption_context);
-        let data_key =
-            decode(
-                self.kms()
-                    .generate_data_key(key.id, &context, spec, req.number_of_bytes),
-            )?;
+        let data_key = self.data_key(
+            &who,
+            "kms:GenerateDataKeyWithoutPlaintext",
+            &req.key_id,
+            req.encryption_context,
+            req.key_spec,
+            req.number_of_bytes,
+        )?;
         Ok(Response::new(pb::GenerateDataKeyWithoutPlaintextResponse {
-            ciphertext_blob: data_key.ciphertext_blob.clone(),
-            key_id: data_key.key_arn.clone(),
+            ciphertext_blob: data_key.ciphertext_blob,
+            key_id: data_key.key_arn,
             key_material_id: data_key.material_version.to_string(),
         }))
     }

@@ -191,13 +191,7 @@ async fn alias_rules() {
         "InvalidAliasNameException",
     );
 
-    client
-        .schedule_key_deletion(pb::ScheduleKeyDeletionRequest {
-            key_id: key.clone(),
-            pending_window_in_days: Some(7),
-        })
-        .await
-        .unwrap();
+    schedule_deletion(&client, &key, 7).await;
     assert_error(
         alias(&client, "alias/late", &key).await,
         Code::FailedPrecondition,
@@ -375,13 +369,7 @@ async fn tags_add_overwrite_remove_and_limits() {
         "ValidationException",
     );
 
-    client
-        .schedule_key_deletion(pb::ScheduleKeyDeletionRequest {
-            key_id: key.clone(),
-            pending_window_in_days: Some(7),
-        })
-        .await
-        .unwrap();
+    schedule_deletion(&client, &key, 7).await;
     assert_error(
         tag_resource(vec![tag("late", "v")]).await,
         Code::FailedPrecondition,

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::{
+    collections::HashMap,
     io::{BufRead, BufReader},
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -173,6 +174,60 @@ pub async fn create_key(client: &Client) -> String {
         .key_metadata
         .unwrap()
         .key_id
+}
+
+/// An encryption context from pairs.
+pub fn ctx(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Encrypts and returns the ciphertext blob.
+pub async fn encrypt(
+    client: &Client,
+    key_id: &str,
+    plaintext: &[u8],
+    context: &[(&str, &str)],
+) -> Vec<u8> {
+    client
+        .encrypt(pb::EncryptRequest {
+            key_id: key_id.into(),
+            plaintext: plaintext.to_vec(),
+            encryption_context: ctx(context),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .ciphertext_blob
+}
+
+/// Decrypts a blob.
+pub async fn decrypt(
+    client: &Client,
+    blob: &[u8],
+    context: &[(&str, &str)],
+) -> Result<Vec<u8>, vaultd::client::ClientError> {
+    client
+        .decrypt(pb::DecryptRequest {
+            ciphertext_blob: blob.to_vec(),
+            encryption_context: ctx(context),
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.plaintext)
+}
+
+/// Schedules a key's deletion.
+pub async fn schedule_deletion(client: &Client, key_id: &str, days: i32) {
+    client
+        .schedule_key_deletion(pb::ScheduleKeyDeletionRequest {
+            key_id: key_id.into(),
+            pending_window_in_days: Some(days),
+        })
+        .await
+        .unwrap();
 }
 
 /// Asserts an error's gRPC code and AWS reason.

@@ -1,52 +1,10 @@
 //! Encrypt, Decrypt, ReEncrypt, GenerateDataKey(WithoutPlaintext), GenerateRandom and rotation, as
 //! a user of AWS KMS would notice them.
 
-use std::collections::HashMap;
-
 use tonic::Code;
-use vaultd::{client::Client, clock::DAY, pb};
+use vaultd::{clock::DAY, pb};
 
 use crate::common::*;
-
-fn ctx(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-async fn encrypt(
-    client: &Client,
-    key_id: &str,
-    plaintext: &[u8],
-    context: &[(&str, &str)],
-) -> Vec<u8> {
-    client
-        .encrypt(pb::EncryptRequest {
-            key_id: key_id.into(),
-            plaintext: plaintext.to_vec(),
-            encryption_context: ctx(context),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .ciphertext_blob
-}
-
-async fn decrypt(
-    client: &Client,
-    blob: &[u8],
-    context: &[(&str, &str)],
-) -> Result<Vec<u8>, vaultd::client::ClientError> {
-    client
-        .decrypt(pb::DecryptRequest {
-            ciphertext_blob: blob.to_vec(),
-            encryption_context: ctx(context),
-            ..Default::default()
-        })
-        .await
-        .map(|r| r.plaintext)
-}
 
 fn material_version(blob: &[u8]) -> u32 {
     u32::from_be_bytes(blob[18..22].try_into().unwrap())
@@ -737,13 +695,7 @@ async fn rotation_key_state_rules() {
         Code::FailedPrecondition,
         "DisabledException",
     );
-    client
-        .schedule_key_deletion(pb::ScheduleKeyDeletionRequest {
-            key_id: id.clone(),
-            pending_window_in_days: Some(7),
-        })
-        .await
-        .unwrap();
+    schedule_deletion(&client, &id, 7).await;
     assert_error(
         client
             .rotate_key_on_demand(pb::RotateKeyOnDemandRequest { key_id: id.clone() })

@@ -326,15 +326,7 @@ async fn key_material_and_secrets_never_sit_on_disk_in_the_clear() {
     let server = TestServer::start().await;
     let client = server.client();
     let id = create_key(&client).await;
-    let blob = client
-        .encrypt(pb::EncryptRequest {
-            key_id: id.clone(),
-            plaintext: b"needle-plaintext".to_vec(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .ciphertext_blob;
+    let blob = encrypt(&client, &id, b"needle-plaintext", &[]).await;
     let (dir, data, root, _) = server.stop().await;
     let material = material_from_store(&data, &root, uuid::Uuid::parse_str(&id).unwrap());
     // It is the real material: it opens the blob the server made.

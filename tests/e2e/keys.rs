@@ -348,15 +348,7 @@ async fn pending_deletion_rules_and_cancel() {
     let server = TestServer::start().await;
     let client = server.client();
     let id = create_key(&client).await;
-    let blob = client
-        .encrypt(pb::EncryptRequest {
-            key_id: id.clone(),
-            plaintext: b"keep".to_vec(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .ciphertext_blob;
+    let blob = encrypt(&client, &id, b"keep", &[]).await;
 
     for days in [6, 31] {
         assert_error(
@@ -488,22 +480,8 @@ async fn key_is_really_deleted_when_the_window_ends() {
         })
         .await
         .unwrap();
-    let blob = client
-        .encrypt(pb::EncryptRequest {
-            key_id: doomed.clone(),
-            plaintext: b"gone soon".to_vec(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .ciphertext_blob;
-    client
-        .schedule_key_deletion(pb::ScheduleKeyDeletionRequest {
-            key_id: doomed.clone(),
-            pending_window_in_days: Some(7),
-        })
-        .await
-        .unwrap();
+    let blob = encrypt(&client, &doomed, b"gone soon", &[]).await;
+    schedule_deletion(&client, &doomed, 7).await;
 
     server.clock.advance(DAY * 7 - Duration::from_secs(1));
     assert_eq!(
@@ -572,13 +550,7 @@ async fn background_maintenance_deletes_keys_nobody_touches() {
     let server = TestServer::start().await;
     let client = server.client();
     let id = create_key(&client).await;
-    client
-        .schedule_key_deletion(pb::ScheduleKeyDeletionRequest {
-            key_id: id.clone(),
-            pending_window_in_days: Some(7),
-        })
-        .await
-        .unwrap();
+    schedule_deletion(&client, &id, 7).await;
     assert_eq!(server.vault.kms.run_maintenance().unwrap().deleted, 0);
     server.clock.advance(DAY * 8);
     assert_eq!(server.vault.kms.run_maintenance().unwrap().deleted, 1);

@@ -9,5 +9,4 @@ mod crypto;
 mod daemon;
 mod interop;
 mod keys;
-mod smoke;
 mod vaultctl;
