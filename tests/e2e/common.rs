@@ -9,7 +9,7 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::Arc,
+    sync::{Arc, Mutex, mpsc},
     time::Duration,
 };
 
@@ -242,11 +242,12 @@ pub fn assert_error<T: std::fmt::Debug>(
     err
 }
 
-/// The real `vaultd` binary as a child process.
+/// The real `vaultd` binary as a child process. Its stderr is read to the end in the background
+/// (so it never blocks on a full pipe) and kept for assertions and failure messages.
 pub struct Daemon {
     pub child: Child,
     pub addr: SocketAddr,
-    pub stderr: Vec<String>,
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 pub fn vaultd_bin() -> &'static str {
@@ -258,57 +259,63 @@ pub fn vaultctl_bin() -> &'static str {
 }
 
 impl Daemon {
-    /// Starts `vaultd` with `args` and `env` on 127.0.0.1:0 and waits until it listens.
+    /// Starts `vaultd` with `args` and `env` on 127.0.0.1:0 and waits until it listens. Returns
+    /// its stderr as the error if it exits (or stays silent for 30 s) first.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
         let mut cmd = Command::new(vaultd_bin());
         cmd.args(["--listen", "127.0.0.1:0"])
             .args(args)
             .env_remove("VAULTD_ROOT_KEY")
+            .env_remove("VAULTD_ROOT_KEY_FILE")
             .env_remove("VAULTD_ROOT_ACCESS_KEY_ID")
             .env_remove("VAULTD_ROOT_SECRET_ACCESS_KEY")
             .env("VAULTD_LOG", "info")
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start vaultd: {e}"))?;
         let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let mut seen = Vec::new();
-        loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(rest) = line.split("vaultd listening on ").nth(1) {
-                        let word = rest.split_whitespace().next().unwrap_or_default();
-                        let addr = match word.parse() {
-                            Ok(addr) => addr,
-                            Err(e) => {
-                                let _ = child.kill();
-                                let _ = child.wait();
-                                return Err(format!("{e}: {line}"));
-                            }
-                        };
-                        // Keep draining stderr so the daemon never blocks on a full pipe.
-                        std::thread::spawn(move || for _ in lines {});
-                        seen.push(line);
-                        return Ok(Self {
-                            child,
-                            addr,
-                            stderr: seen,
-                        });
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn({
+            let log = log.clone();
+            move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let addr = line
+                        .split("vaultd listening on ")
+                        .nth(1)
+                        .and_then(|rest| rest.split_whitespace().next())
+                        .and_then(|word| word.parse::<SocketAddr>().ok());
+                    log.lock().unwrap().push(line);
+                    if let Some(addr) = addr {
+                        let _ = tx.send(addr);
                     }
-                    seen.push(line);
-                }
-                _ => {
-                    let status = child.wait().map_err(|e| e.to_string())?;
-                    return Err(format!(
-                        "vaultd exited ({status}) before listening:\n{}",
-                        seen.join("\n")
-                    ));
                 }
             }
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => Ok(Self { child, addr, log }),
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().map_err(|e| e.to_string())?;
+                // The reader thread ends with the process; give it a moment to store the last lines.
+                std::thread::sleep(Duration::from_millis(50));
+                Err(format!(
+                    "vaultd exited ({status}) before listening:\n{}",
+                    log.lock().unwrap().join("\n")
+                ))
+            }
         }
+    }
+
+    /// Everything vaultd wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     pub fn endpoint(&self) -> String {

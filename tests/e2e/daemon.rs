@@ -49,7 +49,7 @@ async fn dev_mode_creates_private_key_and_credentials_files() {
     let data = dir.path().join("data");
     let data_arg = data.to_str().unwrap();
     let mut daemon = Daemon::start(&["--data-dir", data_arg, "--dev"], &[]).unwrap();
-    let banner = daemon.stderr.join("\n");
+    let banner = daemon.log();
     assert!(banner.contains("DEV MODE"), "{banner}");
     assert!(banner.contains("secret_access_key"), "{banner}");
     assert_eq!(mode(&data), 0o700);
@@ -78,7 +78,7 @@ async fn dev_mode_creates_private_key_and_credentials_files() {
 
     // A second start reuses the key and the credentials, and announces nothing new.
     let daemon = Daemon::start(&["--data-dir", data_arg, "--dev"], &[]).unwrap();
-    let banner = daemon.stderr.join("\n");
+    let banner = daemon.log();
     assert!(!banner.contains("secret_access_key"), "{banner}");
     daemon
         .client(creds)

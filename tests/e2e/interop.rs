@@ -8,15 +8,14 @@
 
 use std::{
     fs,
-    io::{BufRead, BufReader, Read},
+    io::Read,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    sync::{Arc, Mutex, mpsc},
+    process::{Command, Stdio},
     thread,
     time::{Duration, Instant},
 };
 
-use crate::common::{ROOT_ACCESS_KEY_ID, ROOT_SECRET, vaultd_bin};
+use crate::common::{Daemon, ROOT_ACCESS_KEY_ID, ROOT_SECRET};
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -25,14 +24,22 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 fn python_client_from_proto_alone() {
     let python = prepare_venv().unwrap_or_else(|e| panic!("interop venv: {e}"));
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Vaultd::start(&dir.path().join("data")).unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let daemon = Daemon::start(
+        &["--dev", "--data-dir", data.to_str().unwrap()],
+        &[
+            ("VAULTD_ROOT_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID),
+            ("VAULTD_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
 
     let script = Path::new(MANIFEST_DIR).join("tests/interop/kms_client.py");
     let mut cmd = Command::new(&python);
     cmd.arg("-I") // isolated: no PYTHON* variables, no user site-packages
         .arg("-B") // no __pycache__
         .arg(&script)
-        .env("VAULTD_ENDPOINT", &daemon.addr)
+        .env("VAULTD_ENDPOINT", daemon.addr.to_string())
         .env("VAULTD_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
         .env("VAULTD_SECRET_ACCESS_KEY", ROOT_SECRET);
     let started = Instant::now();
@@ -168,100 +175,4 @@ fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
         let _ = pipe.read_to_end(&mut bytes);
         String::from_utf8_lossy(&bytes).into_owned()
     })
-}
-
-/// The real `vaultd` binary in dev mode with the fixed root credentials of common.rs, on
-/// 127.0.0.1:0. (Not `common::Daemon`: it parses the address from the whole rest of the
-/// "listening on" log line, which also carries ANSI colour codes and a `data_dir=` field.)
-struct Vaultd {
-    child: Child,
-    addr: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Vaultd {
-    fn start(data_dir: &Path) -> Result<Self, String> {
-        let mut child = Command::new(vaultd_bin())
-            .args(["--listen", "127.0.0.1:0", "--dev", "--data-dir"])
-            .arg(data_dir)
-            .env_remove("VAULTD_ROOT_KEY")
-            .env_remove("VAULTD_ROOT_KEY_FILE")
-            .env("VAULTD_ROOT_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
-            .env("VAULTD_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET)
-            .env("VAULTD_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", vaultd_bin()))?;
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        // Reads stderr to the end, so that the daemon never blocks on a full pipe.
-        thread::spawn({
-            let log = log.clone();
-            move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    let line = strip_ansi(&line);
-                    let addr = line
-                        .split("vaultd listening on ")
-                        .nth(1)
-                        .and_then(|rest| rest.split_whitespace().next())
-                        .map(str::to_owned);
-                    log.lock().unwrap().push(line);
-                    if let Some(addr) = addr {
-                        let _ = tx.send(addr);
-                    }
-                }
-            }
-        });
-        let mut daemon = Self {
-            child,
-            addr: String::new(),
-            log,
-        };
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(addr) => {
-                daemon.addr = addr;
-                Ok(daemon)
-            }
-            Err(_) => Err(format!(
-                "vaultd did not report its address ({:?}):\n{}",
-                daemon.child.try_wait(),
-                daemon.log()
-            )),
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-}
-
-impl Drop for Vaultd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Removes ANSI escape sequences (ESC [ … final byte).
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            if chars.next() == Some('[') {
-                for c in chars.by_ref() {
-                    if ('\u{40}'..='\u{7e}').contains(&c) {
-                        break;
-                    }
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
