@@ -74,6 +74,8 @@ pub async fn run(
         })
         .await;
     maintenance.abort();
+    // Wait for the task to go, so that nothing of this vault outlives `run`.
+    let _ = maintenance.await;
     result
 }
 

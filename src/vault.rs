@@ -22,6 +22,7 @@ use crate::{
 
 pub const DATABASE_FILE: &str = "vault.db";
 pub const ROOT_CREDENTIALS_FILE: &str = "root-credentials";
+pub const LOCK_FILE: &str = "vaultd.lock";
 
 /// What opening a vault needs.
 #[derive(Debug)]
@@ -61,6 +62,8 @@ pub struct Vault {
     pub clock: Arc<dyn Clock>,
     pub arns: Arns,
     pub data_dir: PathBuf,
+    /// Held for the vault's lifetime: one vaultd per data directory, or the caches would disagree.
+    _lock: fs::File,
 }
 
 impl Vault {
@@ -68,6 +71,7 @@ impl Vault {
     /// when they were just generated, for the caller to show once.
     pub fn open(config: VaultConfig) -> Result<(Self, Option<Credentials>), OpenError> {
         prepare_data_dir(&config.data_dir)?;
+        let lock = lock_data_dir(&config.data_dir)?;
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&config.data_dir.join(DATABASE_FILE))?);
         let database_id = store.database_id()?;
@@ -105,6 +109,7 @@ impl Vault {
             clock: config.clock,
             arns: config.arns,
             data_dir: config.data_dir,
+            _lock: lock,
         };
         Ok((vault, generated))
     }
@@ -143,6 +148,30 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), OpenError> {
         .and_then(|_| fs::remove_file(&probe))
         .map_err(|e| fail(format!("it is not writable: {e}")))?;
     Ok(())
+}
+
+/// Takes an exclusive lock on `<data dir>/vaultd.lock`, released when the process ends.
+fn lock_data_dir(dir: &Path) -> Result<fs::File, OpenError> {
+    let path = dir.join(LOCK_FILE);
+    let fail = |reason: String| OpenError::DataDir {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| fail(format!("cannot open {LOCK_FILE}: {e}")))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(fail(
+            "it is in use by another vaultd; stop that one first (one daemon per data directory)"
+                .into(),
+        )),
+        Err(fs::TryLockError::Error(e)) => Err(fail(format!("cannot lock {LOCK_FILE}: {e}"))),
+    }
 }
 
 /// Writes a file readable by its owner only, replacing any earlier one.

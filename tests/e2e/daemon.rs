@@ -189,6 +189,20 @@ async fn kill_9_right_after_acknowledged_writes_loses_nothing() {
 }
 
 #[test]
+fn one_daemon_per_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let mut first = Daemon::start(&["--data-dir", data_arg, "--dev"], &[]).unwrap();
+    let stderr = refused(&["--data-dir", data_arg, "--dev"], &[]);
+    assert!(stderr.contains("in use by another vaultd"), "{stderr}");
+    assert!(first.signal("TERM").success());
+    // Once the first is gone, the directory is free again.
+    let mut second = Daemon::start(&["--data-dir", data_arg, "--dev"], &[]).unwrap();
+    assert!(second.signal("TERM").success());
+}
+
+#[test]
 fn a_wrong_root_key_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
