@@ -13,9 +13,10 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 
 use crate::auth::{
-    Authenticator, SignedRequest,
+    Authenticator, Principal, SignedRequest,
     signature::{AUTHORIZATION_HEADER, DATE_HEADER, SECURITY_TOKEN_HEADER},
 };
+use crate::error::Error;
 
 /// Method path prefixes that need no credentials.
 const OPEN_PREFIXES: &[&str] = &[
@@ -54,9 +55,10 @@ pub struct AuthService<S> {
 
 impl<S, ReqBody> Service<Request<ReqBody>> for AuthService<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<tonic::body::Body>>,
+    S: Service<Request<ReqBody>, Response = Response<tonic::body::Body>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
+    ReqBody: Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -71,27 +73,60 @@ where
         if OPEN_PREFIXES.iter().any(|p| path.starts_with(p)) {
             return Box::pin(self.inner.call(request));
         }
-        let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
         let signed = SignedRequest {
-            method_path: path,
+            method_path: path.to_string(),
             date: header(DATE_HEADER),
             security_token: header(SECURITY_TOKEN_HEADER),
             authorization: header(AUTHORIZATION_HEADER),
         };
-        match self.authenticator.authenticate(&signed) {
-            Ok(principal) => {
-                request.extensions_mut().insert(principal);
-                Box::pin(self.inner.call(request))
+        if let Some(outcome) = self.authenticator.authenticate_hot(&signed) {
+            return match refusal(&mut request, outcome) {
+                None => Box::pin(self.inner.call(request)),
+                Some(refused) => Box::pin(async move { Ok(refused) }),
+            };
+        }
+        // The access key is not in memory yet: look it up where blocking is allowed. The inner
+        // service was polled ready, so it is the one that must serve this request.
+        let authenticator = self.authenticator.clone();
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        Box::pin(async move {
+            let outcome = tokio::task::spawn_blocking(move || authenticator.authenticate(&signed))
+                .await
+                .unwrap_or_else(|_| Err(Error::internal("Authentication was interrupted.")));
+            match refusal(&mut request, outcome) {
+                None => inner.call(request).await,
+                Some(refused) => Ok(refused),
             }
-            Err(err) => {
-                tracing::debug!(
-                    reason = err.kind.aws_name(),
-                    path,
-                    "request not authenticated"
-                );
-                let refusal = super::status(err).into_http();
-                Box::pin(async move { Ok(refusal) })
-            }
+        })
+    }
+}
+
+/// Attaches the principal to the request and returns `None`, or returns the refusal as a gRPC
+/// error response.
+fn refusal<B>(
+    request: &mut Request<B>,
+    outcome: Result<Principal, Error>,
+) -> Option<Response<tonic::body::Body>> {
+    match outcome {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            None
+        }
+        Err(err) => {
+            tracing::debug!(
+                reason = err.kind.aws_name(),
+                path = request.uri().path(),
+                "request not authenticated"
+            );
+            Some(super::status(err).into_http())
         }
     }
 }

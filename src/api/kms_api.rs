@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 use super::{
     convert::{self, FromWire, key_metadata, optional, timestamp},
@@ -56,20 +57,70 @@ impl KmsApi {
             .map_err(status)
     }
 
-    /// Resolves a KeyId (UUID, key ARN, alias or alias ARN) and authorizes `action` on the key.
-    fn key(
+    /// Resolves a KeyId (UUID, key ARN, alias or alias ARN): from memory when it can, else on the
+    /// blocking pool.
+    async fn resolve(&self, key_id: &str) -> Result<ResolvedKey, Status> {
+        match self.kms().resolve_hot(key_id) {
+            Some(resolved) => resolved.map_err(status),
+            None => {
+                let key_id = key_id.to_string();
+                self.blocking(move |kms| kms.resolve(&key_id)).await
+            }
+        }
+    }
+
+    /// Resolves a key id or key ARN where AWS does not take an alias.
+    async fn key_reference(&self, key_id: &str, field: &str) -> Result<ResolvedKey, Status> {
+        decode(self.kms().require_key_reference(key_id, field))?;
+        self.resolve(key_id).await
+    }
+
+    /// Resolves a KeyId and authorizes `action` on the key.
+    async fn key(
         &self,
         principal: &Principal,
         action: &str,
         key_id: &str,
     ) -> Result<ResolvedKey, Status> {
-        let key = self.kms().resolve(key_id).map_err(status)?;
+        let key = self.resolve(key_id).await?;
         self.authorize(principal, action, &[&key.arn])?;
         Ok(key)
     }
 
+    /// The key a ciphertext names (checked against the optional KeyId the caller passed), with
+    /// `action` authorized on it.
+    async fn ciphertext_key(
+        &self,
+        principal: &Principal,
+        action: &str,
+        ciphertext_blob: &[u8],
+        key_id: &str,
+    ) -> Result<Uuid, Status> {
+        let named = match optional(key_id) {
+            Some(key_id) => Some(self.resolve(key_id).await?.id),
+            None => None,
+        };
+        let id = decode(self.kms().decrypt_key(ciphertext_blob, named))?;
+        self.authorize(principal, action, &[&self.vault.arns.key(id)])?;
+        Ok(id)
+    }
+
+    /// Runs a domain call on `keys`: inline when they are all hot in the cache (no disk, no
+    /// locks held long), else on the blocking pool.
+    async fn on_keys<T: Send + 'static>(
+        &self,
+        keys: &[Uuid],
+        f: impl FnOnce(&Kms) -> Result<T> + Send + 'static,
+    ) -> Result<T, Status> {
+        if keys.iter().all(|id| self.kms().is_hot(*id)) {
+            f(self.kms()).map_err(status)
+        } else {
+            self.blocking(f).await
+        }
+    }
+
     /// GenerateDataKey and GenerateDataKeyWithoutPlaintext share everything but the answer.
-    fn data_key(
+    async fn data_key(
         &self,
         principal: &Principal,
         action: &str,
@@ -78,17 +129,17 @@ impl KmsApi {
         key_spec: i32,
         number_of_bytes: Option<i32>,
     ) -> Result<DataKey, Status> {
-        let key = self.key(principal, action, key_id)?;
+        let key = self.key(principal, action, key_id).await?;
         let spec = decode(DataKeySpec::from_wire(key_spec, "keySpec"))?;
         let context = convert::context(context);
-        decode(
-            self.kms()
-                .generate_data_key(key.id, &context, spec, number_of_bytes),
-        )
+        self.on_keys(&[key.id], move |kms| {
+            kms.generate_data_key(key.id, &context, spec, number_of_bytes)
+        })
+        .await
     }
 
-    /// Runs a domain call that writes on the blocking pool.
-    async fn write<T: Send + 'static>(
+    /// Runs a domain call that may touch the store (and wait for an fsync) on the blocking pool.
+    async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Kms) -> Result<T> + Send + 'static,
     ) -> Result<T, Status> {
@@ -125,7 +176,7 @@ impl KeyManagement for KmsApi {
             tags: convert::tags_from_wire(req.tags),
             multi_region: req.multi_region,
         };
-        let view = self.write(move |kms| kms.create_key(input)).await?;
+        let view = self.blocking(move |kms| kms.create_key(input)).await?;
         Ok(Response::new(pb::CreateKeyResponse {
             key_metadata: Some(key_metadata(&view, self.vault.arns.account())),
         }))
@@ -136,8 +187,12 @@ impl KeyManagement for KmsApi {
         request: Request<pb::DescribeKeyRequest>,
     ) -> RpcResult<pb::DescribeKeyResponse> {
         let who = principal(&request)?;
-        let key = self.key(&who, "kms:DescribeKey", &request.get_ref().key_id)?;
-        let view = decode(self.kms().describe_key(key.id))?;
+        let key = self
+            .key(&who, "kms:DescribeKey", &request.get_ref().key_id)
+            .await?;
+        let view = self
+            .on_keys(&[key.id], move |kms| kms.describe_key(key.id))
+            .await?;
         Ok(Response::new(pb::DescribeKeyResponse {
             key_metadata: Some(key_metadata(&view, self.vault.arns.account())),
         }))
@@ -151,7 +206,7 @@ impl KeyManagement for KmsApi {
         let req = request.into_inner();
         self.authorize(&who, "kms:ListKeys", &["*"])?;
         let page = Page::new(req.limit, &req.marker);
-        let listed = self.write(move |kms| kms.list_keys(&page)).await?;
+        let listed = self.blocking(move |kms| kms.list_keys(&page)).await?;
         Ok(Response::new(pb::ListKeysResponse {
             truncated: listed.truncated(),
             next_marker: listed.next_marker.unwrap_or_default(),
@@ -172,8 +227,10 @@ impl KeyManagement for KmsApi {
     ) -> RpcResult<pb::UpdateKeyDescriptionResponse> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let key = self.key(&who, "kms:UpdateKeyDescription", &req.key_id)?;
-        self.write(move |kms| kms.update_key_description(key.id, req.description))
+        let key = self
+            .key(&who, "kms:UpdateKeyDescription", &req.key_id)
+            .await?;
+        self.blocking(move |kms| kms.update_key_description(key.id, req.description))
             .await?;
         Ok(Response::new(pb::UpdateKeyDescriptionResponse {}))
     }
@@ -183,8 +240,10 @@ impl KeyManagement for KmsApi {
         request: Request<pb::EnableKeyRequest>,
     ) -> RpcResult<pb::EnableKeyResponse> {
         let who = principal(&request)?;
-        let key = self.key(&who, "kms:EnableKey", &request.get_ref().key_id)?;
-        self.write(move |kms| kms.enable_key(key.id)).await?;
+        let key = self
+            .key(&who, "kms:EnableKey", &request.get_ref().key_id)
+            .await?;
+        self.blocking(move |kms| kms.enable_key(key.id)).await?;
         Ok(Response::new(pb::EnableKeyResponse {}))
     }
 
@@ -193,8 +252,10 @@ impl KeyManagement for KmsApi {
         request: Request<pb::DisableKeyRequest>,
     ) -> RpcResult<pb::DisableKeyResponse> {
         let who = principal(&request)?;
-        let key = self.key(&who, "kms:DisableKey", &request.get_ref().key_id)?;
-        self.write(move |kms| kms.disable_key(key.id)).await?;
+        let key = self
+            .key(&who, "kms:DisableKey", &request.get_ref().key_id)
+            .await?;
+        self.blocking(move |kms| kms.disable_key(key.id)).await?;
         Ok(Response::new(pb::DisableKeyResponse {}))
     }
 
@@ -204,9 +265,11 @@ impl KeyManagement for KmsApi {
     ) -> RpcResult<pb::ScheduleKeyDeletionResponse> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let key = self.key(&who, "kms:ScheduleKeyDeletion", &req.key_id)?;
+        let key = self
+            .key(&who, "kms:ScheduleKeyDeletion", &req.key_id)
+            .await?;
         let view = self
-            .write(move |kms| kms.schedule_key_deletion(key.id, req.pending_window_in_days))
+            .blocking(move |kms| kms.schedule_key_deletion(key.id, req.pending_window_in_days))
             .await?;
         let mut response = pb::ScheduleKeyDeletionResponse {
             key_id: view.arn,
@@ -223,9 +286,11 @@ impl KeyManagement for KmsApi {
         request: Request<pb::CancelKeyDeletionRequest>,
     ) -> RpcResult<pb::CancelKeyDeletionResponse> {
         let who = principal(&request)?;
-        let key = self.key(&who, "kms:CancelKeyDeletion", &request.get_ref().key_id)?;
+        let key = self
+            .key(&who, "kms:CancelKeyDeletion", &request.get_ref().key_id)
+            .await?;
         let view = self
-            .write(move |kms| kms.cancel_key_deletion(key.id))
+            .blocking(move |kms| kms.cancel_key_deletion(key.id))
             .await?;
         Ok(Response::new(pb::CancelKeyDeletionResponse {
             key_id: view.arn,
@@ -238,8 +303,8 @@ impl KeyManagement for KmsApi {
     ) -> RpcResult<pb::EnableKeyRotationResponse> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let key = self.key(&who, "kms:EnableKeyRotation", &req.key_id)?;
-        self.write(move |kms| kms.enable_key_rotation(key.id, req.rotation_period_in_days))
+        let key = self.key(&who, "kms:EnableKeyRotation", &req.key_id).await?;
+        self.blocking(move |kms| kms.enable_key_rotation(key.id, req.rotation_period_in_days))
             .await?;
         Ok(Response::new(pb::EnableKeyRotationResponse {}))
     }
@@ -249,8 +314,10 @@ impl KeyManagement for KmsApi {
         request: Request<pb::DisableKeyRotationRequest>,
     ) -> RpcResult<pb::DisableKeyRotationResponse> {
         let who = principal(&request)?;
-        let key = self.key(&who, "kms:DisableKeyRotation", &request.get_ref().key_id)?;
-        self.write(move |kms| kms.disable_key_rotation(key.id))
+        let key = self
+            .key(&who, "kms:DisableKeyRotation", &request.get_ref().key_id)
+            .await?;
+        self.blocking(move |kms| kms.disable_key_rotation(key.id))
             .await?;
         Ok(Response::new(pb::DisableKeyRotationResponse {}))
     }
@@ -260,8 +327,12 @@ impl KeyManagement for KmsApi {
         request: Request<pb::GetKeyRotationStatusRequest>,
     ) -> RpcResult<pb::GetKeyRotationStatusResponse> {
         let who = principal(&request)?;
-        let key = self.key(&who, "kms:GetKeyRotationStatus", &request.get_ref().key_id)?;
-        let rotation = decode(self.kms().get_key_rotation_status(key.id))?;
+        let key = self
+            .key(&who, "kms:GetKeyRotationStatus", &request.get_ref().key_id)
+            .await?;
+        let rotation = self
+            .on_keys(&[key.id], move |kms| kms.get_key_rotation_status(key.id))
+            .await?;
         Ok(Response::new(pb::GetKeyRotationStatusResponse {
             key_rotation_enabled: rotation.enabled,
             key_id: rotation.key_arn,
@@ -276,9 +347,11 @@ impl KeyManagement for KmsApi {
         request: Request<pb::RotateKeyOnDemandRequest>,
     ) -> RpcResult<pb::RotateKeyOnDemandResponse> {
         let who = principal(&request)?;
-        let key = self.key(&who, "kms:RotateKeyOnDemand", &request.get_ref().key_id)?;
+        let key = self
+            .key(&who, "kms:RotateKeyOnDemand", &request.get_ref().key_id)
+            .await?;
         let view = self
-            .write(move |kms| kms.rotate_key_on_demand(key.id))
+            .blocking(move |kms| kms.rotate_key_on_demand(key.id))
             .await?;
         Ok(Response::new(pb::RotateKeyOnDemandResponse {
             key_id: view.record.id.to_string(),
@@ -291,10 +364,10 @@ impl KeyManagement for KmsApi {
     ) -> RpcResult<pb::ListKeyRotationsResponse> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let key = self.key(&who, "kms:ListKeyRotations", &req.key_id)?;
+        let key = self.key(&who, "kms:ListKeyRotations", &req.key_id).await?;
         let page = Page::new(req.limit, &req.marker);
         let listed = self
-            .write(move |kms| kms.list_key_rotations(key.id, &page))
+            .blocking(move |kms| kms.list_key_rotations(key.id, &page))
             .await?;
         Ok(Response::new(pb::ListKeyRotationsResponse {
             truncated: listed.truncated(),
@@ -323,13 +396,12 @@ impl KeyManagement for KmsApi {
         let who = principal(&request)?;
         let req = request.into_inner();
         decode(crate::kms::validate_alias_name(&req.alias_name))?;
-        let target = decode(
-            self.kms()
-                .resolve_key_only(&req.target_key_id, "TargetKeyId"),
-        )?;
+        let target = self
+            .key_reference(&req.target_key_id, "TargetKeyId")
+            .await?;
         let alias_arn = self.vault.arns.alias(&req.alias_name);
         self.authorize(&who, "kms:CreateAlias", &[&alias_arn, &target.arn])?;
-        self.write(move |kms| kms.create_alias(&req.alias_name, target.id))
+        self.blocking(move |kms| kms.create_alias(&req.alias_name, target.id))
             .await?;
         Ok(Response::new(pb::CreateAliasResponse {}))
     }
@@ -341,13 +413,12 @@ impl KeyManagement for KmsApi {
         let who = principal(&request)?;
         let req = request.into_inner();
         decode(crate::kms::validate_alias_name(&req.alias_name))?;
-        let target = decode(
-            self.kms()
-                .resolve_key_only(&req.target_key_id, "TargetKeyId"),
-        )?;
+        let target = self
+            .key_reference(&req.target_key_id, "TargetKeyId")
+            .await?;
         let alias_arn = self.vault.arns.alias(&req.alias_name);
         self.authorize(&who, "kms:UpdateAlias", &[&alias_arn, &target.arn])?;
-        self.write(move |kms| kms.update_alias(&req.alias_name, target.id))
+        self.blocking(move |kms| kms.update_alias(&req.alias_name, target.id))
             .await?;
         Ok(Response::new(pb::UpdateAliasResponse {}))
     }
@@ -361,7 +432,7 @@ impl KeyManagement for KmsApi {
         decode(crate::kms::validate_alias_name(&req.alias_name))?;
         let alias_arn = self.vault.arns.alias(&req.alias_name);
         self.authorize(&who, "kms:DeleteAlias", &[&alias_arn])?;
-        self.write(move |kms| kms.delete_alias(&req.alias_name))
+        self.blocking(move |kms| kms.delete_alias(&req.alias_name))
             .await?;
         Ok(Response::new(pb::DeleteAliasResponse {}))
     }
@@ -373,14 +444,16 @@ impl KeyManagement for KmsApi {
         let who = principal(&request)?;
         let req = request.into_inner();
         let key = match optional(&req.key_id) {
-            Some(key_id) => Some(decode(self.kms().resolve_key_only(key_id, "KeyId"))?),
+            Some(key_id) => Some(self.key_reference(key_id, "KeyId").await?),
             None => None,
         };
         let resource = key.as_ref().map_or("*", |k| k.arn.as_str());
         self.authorize(&who, "kms:ListAliases", &[resource])?;
         let page = Page::new(req.limit, &req.marker);
         let key = key.map(|k| k.id);
-        let listed = self.write(move |kms| kms.list_aliases(key, &page)).await?;
+        let listed = self
+            .blocking(move |kms| kms.list_aliases(key, &page))
+            .await?;
         Ok(Response::new(pb::ListAliasesResponse {
             truncated: listed.truncated(),
             next_marker: listed.next_marker.unwrap_or_default(),
@@ -404,9 +477,9 @@ impl KeyManagement for KmsApi {
     ) -> RpcResult<pb::TagResourceResponse> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let key = self.key(&who, "kms:TagResource", &req.key_id)?;
+        let key = self.key(&who, "kms:TagResource", &req.key_id).await?;
         let tags = convert::tags_from_wire(req.tags);
-        self.write(move |kms| kms.tag_resource(key.id, &tags))
+        self.blocking(move |kms| kms.tag_resource(key.id, &tags))
             .await?;
         Ok(Response::new(pb::TagResourceResponse {}))
     }
@@ -417,8 +490,8 @@ impl KeyManagement for KmsApi {
     ) -> RpcResult<pb::UntagResourceResponse> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let key = self.key(&who, "kms:UntagResource", &req.key_id)?;
-        self.write(move |kms| kms.untag_resource(key.id, &req.tag_keys))
+        let key = self.key(&who, "kms:UntagResource", &req.key_id).await?;
+        self.blocking(move |kms| kms.untag_resource(key.id, &req.tag_keys))
             .await?;
         Ok(Response::new(pb::UntagResourceResponse {}))
     }
@@ -429,10 +502,10 @@ impl KeyManagement for KmsApi {
     ) -> RpcResult<pb::ListResourceTagsResponse> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let key = self.key(&who, "kms:ListResourceTags", &req.key_id)?;
+        let key = self.key(&who, "kms:ListResourceTags", &req.key_id).await?;
         let page = Page::new(req.limit, &req.marker);
         let listed = self
-            .write(move |kms| kms.list_resource_tags(key.id, &page))
+            .blocking(move |kms| kms.list_resource_tags(key.id, &page))
             .await?;
         Ok(Response::new(pb::ListResourceTagsResponse {
             truncated: listed.truncated(),
@@ -447,16 +520,18 @@ impl KeyManagement for KmsApi {
     ) -> RpcResult<pb::EncryptResponse> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let key = self.key(&who, "kms:Encrypt", &req.key_id)?;
+        let key = self.key(&who, "kms:Encrypt", &req.key_id).await?;
         let algorithm = decode(EncryptionAlgorithm::from_wire(
             req.encryption_algorithm,
             "encryptionAlgorithm",
         ))?;
         let context = convert::context(req.encryption_context);
-        let encrypted = decode(
-            self.kms()
-                .encrypt(key.id, &req.plaintext, &context, algorithm),
-        )?;
+        let plaintext = req.plaintext;
+        let encrypted = self
+            .on_keys(&[key.id], move |kms| {
+                kms.encrypt(key.id, &plaintext, &context, algorithm)
+            })
+            .await?;
         let mut response = pb::EncryptResponse {
             ciphertext_blob: encrypted.ciphertext_blob,
             key_id: encrypted.key_arn,
@@ -476,17 +551,16 @@ impl KeyManagement for KmsApi {
             req.encryption_algorithm,
             "encryptionAlgorithm",
         ))?;
-        let named = match optional(&req.key_id) {
-            Some(key_id) => Some(decode(self.kms().resolve(key_id))?.id),
-            None => None,
-        };
-        let id = decode(self.kms().decrypt_key(&req.ciphertext_blob, named))?;
-        self.authorize(&who, "kms:Decrypt", &[&self.vault.arns.key(id)])?;
+        let id = self
+            .ciphertext_key(&who, "kms:Decrypt", &req.ciphertext_blob, &req.key_id)
+            .await?;
         let context = convert::context(req.encryption_context);
-        let decrypted = decode(
-            self.kms()
-                .decrypt(id, &req.ciphertext_blob, &context, algorithm),
-        )?;
+        let blob = req.ciphertext_blob;
+        let decrypted = self
+            .on_keys(&[id], move |kms| {
+                kms.decrypt(id, &blob, &context, algorithm)
+            })
+            .await?;
         let mut response = pb::DecryptResponse {
             key_id: decrypted.key_arn.clone(),
             plaintext: decrypted.plaintext.to_vec(),
@@ -511,22 +585,34 @@ impl KeyManagement for KmsApi {
             req.destination_encryption_algorithm,
             "destinationEncryptionAlgorithm",
         ))?;
-        let named = match optional(&req.source_key_id) {
-            Some(key_id) => Some(decode(self.kms().resolve(key_id))?.id),
-            None => None,
-        };
-        let source = decode(self.kms().decrypt_key(&req.ciphertext_blob, named))?;
-        self.authorize(&who, "kms:ReEncryptFrom", &[&self.vault.arns.key(source)])?;
-        let destination = self.key(&who, "kms:ReEncryptTo", &req.destination_key_id)?;
-        let re = decode(self.kms().re_encrypt(
-            source,
-            &req.ciphertext_blob,
-            &convert::context(req.source_encryption_context),
-            source_algorithm,
-            destination.id,
-            &convert::context(req.destination_encryption_context),
-            destination_algorithm,
-        ))?;
+        let source = self
+            .ciphertext_key(
+                &who,
+                "kms:ReEncryptFrom",
+                &req.ciphertext_blob,
+                &req.source_key_id,
+            )
+            .await?;
+        let destination = self
+            .key(&who, "kms:ReEncryptTo", &req.destination_key_id)
+            .await?
+            .id;
+        let source_context = convert::context(req.source_encryption_context);
+        let destination_context = convert::context(req.destination_encryption_context);
+        let blob = req.ciphertext_blob;
+        let re = self
+            .on_keys(&[source, destination], move |kms| {
+                kms.re_encrypt(
+                    source,
+                    &blob,
+                    &source_context,
+                    source_algorithm,
+                    destination,
+                    &destination_context,
+                    destination_algorithm,
+                )
+            })
+            .await?;
         let mut response = pb::ReEncryptResponse {
             ciphertext_blob: re.ciphertext_blob,
             source_key_id: re.source_key_arn,
@@ -547,14 +633,16 @@ impl KeyManagement for KmsApi {
     ) -> RpcResult<pb::GenerateDataKeyResponse> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let data_key = self.data_key(
-            &who,
-            "kms:GenerateDataKey",
-            &req.key_id,
-            req.encryption_context,
-            req.key_spec,
-            req.number_of_bytes,
-        )?;
+        let data_key = self
+            .data_key(
+                &who,
+                "kms:GenerateDataKey",
+                &req.key_id,
+                req.encryption_context,
+                req.key_spec,
+                req.number_of_bytes,
+            )
+            .await?;
         Ok(Response::new(pb::GenerateDataKeyResponse {
             plaintext: data_key.plaintext.to_vec(),
             ciphertext_blob: data_key.ciphertext_blob,
@@ -569,14 +657,16 @@ impl KeyManagement for KmsApi {
     ) -> RpcResult<pb::GenerateDataKeyWithoutPlaintextResponse> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let data_key = self.data_key(
-            &who,
-            "kms:GenerateDataKeyWithoutPlaintext",
-            &req.key_id,
-            req.encryption_context,
-            req.key_spec,
-            req.number_of_bytes,
-        )?;
+        let data_key = self
+            .data_key(
+                &who,
+                "kms:GenerateDataKeyWithoutPlaintext",
+                &req.key_id,
+                req.encryption_context,
+                req.key_spec,
+                req.number_of_bytes,
+            )
+            .await?;
         Ok(Response::new(pb::GenerateDataKeyWithoutPlaintextResponse {
             ciphertext_blob: data_key.ciphertext_blob,
             key_id: data_key.key_arn,

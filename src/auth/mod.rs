@@ -14,7 +14,7 @@ use std::{sync::Arc, time::SystemTime};
 use crate::{
     clock::{Clock, parse_basic_iso8601},
     error::{Error, ErrorKind, Result},
-    iam::{Iam, ROOT_USER},
+    iam::{AccessKey, Iam},
     model::AccessKeyStatus,
 };
 
@@ -25,22 +25,18 @@ pub struct Principal {
     pub user_name: String,
     pub user_arn: String,
     pub access_key_id: String,
-}
-
-impl Principal {
-    pub fn is_root(&self) -> bool {
-        self.user_name == ROOT_USER
-    }
+    /// The root user, identified by its id (not its name) when it was authenticated.
+    pub is_root: bool,
 }
 
 /// The signature-relevant parts of a request, as a front end extracted them.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SignedRequest<'a> {
+#[derive(Clone, Debug, Default)]
+pub struct SignedRequest {
     /// The gRPC method path, e.g. `/vault.v1.KeyManagement/Encrypt`.
-    pub method_path: &'a str,
-    pub date: Option<&'a str>,
-    pub security_token: Option<&'a str>,
-    pub authorization: Option<&'a str>,
+    pub method_path: String,
+    pub date: Option<String>,
+    pub security_token: Option<String>,
+    pub authorization: Option<String>,
 }
 
 /// Checks request signatures.
@@ -50,8 +46,9 @@ pub struct Authenticator {
     clock: Arc<dyn Clock>,
 }
 
-fn unauthenticated(kind: ErrorKind, message: &str) -> Error {
-    Error::new(kind, message)
+/// A refusal, in the error shape of [`Authenticator::check_inner`].
+fn refuse(kind: ErrorKind, message: &str) -> Option<Error> {
+    Some(Error::new(kind, message))
 }
 
 impl Authenticator {
@@ -59,9 +56,42 @@ impl Authenticator {
         Self { iam, clock }
     }
 
-    pub fn authenticate(&self, request: &SignedRequest<'_>) -> Result<Principal> {
+    /// Authenticates a request, reading the store if its access key is not cached yet.
+    pub fn authenticate(&self, request: &SignedRequest) -> Result<Principal> {
+        self.check(request, |id| self.iam.access_key(id).map_err(Some))
+            .expect("a lookup that reads the store always answers")
+    }
+
+    /// [`Authenticator::authenticate`] from memory only: `None` when the access key is not cached
+    /// (a front end then authenticates on a thread that may block).
+    pub fn authenticate_hot(&self, request: &SignedRequest) -> Option<Result<Principal>> {
+        self.check(request, |id| match self.iam.cached_access_key(id) {
+            Some(key) => Ok(Some(key)),
+            None => Err(None),
+        })
+    }
+
+    /// The checks of auth.md, in order. `lookup` finds an access key; its `Err(None)` means "not
+    /// without blocking", which makes the whole answer `None`.
+    fn check(
+        &self,
+        request: &SignedRequest,
+        lookup: impl Fn(&str) -> std::result::Result<Option<Arc<AccessKey>>, Option<Error>>,
+    ) -> Option<Result<Principal>> {
+        match self.check_inner(request, lookup) {
+            Ok(principal) => Some(Ok(principal)),
+            Err(Some(err)) => Some(Err(err)),
+            Err(None) => None,
+        }
+    }
+
+    fn check_inner(
+        &self,
+        request: &SignedRequest,
+        lookup: impl Fn(&str) -> std::result::Result<Option<Arc<AccessKey>>, Option<Error>>,
+    ) -> std::result::Result<Principal, Option<Error>> {
         let missing = || {
-            unauthenticated(
+            refuse(
                 ErrorKind::MissingAuthenticationToken,
                 "Missing or malformed authentication: sign the request with VAULT-HMAC-SHA256 \
                  (headers authorization and x-vault-date).",
@@ -69,13 +99,14 @@ impl Authenticator {
         };
         let authorization = request
             .authorization
+            .as_deref()
             .and_then(signature::parse_authorization)
             .ok_or_else(missing)?;
-        let date_text = request.date.ok_or_else(missing)?;
+        let date_text = request.date.as_deref().ok_or_else(missing)?;
         let date = parse_basic_iso8601(date_text).ok_or_else(missing)?;
 
         let unrecognized = || {
-            unauthenticated(
+            refuse(
                 ErrorKind::UnrecognizedClient,
                 "The security token included in the request is invalid.",
             )
@@ -84,9 +115,7 @@ impl Authenticator {
             // Sessions come with the Identity work; until then a token names nothing.
             return Err(unrecognized());
         }
-        let key = self
-            .iam
-            .access_key(&authorization.access_key_id)?
+        let key = lookup(&authorization.access_key_id)?
             .filter(|k| k.status == AccessKeyStatus::Active)
             .ok_or_else(unrecognized)?;
 
@@ -96,7 +125,7 @@ impl Authenticator {
             Err(e) => e.duration(),
         };
         if skew > signature::MAX_CLOCK_SKEW {
-            return Err(unauthenticated(
+            return Err(refuse(
                 ErrorKind::InvalidSignature,
                 "Signature expired: the request date is more than 5 minutes from the server time.",
             ));
@@ -104,11 +133,11 @@ impl Authenticator {
         if !signature::verify(
             key.secret(),
             date_text,
-            request.method_path,
-            request.security_token,
+            &request.method_path,
+            request.security_token.as_deref(),
             &authorization.signature,
         ) {
-            return Err(unauthenticated(
+            return Err(refuse(
                 ErrorKind::InvalidSignature,
                 "The request signature we calculated does not match the signature you provided.",
             ));
@@ -118,6 +147,7 @@ impl Authenticator {
             user_name: key.user.name.clone(),
             user_arn: key.user_arn.clone(),
             access_key_id: key.id.clone(),
+            is_root: self.iam.is_root_user(&key.user.id),
         })
     }
 
@@ -142,7 +172,7 @@ pub struct Authorizer;
 
 impl Authorizer {
     pub fn authorize(&self, principal: &Principal, action: &Action<'_>) -> Result<()> {
-        if principal.is_root() {
+        if principal.is_root {
             return Ok(());
         }
         Err(Error::new(

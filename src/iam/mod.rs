@@ -121,6 +121,8 @@ pub struct Iam {
     clock: Arc<dyn Clock>,
     arns: Arns,
     access_keys: RwLock<HashMap<String, Arc<AccessKey>>>,
+    /// Set by [`Iam::bootstrap_root`].
+    root_user_id: RwLock<Option<String>>,
 }
 
 impl fmt::Debug for Iam {
@@ -151,6 +153,7 @@ impl Iam {
             clock,
             arns,
             access_keys: RwLock::new(HashMap::new()),
+            root_user_id: RwLock::new(None),
         }
     }
 
@@ -170,6 +173,7 @@ impl Iam {
                 user
             }
         };
+        *self.root_user_id.write().expect("root user id") = Some(root.id.clone());
         let existing = self.store.access_keys_of(&root.id)?;
         match fixed {
             Some(creds) => {
@@ -229,6 +233,20 @@ impl Iam {
         String::from_utf8(plain.to_vec())
             .map(Zeroizing::new)
             .map_err(|_| Error::internal("An access key secret is damaged."))
+    }
+
+    /// The access key `id` if it is in memory.
+    pub fn cached_access_key(&self, id: &str) -> Option<Arc<AccessKey>> {
+        self.access_keys
+            .read()
+            .expect("access key cache")
+            .get(id)
+            .cloned()
+    }
+
+    /// Whether `user_id` is the root user's.
+    pub fn is_root_user(&self, user_id: &str) -> bool {
+        self.root_user_id.read().expect("root user id").as_deref() == Some(user_id)
     }
 
     /// The access key `id` with its owner and secret, from memory after first use.

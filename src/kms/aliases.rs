@@ -75,14 +75,19 @@ impl Kms {
         }
     }
 
-    fn require_alias_target(&self, target: Uuid) -> Result<()> {
-        self.require_not_pending_deletion(&self.key(target)?.record)
+    /// The target key as it is now, refused while pending deletion. Call under the writer lock,
+    /// after [`Kms::key`] loaded it.
+    fn alias_target_now(&self, target: Uuid) -> Result<std::sync::Arc<super::CachedKey>> {
+        let key = self.current(target)?;
+        self.require_not_pending_deletion(&key.record)?;
+        Ok(key)
     }
 
     pub fn create_alias(&self, name: &str, target: Uuid) -> Result<()> {
         validate_alias_name(name)?;
-        self.require_alias_target(target)?;
+        self.key(target)?;
         let _guard = self.write_lock()?;
+        self.alias_target_now(target)?;
         if self.store.alias(name)?.is_some() {
             return Err(Error::already_exists(format!(
                 "An alias with the name {} already exists",
@@ -117,9 +122,9 @@ impl Kms {
     /// UpdateAlias: re-points an alias to a key of the same spec and usage.
     pub fn update_alias(&self, name: &str, target: Uuid) -> Result<()> {
         validate_alias_name(name)?;
-        self.require_alias_target(target)?;
-        let new_target = self.key(target)?;
+        self.key(target)?;
         let _guard = self.write_lock()?;
+        let new_target = self.alias_target_now(target)?;
         let Some(mut alias) = self.store.alias(name)? else {
             return Err(Error::not_found(format!(
                 "Alias {} is not found.",

@@ -318,9 +318,9 @@ impl Kms {
     /// RotateKeyOnDemand: new material now, at most ten times per key; the automatic schedule is
     /// not changed.
     pub fn rotate_key_on_demand(&self, id: Uuid) -> Result<KeyView> {
-        let current = self.key(id)?;
+        self.key(id)?;
         let _guard = self.write_lock()?;
-        let current = self.cached(id).unwrap_or(current);
+        let current = self.current(id)?;
         self.require_rotatable(&current.record)?;
         self.require_enabled(&current.record)?;
         let on_demand = self

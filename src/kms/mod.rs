@@ -62,10 +62,14 @@ struct CachedKey {
     materials: BTreeMap<u32, Key256>,
 }
 
+/// Whether a key's deletion window has ended.
+fn deletion_due(record: &KeyRecord, now: SystemTime) -> bool {
+    record.state == KeyState::PendingDeletion && record.deletion_date.is_some_and(|d| d <= now)
+}
+
 impl CachedKey {
     fn deletion_due(&self, now: SystemTime) -> bool {
-        self.record.state == KeyState::PendingDeletion
-            && self.record.deletion_date.is_some_and(|d| d <= now)
+        deletion_due(&self.record, now)
     }
 
     fn rotation_due(&self, now: SystemTime) -> bool {
@@ -165,11 +169,36 @@ impl Kms {
         })
     }
 
-    /// Resolves a key id or key ARN only (no aliases), as CreateAlias's TargetKeyId and
-    /// ListAliases's KeyId want.
-    pub fn resolve_key_only(&self, key_id: &str, field: &str) -> Result<ResolvedKey> {
+    /// Whether key `id` is cached and has no time-driven work due: operations on it will not touch
+    /// the store, so a front end may run them without a blocking thread.
+    pub fn is_hot(&self, id: Uuid) -> bool {
+        let now = self.now();
+        self.cached(id)
+            .is_some_and(|k| !k.deletion_due(now) && !k.rotation_due(now))
+    }
+
+    /// [`Kms::resolve`] from memory only: `None` when answering would need the store.
+    pub fn resolve_hot(&self, key_id: &str) -> Option<Result<ResolvedKey>> {
+        let id = match self.parse_key_ref(key_id) {
+            Err(e) => return Some(Err(e)),
+            Ok(KmsResource::Key(id)) => id,
+            Ok(KmsResource::Alias(name)) => {
+                *self.aliases.read().expect("alias cache").get(&name)?
+            }
+        };
+        self.is_hot(id).then(|| {
+            Ok(ResolvedKey {
+                id,
+                arn: self.arns.key(id),
+            })
+        })
+    }
+
+    /// Refuses an alias where AWS wants a key id or key ARN (CreateAlias's TargetKeyId,
+    /// ListAliases's KeyId).
+    pub fn require_key_reference(&self, key_id: &str, field: &str) -> Result<()> {
         match self.parse_key_ref(key_id)? {
-            KmsResource::Key(_) => self.resolve(key_id),
+            KmsResource::Key(_) => Ok(()),
             KmsResource::Alias(_) => Err(Error::validation(format!(
                 "{field} must be a key ID or key ARN, not an alias."
             ))),
@@ -202,6 +231,12 @@ impl Kms {
     }
 
     fn alias_target(&self, name: &str) -> Result<Uuid> {
+        if let Some(id) = self.aliases.read().expect("alias cache").get(name) {
+            return Ok(*id);
+        }
+        // As in `load`: under the writer lock, so that an UpdateAlias or DeleteAlias committing
+        // meanwhile cannot be overwritten in the cache by this older read.
+        let _guard = self.write_lock()?;
         if let Some(id) = self.aliases.read().expect("alias cache").get(name) {
             return Ok(*id);
         }
@@ -243,6 +278,12 @@ impl Kms {
 
     fn cached(&self, id: Uuid) -> Option<Arc<CachedKey>> {
         self.keys.read().expect("key cache").get(&id).cloned()
+    }
+
+    /// The key as it is now, for a write: call under the writer lock, after [`Kms::key`] put the
+    /// key in the cache. Absence means it was deleted meanwhile.
+    fn current(&self, id: Uuid) -> Result<Arc<CachedKey>> {
+        self.cached(id).ok_or_else(|| self.not_found(id))
     }
 
     /// Loads a key from the store into the cache. Runs under the writer lock so that a concurrent
@@ -295,9 +336,9 @@ impl Kms {
         id: Uuid,
         change: impl FnOnce(&KeyRecord, SystemTime) -> Result<Option<KeyRecord>>,
     ) -> Result<Arc<CachedKey>> {
-        let current = self.key(id)?;
+        self.key(id)?;
         let _guard = self.write_lock()?;
-        let current = self.cached(id).unwrap_or(current);
+        let current = self.current(id)?;
         match change(&current.record, self.now())? {
             Some(record) if record != current.record => self.put_record(&current, record),
             _ => Ok(current),
@@ -376,8 +417,11 @@ impl Kms {
                 None => return Ok(false),
             },
         };
+        drop(current);
         let _guard = self.write_lock()?;
-        let current = self.cached(id).unwrap_or(current);
+        let Some(current) = self.cached(id) else {
+            return Ok(false);
+        };
         let now = self.now();
         if !current.rotation_due(now) {
             return Ok(false);
@@ -405,13 +449,26 @@ impl Kms {
     }
 
     /// Deletes keys whose deletion window has ended and rotates keys whose rotation is due.
+    /// A key that fails is logged and skipped, so that it cannot hold up the others.
     pub fn run_maintenance(&self) -> Result<MaintenanceReport> {
-        let deleted = self.purge_due_deletions()?;
-        let mut rotated = 0;
-        for id in self.store.keys_due_for_rotation(self.now())? {
-            rotated += usize::from(self.rotate_if_due(id)?);
+        let mut report = MaintenanceReport::default();
+        for id in self.store.keys_due_for_deletion(self.now())? {
+            match self.purge_if_due(id) {
+                Ok(done) => report.deleted += usize::from(done),
+                Err(err) => {
+                    tracing::warn!(key_id = %id, error = %err, "deleting a key failed; will retry")
+                }
+            }
         }
-        Ok(MaintenanceReport { deleted, rotated })
+        for id in self.store.keys_due_for_rotation(self.now())? {
+            match self.rotate_if_due(id) {
+                Ok(done) => report.rotated += usize::from(done),
+                Err(err) => {
+                    tracing::warn!(key_id = %id, error = %err, "rotating a key failed; will retry")
+                }
+            }
+        }
+        Ok(report)
     }
 }
 

@@ -59,9 +59,9 @@ impl Kms {
             return Err(Error::validation("At least one tag is required."));
         }
         validate_tags(tags)?;
-        let key = self.key(id)?;
+        self.key(id)?;
         let _guard = self.write_lock()?;
-        self.require_not_pending_deletion(&key.record)?;
+        self.require_not_pending_deletion(&self.current(id)?.record)?;
         let existing = self.store.tags(id)?;
         let added = tags
             .iter()
@@ -76,15 +76,17 @@ impl Kms {
     }
 
     pub fn untag_resource(&self, id: Uuid, tag_keys: &[String]) -> Result<()> {
-        if tag_keys.is_empty() {
-            return Err(Error::validation("At least one tag key is required."));
+        if tag_keys.is_empty() || tag_keys.len() > MAX_TAGS_PER_KEY {
+            return Err(Error::validation(format!(
+                "Specify 1 to {MAX_TAGS_PER_KEY} tag keys."
+            )));
         }
         for key in tag_keys {
             validate_tag_key(key)?;
         }
-        let key = self.key(id)?;
+        self.key(id)?;
         let _guard = self.write_lock()?;
-        self.require_not_pending_deletion(&key.record)?;
+        self.require_not_pending_deletion(&self.current(id)?.record)?;
         Ok(self.store.remove_tags(id, tag_keys)?)
     }
 
