@@ -21,7 +21,7 @@ use vaultd::{
     client::{Client, ClientConfig, StaticCredentials},
     clock::SystemClock,
     crypto::{barrier::RootKey, context::EncryptionContext},
-    iam::Credentials,
+    iam::{Credentials, RootCredentials},
     model::DataKeySpec,
     pb,
     server::{self, ServerOptions},
@@ -46,12 +46,12 @@ const SECRET: &str = "benchmarkbenchmarkbenchmarkbenchmark1234";
 async fn main() {
     let args = Args::parse();
     let dir = tempfile::tempdir().expect("temp dir");
-    let (vault, _) = Vault::open(VaultConfig {
+    let vault = Vault::open(VaultConfig {
         data_dir: dir.path().join("data"),
         root_key: RootKey::generate().unwrap(),
         arns: Arns::default(),
         clock: Arc::new(SystemClock),
-        root_credentials: Some(Credentials {
+        root_credentials: RootCredentials::Fixed(Credentials {
             access_key_id: ID.into(),
             secret_access_key: Zeroizing::new(SECRET.into()),
         }),

@@ -100,7 +100,7 @@ pub fn format_basic_iso8601(t: SystemTime) -> String {
 /// Parses `YYYYMMDDTHHMMSSZ`; anything else is `None`.
 pub fn parse_basic_iso8601(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+    if !s.is_ascii() || b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
@@ -177,6 +177,8 @@ mod tests {
             "20261126T241618Z",
             "2026112aT031618Z",
             "+0261126T031618Z",
+            "202é126T031618Z",
+            "2026112éT31618Z",
         ] {
             assert_eq!(parse_basic_iso8601(bad), None, "{bad}");
         }

@@ -13,7 +13,6 @@ pub enum ErrorKind {
     NotFound,
     AlreadyExists,
     Validation,
-    InvalidArn,
     InvalidAliasName,
     InvalidKeyUsage,
     InvalidCiphertext,
@@ -41,7 +40,6 @@ impl ErrorKind {
             ErrorKind::NotFound => "NotFoundException",
             ErrorKind::AlreadyExists => "AlreadyExistsException",
             ErrorKind::Validation => "ValidationException",
-            ErrorKind::InvalidArn => "InvalidArnException",
             ErrorKind::InvalidAliasName => "InvalidAliasNameException",
             ErrorKind::InvalidKeyUsage => "InvalidKeyUsageException",
             ErrorKind::InvalidCiphertext => "InvalidCiphertextException",
@@ -64,11 +62,10 @@ impl ErrorKind {
     }
 
     /// Every kind, for exhaustive tests of the error table.
-    pub const ALL: [ErrorKind; 22] = [
+    pub const ALL: [ErrorKind; 21] = [
         ErrorKind::NotFound,
         ErrorKind::AlreadyExists,
         ErrorKind::Validation,
-        ErrorKind::InvalidArn,
         ErrorKind::InvalidAliasName,
         ErrorKind::InvalidKeyUsage,
         ErrorKind::InvalidCiphertext,

@@ -55,9 +55,11 @@ pub async fn run(
         .build_v1alpha()
         .expect("the embedded descriptor set is valid");
 
+    let (stop_maintenance, stopped) = tokio::sync::oneshot::channel();
     let maintenance = tokio::spawn(maintenance_loop(
         vault.clone(),
         options.maintenance_interval,
+        stopped,
     ));
 
     let result = Server::builder()
@@ -73,17 +75,26 @@ pub async fn run(
                 .await;
         })
         .await;
-    maintenance.abort();
-    // Wait for the task to go, so that nothing of this vault outlives `run`.
+    // Stop between passes (a pass in progress finishes its writes) and wait, so that nothing
+    // of this vault outlives `run`.
+    let _ = stop_maintenance.send(());
     let _ = maintenance.await;
     result
 }
 
-async fn maintenance_loop(vault: Arc<Vault>, every: Duration) {
-    let mut ticks = tokio::time::interval(every);
+async fn maintenance_loop(
+    vault: Arc<Vault>,
+    every: Duration,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    // The first pass comes one interval after start; keys due earlier catch up when used.
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticks.tick().await;
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = &mut stop => return,
+        }
         let kms = vault.kms.clone();
         match tokio::task::spawn_blocking(move || kms.run_maintenance()).await {
             Ok(Ok(report)) if report != Default::default() => {

@@ -15,7 +15,7 @@ use crate::{
     auth::{Authenticator, Authorizer},
     clock::{Clock, to_millis},
     crypto::barrier::{Barrier, Keyring, RootKey},
-    iam::{Credentials, Iam},
+    iam::{Credentials, Iam, RootCredentials},
     kms::Kms,
     store::{SqliteStore, Store},
 };
@@ -31,8 +31,7 @@ pub struct VaultConfig {
     pub root_key: RootKey,
     pub arns: Arns,
     pub clock: Arc<dyn Clock>,
-    /// Fixed root credentials (from the environment); generated on first start when absent.
-    pub root_credentials: Option<Credentials>,
+    pub root_credentials: RootCredentials,
 }
 
 /// Why a vault did not open. Each message tells the operator what to fix.
@@ -67,9 +66,8 @@ pub struct Vault {
 }
 
 impl Vault {
-    /// Opens (or on first start, creates) the vault in `config.data_dir`. Returns root credentials
-    /// when they were just generated, for the caller to show once.
-    pub fn open(config: VaultConfig) -> Result<(Self, Option<Credentials>), OpenError> {
+    /// Opens (or on first start, creates) the vault in `config.data_dir`.
+    pub fn open(config: VaultConfig) -> Result<Self, OpenError> {
         prepare_data_dir(&config.data_dir)?;
         let lock = lock_data_dir(&config.data_dir)?;
         let store: Arc<dyn Store> =
@@ -94,7 +92,7 @@ impl Vault {
             config.clock.clone(),
             config.arns.clone(),
         ));
-        let generated = iam.bootstrap_root(config.root_credentials.as_ref())?;
+        iam.bootstrap_root(config.root_credentials)?;
         let kms = Arc::new(Kms::new(
             store,
             barrier,
@@ -111,7 +109,7 @@ impl Vault {
             data_dir: config.data_dir,
             _lock: lock,
         };
-        Ok((vault, generated))
+        Ok(vault)
     }
 }
 

@@ -26,8 +26,8 @@ pub fn code(kind: ErrorKind) -> Code {
     match kind {
         NotFound => Code::NotFound,
         AlreadyExists => Code::AlreadyExists,
-        Validation | InvalidArn | InvalidAliasName | InvalidKeyUsage | InvalidCiphertext
-        | IncorrectKey | InvalidMarker | Tag | UnsupportedOperation => Code::InvalidArgument,
+        Validation | InvalidAliasName | InvalidKeyUsage | InvalidCiphertext | IncorrectKey
+        | InvalidMarker | Tag | UnsupportedOperation => Code::InvalidArgument,
         Disabled | KmsInvalidState | LimitExceeded => Code::FailedPrecondition,
         AccessDenied => Code::PermissionDenied,
         UnrecognizedClient | InvalidSignature | ExpiredToken | MissingAuthenticationToken => {

@@ -14,7 +14,7 @@ use vaultd::{
     arn::{Arns, DEFAULT_ACCOUNT, DEFAULT_REGION},
     clock::SystemClock,
     crypto::barrier::RootKey,
-    iam::Credentials,
+    iam::{Credentials, RootCredentials},
     server::{self, ServerOptions},
     vault::{self, Vault, VaultConfig},
 };
@@ -79,8 +79,22 @@ fn main() -> ExitCode {
 fn start(args: Args) -> Result<(), String> {
     let arns = Arns::new(&args.region, &args.account_id)?;
     let root_key = root_key(&args)?;
-    let root_credentials = root_credentials_from_env()?;
-    let (vault, generated) = Vault::open(VaultConfig {
+    // Bind before opening the vault: a busy port stops us before anything is written, and the
+    // credentials file can name the real address.
+    let listener = std::net::TcpListener::bind(args.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    warn_if_exposed(local);
+    let root_credentials = match root_credentials_from_env()? {
+        Some(creds) => RootCredentials::Fixed(creds),
+        None => {
+            let data_dir = args.data_dir.clone();
+            RootCredentials::Generate(Box::new(move |creds| {
+                announce_root_credentials(&data_dir, creds, &client_endpoint(local))
+            }))
+        }
+    };
+    let vault = Vault::open(VaultConfig {
         data_dir: args.data_dir.clone(),
         root_key,
         arns,
@@ -97,13 +111,8 @@ fn start(args: Args) -> Result<(), String> {
         // Signal handlers go in before anyone can learn the address, so that an early SIGTERM
         // still drains and exits 0 instead of killing the process.
         let shutdown = shutdown_signal()?;
-        let listener = TcpListener::bind(args.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        let local = listener.local_addr().map_err(|e| e.to_string())?;
-        if let Some(creds) = generated {
-            announce_root_credentials(&args.data_dir, &creds, &client_endpoint(local))?;
-        }
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let listener = TcpListener::from_std(listener).map_err(|e| e.to_string())?;
         tracing::info!(data_dir = %args.data_dir.display(), "vaultd listening on {local}");
         server::run(
             listener,
@@ -116,6 +125,18 @@ fn start(args: Args) -> Result<(), String> {
         tracing::info!("vaultd stopped");
         Ok(())
     })
+}
+
+/// Requests are signed but not encrypted in transit until TLS lands: say so when the address is
+/// reachable from other machines.
+fn warn_if_exposed(local: SocketAddr) {
+    if !local.ip().is_loopback() {
+        tracing::warn!(
+            "vaultd serves plaintext gRPC on {local}, which other machines can reach: plaintexts, data \
+             keys and signed requests cross the network in the clear. Listen on 127.0.0.1, or put a \
+             TLS proxy or a private network in front of it."
+        );
+    }
 }
 
 /// The endpoint a local client uses to reach `local`: a wildcard address becomes loopback.
@@ -153,6 +174,7 @@ fn read_root_key(path: &Path) -> Result<RootKey, String> {
 }
 
 fn dev_root_key(data_dir: &Path) -> Result<RootKey, String> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
     let path = data_dir.join(DEV_ROOT_KEY_FILE);
     if path.exists() {
         return read_root_key(&path);
@@ -161,8 +183,22 @@ fn dev_root_key(data_dir: &Path) -> Result<RootKey, String> {
     let key = RootKey::generate().map_err(|e| e.to_string())?;
     let mut text = key.to_base64();
     text.push('\n');
-    vault::write_private_file(&path, text.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    // Exclusive create: of two daemons starting at once on a fresh directory, one writes the key
+    // and the other reads it, so the database can never be sealed under a key that was replaced.
+    let write_error = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+    {
+        Ok(mut file) => {
+            file.write_all(text.as_bytes()).map_err(write_error)?;
+            file.sync_all().map_err(write_error)?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return read_root_key(&path),
+        Err(e) => return Err(write_error(e)),
+    }
     eprintln!(
         "\n*** vaultd DEV MODE: generated a root key in {} ***\n\
          *** Anyone who can read that file can read every secret in this vault.  ***\n\

@@ -89,6 +89,27 @@ fn base32(bytes: &[u8; 10]) -> String {
     out
 }
 
+/// Where root's credentials come from.
+pub enum RootCredentials {
+    /// Operator-supplied (e.g. from the environment): they become root's only access key.
+    Fixed(Credentials),
+    /// Generated on first start and handed to this function (to print and save) before they are
+    /// stored; later starts keep root's existing keys.
+    Generate(Announce),
+}
+
+/// Shows or saves freshly generated root credentials; an error stops the start.
+pub type Announce = Box<dyn FnOnce(&Credentials) -> std::result::Result<(), String> + Send>;
+
+impl fmt::Debug for RootCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RootCredentials::Fixed(creds) => f.debug_tuple("Fixed").field(creds).finish(),
+            RootCredentials::Generate(_) => f.write_str("Generate"),
+        }
+    }
+}
+
 /// A usable access key: its owner and its secret. Holds a secret: `Debug` is redacted.
 pub struct AccessKey {
     pub id: String,
@@ -157,10 +178,11 @@ impl Iam {
         }
     }
 
-    /// Makes sure the root user exists with credentials. With `fixed` credentials (from the
-    /// environment), they become root's only access key. Without, root keeps the keys it has, or
-    /// gets a generated one, which is returned so the caller can show it once.
-    pub fn bootstrap_root(&self, fixed: Option<&Credentials>) -> Result<Option<Credentials>> {
+    /// Makes sure the root user exists with credentials. With [`RootCredentials::Fixed`] they
+    /// become root's only access key. With [`RootCredentials::Generate`] root keeps the keys it
+    /// has, or on first start gets a generated one, which is handed to the announcer *before* it
+    /// is stored: if it cannot be shown or saved, nothing is stored and the next start tries again.
+    pub fn bootstrap_root(&self, credentials: RootCredentials) -> Result<()> {
         let root = match self.store.user_by_name(ROOT_USER)? {
             Some(user) => user,
             None => {
@@ -175,18 +197,20 @@ impl Iam {
         };
         *self.root_user_id.write().expect("root user id") = Some(root.id.clone());
         let existing = self.store.access_keys_of(&root.id)?;
-        match fixed {
-            Some(creds) => {
-                let current = existing.iter().find(|k| k.id == creds.access_key_id);
-                let matches = current.is_some_and(|k| {
-                    self.open_secret(k).is_ok_and(|s| {
-                        subtle::ConstantTimeEq::ct_eq(
-                            s.as_bytes(),
-                            creds.secret_access_key.as_bytes(),
-                        )
-                        .into()
-                    })
-                });
+        match credentials {
+            RootCredentials::Fixed(creds) => {
+                let matches = existing
+                    .iter()
+                    .find(|k| k.id == creds.access_key_id)
+                    .is_some_and(|k| {
+                        self.open_secret(k).is_ok_and(|s| {
+                            subtle::ConstantTimeEq::ct_eq(
+                                s.as_bytes(),
+                                creds.secret_access_key.as_bytes(),
+                            )
+                            .into()
+                        })
+                    });
                 for key in existing
                     .iter()
                     .filter(|k| !(matches && k.id == creds.access_key_id))
@@ -194,16 +218,20 @@ impl Iam {
                     self.store.delete_access_key(&key.id)?;
                 }
                 if !matches {
-                    self.insert_access_key(&root, creds)?;
+                    self.insert_access_key(&root, &creds)?;
                 }
                 self.access_keys.write().expect("access key cache").clear();
-                Ok(None)
+                Ok(())
             }
-            None if !existing.is_empty() => Ok(None),
-            None => {
+            RootCredentials::Generate(_) if !existing.is_empty() => Ok(()),
+            RootCredentials::Generate(announce) => {
                 let creds = Credentials::generate()?;
-                self.insert_access_key(&root, &creds)?;
-                Ok(Some(creds))
+                announce(&creds).map_err(|e| {
+                    Error::internal(format!(
+                        "the generated root credentials could not be saved: {e}"
+                    ))
+                })?;
+                self.insert_access_key(&root, &creds)
             }
         }
     }

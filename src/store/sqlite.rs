@@ -148,6 +148,9 @@ impl SqliteStore {
             .map_err(storage_error)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(storage_error)?;
+        // Deleted rows (a deleted key's sealed material) are overwritten, not left in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(storage_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(storage_error)?;
         migrate(&mut conn)?;
@@ -449,7 +452,12 @@ impl Store for SqliteStore {
         self.write(|tx| {
             tx.execute("DELETE FROM keys WHERE id = ?1", params![id.to_string()])?;
             Ok(())
-        })
+        })?;
+        // The WAL still holds earlier images of the deleted pages: fold it into the database
+        // (where secure_delete zeroed them) and truncate it, so the material is gone from disk.
+        self.conn()?
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(storage_error)
     }
 
     fn keys_due_for_deletion(&self, now: SystemTime) -> Result<Vec<Uuid>> {
@@ -710,6 +718,23 @@ mod tests {
             store.init_keyring(b"again"),
             Err(Error::Conflict(_))
         ));
+        // Durability and deletion settings the rest of vaultd relies on.
+        let conn = store.conn().unwrap();
+        let pragma = |name: &str| -> String {
+            conn.query_row(&format!("PRAGMA {name}"), [], |r| {
+                r.get::<_, rusqlite::types::Value>(0)
+            })
+            .map(|v| match v {
+                rusqlite::types::Value::Integer(i) => i.to_string(),
+                rusqlite::types::Value::Text(t) => t,
+                other => format!("{other:?}"),
+            })
+            .unwrap()
+        };
+        assert_eq!(pragma("journal_mode"), "wal");
+        assert_eq!(pragma("synchronous"), "2", "FULL: every commit is fsync'd");
+        assert_eq!(pragma("secure_delete"), "1");
+        assert_eq!(pragma("foreign_keys"), "1");
     }
 
     #[test]

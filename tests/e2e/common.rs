@@ -19,7 +19,7 @@ use vaultd::{
     client::{Client, ClientConfig, ClientError, RetryPolicy, StaticCredentials},
     clock::{Clock, ManualClock},
     crypto::barrier::RootKey,
-    iam::Credentials,
+    iam::{Credentials, RootCredentials},
     pb,
     server::{self, ServerOptions},
     vault::{Vault, VaultConfig},
@@ -66,12 +66,12 @@ impl TestServer {
         root_key: RootKey,
         clock: Arc<ManualClock>,
     ) -> Self {
-        let (vault, _) = Vault::open(VaultConfig {
+        let vault = Vault::open(VaultConfig {
             data_dir: data_dir.to_path_buf(),
             root_key: root_key.clone(),
             arns: Arns::default(),
             clock: clock.clone(),
-            root_credentials: Some(Credentials {
+            root_credentials: RootCredentials::Fixed(Credentials {
                 access_key_id: ROOT_ACCESS_KEY_ID.into(),
                 secret_access_key: Zeroizing::new(ROOT_SECRET.into()),
             }),
@@ -84,7 +84,11 @@ impl TestServer {
         let task = tokio::spawn(server::run(
             listener,
             vault.clone(),
-            ServerOptions::default(),
+            // Tests drive time-based work themselves (through the clock or run_maintenance), so
+            // the background pass never runs behind their back.
+            ServerOptions {
+                maintenance_interval: Duration::from_secs(365 * 86_400),
+            },
             async {
                 let _ = rx.await;
             },
@@ -263,8 +267,10 @@ impl Daemon {
     /// its stderr as the error if it exits (or stays silent for 30 s) first.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
         let mut cmd = Command::new(vaultd_bin());
-        cmd.args(["--listen", "127.0.0.1:0"])
-            .args(args)
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        cmd.args(args)
             .env_remove("VAULTD_ROOT_KEY")
             .env_remove("VAULTD_ROOT_KEY_FILE")
             .env_remove("VAULTD_ROOT_ACCESS_KEY_ID")

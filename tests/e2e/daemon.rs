@@ -189,6 +189,30 @@ async fn kill_9_right_after_acknowledged_writes_loses_nothing() {
 }
 
 #[test]
+fn generated_root_credentials_are_never_lost_to_a_failed_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
+    let stderr = refused(
+        &["--data-dir", data_arg, "--dev", "--listen", &busy_addr],
+        &[],
+    );
+    assert!(stderr.contains("cannot listen"), "{stderr}");
+    drop(busy);
+    // The next start still creates root's credentials, shows them and saves them.
+    let mut daemon = Daemon::start(&["--data-dir", data_arg, "--dev"], &[]).unwrap();
+    assert!(
+        daemon.log().contains("secret_access_key"),
+        "{}",
+        daemon.log()
+    );
+    assert!(data.join("root-credentials").exists());
+    assert!(daemon.signal("TERM").success());
+}
+
+#[test]
 fn one_daemon_per_data_directory() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

@@ -482,6 +482,15 @@ async fn key_is_really_deleted_when_the_window_ends() {
         .unwrap();
     let blob = encrypt(&client, &doomed, b"gone soon", &[]).await;
     schedule_deletion(&client, &doomed, 7).await;
+    let db_path = server.data_dir.join("vault.db");
+    let sealed: Vec<u8> = rusqlite::Connection::open(&db_path)
+        .unwrap()
+        .query_row(
+            "SELECT sealed FROM key_materials WHERE key_id = ?1",
+            [&doomed],
+            |r| r.get(0),
+        )
+        .unwrap();
 
     server.clock.advance(DAY * 7 - Duration::from_secs(1));
     assert_eq!(
@@ -535,6 +544,16 @@ async fn key_is_really_deleted_when_the_window_ends() {
         )
         .unwrap();
     assert_eq!(rows, 0);
+    // Not even the sealed bytes linger in free pages or in the WAL.
+    let mut on_disk = Vec::new();
+    for entry in std::fs::read_dir(&server.data_dir).unwrap() {
+        on_disk.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(
+        !on_disk
+            .windows(sealed.len())
+            .any(|w| w == sealed.as_slice())
+    );
     // And they stay gone after a restart.
     let server = server.restart().await;
     assert_error(
