@@ -85,11 +85,37 @@ mod tests {
 
     #[test]
     fn error_table_matches_api_md() {
-        assert_eq!(code(ErrorKind::InvalidCiphertext), Code::InvalidArgument);
-        assert_eq!(code(ErrorKind::Disabled), Code::FailedPrecondition);
-        assert_eq!(code(ErrorKind::KmsInvalidState), Code::FailedPrecondition);
-        assert_eq!(code(ErrorKind::InvalidSignature), Code::Unauthenticated);
-        assert_eq!(code(ErrorKind::Throttling), Code::ResourceExhausted);
-        assert_eq!(code(ErrorKind::Unavailable), Code::Unavailable);
+        use ErrorKind::*;
+        let expected = [
+            (NotFound, Code::NotFound),
+            (AlreadyExists, Code::AlreadyExists),
+            (Validation, Code::InvalidArgument),
+            (InvalidAliasName, Code::InvalidArgument),
+            (InvalidKeyUsage, Code::InvalidArgument),
+            (InvalidCiphertext, Code::InvalidArgument),
+            (IncorrectKey, Code::InvalidArgument),
+            (InvalidMarker, Code::InvalidArgument),
+            (Tag, Code::InvalidArgument),
+            (UnsupportedOperation, Code::InvalidArgument),
+            (Disabled, Code::FailedPrecondition),
+            (KmsInvalidState, Code::FailedPrecondition),
+            (LimitExceeded, Code::FailedPrecondition),
+            (AccessDenied, Code::PermissionDenied),
+            (UnrecognizedClient, Code::Unauthenticated),
+            (InvalidSignature, Code::Unauthenticated),
+            (ExpiredToken, Code::Unauthenticated),
+            (MissingAuthenticationToken, Code::Unauthenticated),
+            (Throttling, Code::ResourceExhausted),
+            (KmsInternal, Code::Internal),
+            (Unavailable, Code::Unavailable),
+        ];
+        assert_eq!(
+            expected.len(),
+            ErrorKind::ALL.len(),
+            "every kind is in the table"
+        );
+        for (kind, code) in expected {
+            assert_eq!(super::code(kind), code, "{kind:?}");
+        }
     }
 }

@@ -43,7 +43,7 @@ struct Args {
 
     /// Development mode: create a root key file and root credentials in the data directory when
     /// they are absent. Never use it for data you care about.
-    #[arg(long, env = "VAULTD_DEV")]
+    #[arg(long, env = "VAULTD_DEV", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0, default_missing_value = "true")]
     dev: bool,
 
     /// Region in the ARNs vaultd issues.

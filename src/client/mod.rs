@@ -247,6 +247,15 @@ impl fmt::Debug for Client {
 impl Client {
     /// Prepares a client; the connection is made on first use (and re-made after failures).
     pub fn connect(config: ClientConfig) -> Result<Self, ClientError> {
+        // Anything but plain http would be sent in the clear anyway (this build has no TLS):
+        // refuse rather than let an https:// URL promise encryption it does not get.
+        if !config.endpoint.starts_with("http://") {
+            return Err(ClientError::config(format!(
+                "unsupported endpoint {:?}: use http://HOST:PORT (TLS is not supported yet; reach vaultd \
+                 over loopback, a private network or a TLS-terminating proxy)",
+                config.endpoint
+            )));
+        }
         let endpoint = Endpoint::from_shared(config.endpoint.clone())
             .map_err(|e| {
                 ClientError::config(format!("invalid endpoint {:?}: {e}", config.endpoint))

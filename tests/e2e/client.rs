@@ -88,3 +88,12 @@ async fn client_errors_are_never_retried() {
         .unwrap_err();
     assert_eq!((err.code, err.attempts), (Code::Unauthenticated, 1));
 }
+
+#[test]
+fn https_endpoints_are_refused_rather_than_sent_in_the_clear() {
+    for endpoint in ["https://127.0.0.1:7730", "127.0.0.1:7730", "grpc://x"] {
+        let err = Client::connect(ClientConfig::new(endpoint, root_credentials())).unwrap_err();
+        assert_eq!(err.code, Code::InvalidArgument, "{endpoint}");
+        assert!(err.message.contains("http://"), "{err}");
+    }
+}

@@ -76,8 +76,9 @@ async fn dev_mode_creates_private_key_and_credentials_files() {
     let id = create_key(&daemon.client(creds.clone())).await;
     assert!(daemon.signal("TERM").success());
 
-    // A second start reuses the key and the credentials, and announces nothing new.
-    let daemon = Daemon::start(&["--data-dir", data_arg, "--dev"], &[]).unwrap();
+    // A second start (dev mode from the environment this time, as a compose file sets it)
+    // reuses the key and the credentials, and announces nothing new.
+    let daemon = Daemon::start(&["--data-dir", data_arg], &[("VAULTD_DEV", "1")]).unwrap();
     let banner = daemon.log();
     assert!(!banner.contains("secret_access_key"), "{banner}");
     daemon
@@ -334,56 +335,95 @@ async fn region_and_account_shape_the_arns() {
     );
 }
 
-/// Opens the material of `key_id` version 1 with the library, as an attacker holding the root key
-/// could, to know exactly which bytes must never appear on disk.
-fn material_from_store(data: &Path, root: &RootKey, key_id: uuid::Uuid) -> Key256 {
+/// Opens every material version of `key_id` with the library, as an attacker holding the root
+/// key could, to know exactly which bytes must never appear on disk.
+fn materials_from_store(data: &Path, root: &RootKey, key_id: uuid::Uuid) -> Vec<Key256> {
     let store = SqliteStore::open(&data.join("vault.db")).unwrap();
     let db_id = store.database_id().unwrap();
     let keyring = Keyring::open(root, &db_id, &store.sealed_keyring().unwrap().unwrap()).unwrap();
     let barrier = Barrier::new(&keyring, &db_id);
-    let sealed = &store.materials(key_id).unwrap()[0].sealed;
-    let mut stable_id = key_id.as_bytes().to_vec();
-    stable_id.extend_from_slice(&1u32.to_be_bytes());
-    let plain = barrier
-        .open(
-            Purpose::KeyMaterial,
-            &Binding {
+    store
+        .materials(key_id)
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let mut stable_id = key_id.as_bytes().to_vec();
+            stable_id.extend_from_slice(&m.version.to_be_bytes());
+            let binding = Binding {
                 table: "key_materials",
                 column: "material",
                 stable_id: &stable_id,
                 immutable: b"SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT",
-            },
-            sealed,
-        )
-        .unwrap();
-    Key256::from_slice(&plain).unwrap()
+            };
+            Key256::from_slice(
+                &barrier
+                    .open(Purpose::KeyMaterial, &binding, &m.sealed)
+                    .unwrap(),
+            )
+            .unwrap()
+        })
+        .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn key_material_and_secrets_never_sit_on_disk_in_the_clear() {
-    let server = TestServer::start().await;
-    let client = server.client();
+    let dir = tempfile::tempdir().unwrap();
+    let root = RootKey::generate().unwrap();
+    let key_file = write_root_key(dir.path(), &root);
+    let data = dir.path().join("data");
+    let args = [
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--root-key-file",
+        &key_file,
+    ];
+    let mut daemon = Daemon::start(&args, &FIXED_CREDS).unwrap();
+    let client = daemon.client(root_credentials());
     let id = create_key(&client).await;
-    let blob = encrypt(&client, &id, b"needle-plaintext", &[]).await;
-    let (dir, data, root, _) = server.stop().await;
-    let material = material_from_store(&data, &root, uuid::Uuid::parse_str(&id).unwrap());
-    // It is the real material: it opens the blob the server made.
-    assert_eq!(
-        blob::open(&material, &blob, &EncryptionContext::new())
-            .unwrap()
-            .as_slice(),
-        b"needle-plaintext"
-    );
+    let first = encrypt(&client, &id, b"needle-plaintext-1", &[]).await;
+    client
+        .rotate_key_on_demand(pb::RotateKeyOnDemandRequest { key_id: id.clone() })
+        .await
+        .unwrap();
+    let second = encrypt(&client, &id, b"needle-plaintext-2", &[]).await;
+    let data_key = client
+        .generate_data_key(pb::GenerateDataKeyRequest {
+            key_id: id.clone(),
+            key_spec: pb::DataKeySpec::Aes256 as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .plaintext;
+    // Killed, not stopped: the WAL is still there, unfolded, as after a crash.
+    assert!(!daemon.signal("KILL").success());
     let mut on_disk = Vec::new();
     for entry in std::fs::read_dir(&data).unwrap() {
         on_disk.extend(std::fs::read(entry.unwrap().path()).unwrap());
     }
-    assert!(on_disk.len() > 4096);
-    let contains = |needle: &[u8]| on_disk.windows(needle.len()).any(|w| w == needle);
-    assert!(
-        !contains(material.expose()),
-        "key material found on disk in the clear"
+    assert!(data.join("vault.db-wal").metadata().unwrap().len() > 0);
+
+    let materials = materials_from_store(&data, &root, uuid::Uuid::parse_str(&id).unwrap());
+    assert_eq!(materials.len(), 2);
+    // They are the real materials: each opens the blob the server made with it.
+    let ctx = EncryptionContext::new();
+    assert_eq!(
+        blob::open(&materials[0], &first, &ctx).unwrap().as_slice(),
+        b"needle-plaintext-1"
     );
+    assert_eq!(
+        blob::open(&materials[1], &second, &ctx).unwrap().as_slice(),
+        b"needle-plaintext-2"
+    );
+
+    let contains = |needle: &[u8]| on_disk.windows(needle.len()).any(|w| w == needle);
+    for material in &materials {
+        assert!(
+            !contains(material.expose()),
+            "key material found on disk in the clear"
+        );
+    }
+    assert!(!contains(&data_key), "a data key found on disk");
     assert!(
         !contains(ROOT_SECRET.as_bytes()),
         "an access key secret found on disk in the clear"
@@ -393,5 +433,4 @@ async fn key_material_and_secrets_never_sit_on_disk_in_the_clear() {
         "the root key found in the data directory"
     );
     assert!(!contains(b"needle-plaintext"));
-    drop(dir);
 }
