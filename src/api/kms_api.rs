@@ -75,6 +75,22 @@ impl KmsApi {
         self.resolve(key_id).await
     }
 
+    /// CreateAlias and UpdateAlias: a valid alias name and a target key (id or ARN, not an
+    /// alias), with `action` authorized on both, as AWS does.
+    async fn alias_and_target(
+        &self,
+        principal: &Principal,
+        action: &str,
+        alias_name: &str,
+        target_key_id: &str,
+    ) -> Result<Uuid, Status> {
+        decode(crate::kms::validate_alias_name(alias_name))?;
+        let target = self.key_reference(target_key_id, "TargetKeyId").await?;
+        let alias_arn = self.vault.arns.alias(alias_name);
+        self.authorize(principal, action, &[&alias_arn, &target.arn])?;
+        Ok(target.id)
+    }
+
     /// Resolves a KeyId and authorizes `action` on the key.
     async fn key(
         &self,
@@ -395,13 +411,10 @@ impl KeyManagement for KmsApi {
     ) -> RpcResult<pb::CreateAliasResponse> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        decode(crate::kms::validate_alias_name(&req.alias_name))?;
         let target = self
-            .key_reference(&req.target_key_id, "TargetKeyId")
+            .alias_and_target(&who, "kms:CreateAlias", &req.alias_name, &req.target_key_id)
             .await?;
-        let alias_arn = self.vault.arns.alias(&req.alias_name);
-        self.authorize(&who, "kms:CreateAlias", &[&alias_arn, &target.arn])?;
-        self.blocking(move |kms| kms.create_alias(&req.alias_name, target.id))
+        self.blocking(move |kms| kms.create_alias(&req.alias_name, target))
             .await?;
         Ok(Response::new(pb::CreateAliasResponse {}))
     }
@@ -412,13 +425,10 @@ impl KeyManagement for KmsApi {
     ) -> RpcResult<pb::UpdateAliasResponse> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        decode(crate::kms::validate_alias_name(&req.alias_name))?;
         let target = self
-            .key_reference(&req.target_key_id, "TargetKeyId")
+            .alias_and_target(&who, "kms:UpdateAlias", &req.alias_name, &req.target_key_id)
             .await?;
-        let alias_arn = self.vault.arns.alias(&req.alias_name);
-        self.authorize(&who, "kms:UpdateAlias", &[&alias_arn, &target.arn])?;
-        self.blocking(move |kms| kms.update_alias(&req.alias_name, target.id))
+        self.blocking(move |kms| kms.update_alias(&req.alias_name, target))
             .await?;
         Ok(Response::new(pb::UpdateAliasResponse {}))
     }
@@ -561,6 +571,8 @@ impl KeyManagement for KmsApi {
                 kms.decrypt(id, &blob, &context, algorithm)
             })
             .await?;
+        // prost messages own plain `Vec`s: this copy of the plaintext is not zeroized (the domain's
+        // is), and lives only until the response is encoded.
         let mut response = pb::DecryptResponse {
             key_id: decrypted.key_arn.clone(),
             plaintext: decrypted.plaintext.to_vec(),

@@ -1,0 +1,92 @@
+//! The schema, as numbered migrations applied at open and tracked in `PRAGMA user_version`. A
+//! database newer than the code is refused rather than misread.
+
+use rusqlite::Connection;
+
+use super::storage_error;
+use crate::store::{Error, Result};
+
+/// Numbered migrations; index + 1 is the schema version they bring the database to.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: keys, material versions, tags, aliases, users and access keys.
+    r#"
+    CREATE TABLE meta (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) STRICT;
+    CREATE TABLE keys (
+        id                   TEXT PRIMARY KEY,
+        created_at           INTEGER NOT NULL,
+        description          TEXT NOT NULL,
+        key_spec             TEXT NOT NULL,
+        key_usage            TEXT NOT NULL,
+        origin               TEXT NOT NULL,
+        key_manager          TEXT NOT NULL,
+        state                TEXT NOT NULL,
+        deletion_date        INTEGER,
+        pending_window_days  INTEGER,
+        rotation_period_days INTEGER,
+        next_rotation_at     INTEGER,
+        current_version      INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX keys_by_deletion_date ON keys(deletion_date) WHERE deletion_date IS NOT NULL;
+    CREATE INDEX keys_by_next_rotation ON keys(next_rotation_at) WHERE next_rotation_at IS NOT NULL;
+    CREATE TABLE key_materials (
+        key_id        TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+        version       INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL,
+        rotation_type TEXT,
+        sealed        BLOB NOT NULL,
+        PRIMARY KEY (key_id, version)
+    ) STRICT;
+    CREATE TABLE key_tags (
+        key_id    TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+        tag_key   TEXT NOT NULL,
+        tag_value TEXT NOT NULL,
+        PRIMARY KEY (key_id, tag_key)
+    ) STRICT;
+    CREATE TABLE aliases (
+        name       TEXT PRIMARY KEY,
+        key_id     TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX aliases_by_key ON aliases(key_id, name);
+    CREATE TABLE users (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE access_keys (
+        id            TEXT PRIMARY KEY,
+        user_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        status        TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        sealed_secret BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX access_keys_by_user ON access_keys(user_id);
+    "#,
+];
+
+/// The SQLite store. One connection behind a mutex: SQLite has one writer anyway, and reads on the
+
+pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
+        .map_err(storage_error)?;
+    let current: usize = tx
+        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+        .map_err(storage_error)? as usize;
+    if current > MIGRATIONS.len() {
+        return Err(Error::Corrupt(format!(
+            "the database has schema version {current}, newer than this vaultd knows ({}); upgrade vaultd",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        tx.execute_batch(sql).map_err(storage_error)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(storage_error)?;
+    }
+    tx.commit().map_err(storage_error)
+}

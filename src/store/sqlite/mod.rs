@@ -1,0 +1,433 @@
+//! The embedded default store: one SQLite file in WAL mode with `synchronous=FULL`, so a committed
+//! transaction is on disk before the caller hears `Ok`. The database and its `-wal`/`-shm`
+//! companions are created 0600 (SQLite gives the companions the database file's mode).
+//!
+//! Schema changes are numbered migrations applied at open, tracked in `PRAGMA user_version`.
+
+mod migrations;
+mod rows;
+#[cfg(test)]
+mod tests;
+
+use std::{
+    fs::OpenOptions,
+    os::unix::fs::{OpenOptionsExt, PermissionsExt},
+    path::Path,
+    sync::{Mutex, MutexGuard},
+    time::SystemTime,
+};
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Params, Row, params};
+use uuid::Uuid;
+
+use self::{migrations::*, rows::*};
+use super::{Error, Result, Store};
+use crate::{clock::to_millis, model::*};
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+fn storage_error(err: rusqlite::Error) -> Error {
+    match err.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => Error::Conflict(err.to_string()),
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DiskFull
+            | ErrorCode::CannotOpen
+            | ErrorCode::ReadOnly
+            | ErrorCode::OutOfMemory
+            | ErrorCode::PermissionDenied,
+        ) => Error::Unavailable(err.to_string()),
+        _ => Error::Corrupt(err.to_string()),
+    }
+}
+
+fn corrupt(what: &str) -> rusqlite::Error {
+    rusqlite::Error::InvalidColumnName(format!("undecodable {what}"))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, applies pending migrations and makes sure
+    /// the file is readable by its owner only.
+    pub fn open(path: &Path) -> Result<Self> {
+        let io = |e: std::io::Error| Error::Unavailable(format!("{}: {e}", path.display()));
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = path.with_file_name(format!(
+                "{}{suffix}",
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+            ));
+            if let Ok(meta) = std::fs::metadata(&file)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io)?;
+            }
+        }
+        let mut conn = Connection::open(path).map_err(storage_error)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(storage_error)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(storage_error)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(storage_error)?;
+        // Deleted rows (a deleted key's sealed material) are overwritten, not left in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(storage_error)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(storage_error)?;
+        migrate(&mut conn)?;
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).map_err(|e| Error::Unavailable(format!("random: {e}")))?;
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (name, value) VALUES ('database_id', ?1)",
+            params![id.as_slice()],
+        )
+        .map_err(storage_error)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The schema version the code knows.
+    pub fn schema_version() -> usize {
+        MIGRATIONS.len()
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>> {
+        self.conn
+            .lock()
+            .map_err(|_| Error::Unavailable("a previous storage operation panicked".into()))
+    }
+
+    /// Runs a read query and collects its rows.
+    fn query<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        row: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql).map_err(storage_error)?;
+        stmt.query_map(params, row)
+            .and_then(|rows| rows.collect())
+            .map_err(storage_error)
+    }
+
+    /// Runs a read query expected to return at most one row.
+    fn query_one<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        row: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql).map_err(storage_error)?;
+        stmt.query_row(params, row)
+            .optional()
+            .map_err(storage_error)
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().map_err(storage_error)?;
+        let out = f(&tx).map_err(storage_error)?;
+        tx.commit().map_err(storage_error)?;
+        Ok(out)
+    }
+}
+
+impl Store for SqliteStore {
+    fn database_id(&self) -> Result<Vec<u8>> {
+        self.query_one(
+            "SELECT value FROM meta WHERE name = 'database_id'",
+            [],
+            |r| r.get(0),
+        )?
+        .ok_or_else(|| Error::Corrupt("the database has no id".into()))
+    }
+
+    fn sealed_keyring(&self) -> Result<Option<Vec<u8>>> {
+        self.query_one("SELECT value FROM meta WHERE name = 'keyring'", [], |r| {
+            r.get(0)
+        })
+    }
+
+    fn init_keyring(&self, sealed: &[u8]) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO meta (name, value) VALUES ('keyring', ?1)",
+                params![sealed],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn insert_key(&self, key: &KeyRecord, material: &MaterialVersion, tags: &[Tag]) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+                params![
+                    key.id.to_string(),
+                    to_millis(key.created_at),
+                    key.description,
+                    key.key_spec.as_str(),
+                    key.key_usage.as_str(),
+                    key.origin.as_str(),
+                    key.key_manager.as_str(),
+                    key.state.as_str(),
+                    key.deletion_date.map(to_millis),
+                    key.pending_window_days,
+                    key.rotation.map(|r| r.period_days),
+                    key.rotation.map(|r| to_millis(r.next_rotation)),
+                    key.current_version,
+                ],
+            )?;
+            insert_material(tx, material)?;
+            upsert_tags(tx, key.id, tags)
+        })
+    }
+
+    fn key(&self, id: Uuid) -> Result<Option<KeyRecord>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1");
+        self.query_one(&sql, params![id.to_string()], key_row)
+    }
+
+    fn list_keys(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<KeyRecord>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE id > ?1 ORDER BY id LIMIT ?2");
+        let after = after.map(|u| u.to_string()).unwrap_or_default();
+        self.query(&sql, params![after, limit as i64], key_row)
+    }
+
+    fn update_key(&self, key: &KeyRecord) -> Result<()> {
+        self.write(|tx| match write_key_metadata(tx, key)? {
+            1 => Ok(()),
+            _ => Err(not_updated("key")),
+        })
+    }
+
+    fn add_material(&self, key: &KeyRecord, material: &MaterialVersion) -> Result<()> {
+        self.write(|tx| {
+            insert_material(tx, material)?;
+            match write_key_metadata(tx, key)? {
+                1 => Ok(()),
+                _ => Err(not_updated("key")),
+            }
+        })
+    }
+
+    fn materials(&self, key_id: Uuid) -> Result<Vec<MaterialVersion>> {
+        self.query(
+            "SELECT key_id, version, created_at, rotation_type, sealed FROM key_materials \
+             WHERE key_id = ?1 ORDER BY version",
+            params![key_id.to_string()],
+            material_row,
+        )
+    }
+
+    fn delete_key(&self, id: Uuid) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM keys WHERE id = ?1", params![id.to_string()])?;
+            Ok(())
+        })?;
+        // The WAL still holds earlier images of the deleted pages: fold it into the database
+        // (where secure_delete zeroed them) and truncate it, so the material is gone from disk.
+        self.conn()?
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(storage_error)
+    }
+
+    fn keys_due_for_deletion(&self, now: SystemTime) -> Result<Vec<Uuid>> {
+        self.query(
+            "SELECT id FROM keys WHERE deletion_date IS NOT NULL AND deletion_date <= ?1 \
+             AND state = 'PendingDeletion'",
+            params![to_millis(now)],
+            |r| uuid_col(r, 0),
+        )
+    }
+
+    fn keys_due_for_rotation(&self, now: SystemTime) -> Result<Vec<Uuid>> {
+        self.query(
+            "SELECT id FROM keys WHERE next_rotation_at IS NOT NULL AND next_rotation_at <= ?1 \
+             AND state = 'Enabled'",
+            params![to_millis(now)],
+            |r| uuid_col(r, 0),
+        )
+    }
+
+    fn tags(&self, key_id: Uuid) -> Result<Vec<Tag>> {
+        self.query(
+            "SELECT tag_key, tag_value FROM key_tags WHERE key_id = ?1 ORDER BY tag_key",
+            params![key_id.to_string()],
+            |r| {
+                Ok(Tag {
+                    key: r.get(0)?,
+                    value: r.get(1)?,
+                })
+            },
+        )
+    }
+
+    fn put_tags(&self, key_id: Uuid, tags: &[Tag]) -> Result<()> {
+        self.write(|tx| upsert_tags(tx, key_id, tags))
+    }
+
+    fn remove_tags(&self, key_id: Uuid, tag_keys: &[String]) -> Result<()> {
+        self.write(|tx| {
+            let mut stmt =
+                tx.prepare_cached("DELETE FROM key_tags WHERE key_id = ?1 AND tag_key = ?2")?;
+            for tag_key in tag_keys {
+                stmt.execute(params![key_id.to_string(), tag_key])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn alias(&self, name: &str) -> Result<Option<AliasRecord>> {
+        self.query_one(
+            "SELECT name, key_id, created_at, updated_at FROM aliases WHERE name = ?1",
+            params![name],
+            alias_row,
+        )
+    }
+
+    fn insert_alias(&self, alias: &AliasRecord) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO aliases (name, key_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    alias.name,
+                    alias.key_id.to_string(),
+                    to_millis(alias.created_at),
+                    to_millis(alias.updated_at)
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn update_alias(&self, alias: &AliasRecord) -> Result<()> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE aliases SET key_id = ?2, updated_at = ?3 WHERE name = ?1",
+                params![
+                    alias.name,
+                    alias.key_id.to_string(),
+                    to_millis(alias.updated_at)
+                ],
+            )?;
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(not_updated("alias"))
+            }
+        })
+    }
+
+    fn delete_alias(&self, name: &str) -> Result<bool> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM aliases WHERE name = ?1", params![name])? == 1))
+    }
+
+    fn list_aliases(
+        &self,
+        key_id: Option<Uuid>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AliasRecord>> {
+        self.query(
+            "SELECT name, key_id, created_at, updated_at FROM aliases \
+             WHERE (?1 IS NULL OR key_id = ?1) AND name > ?2 ORDER BY name LIMIT ?3",
+            params![
+                key_id.map(|k| k.to_string()),
+                after.unwrap_or(""),
+                limit as i64
+            ],
+            alias_row,
+        )
+    }
+
+    fn user_by_name(&self, name: &str) -> Result<Option<UserRecord>> {
+        self.query_one(
+            "SELECT id, name, created_at FROM users WHERE name = ?1",
+            params![name],
+            user_row,
+        )
+    }
+
+    fn user(&self, id: &str) -> Result<Option<UserRecord>> {
+        self.query_one(
+            "SELECT id, name, created_at FROM users WHERE id = ?1",
+            params![id],
+            user_row,
+        )
+    }
+
+    fn insert_user(&self, user: &UserRecord) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO users (id, name, created_at) VALUES (?1, ?2, ?3)",
+                params![user.id, user.name, to_millis(user.created_at)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn access_key(&self, id: &str) -> Result<Option<AccessKeyRecord>> {
+        self.query_one(
+            "SELECT id, user_id, status, created_at, sealed_secret FROM access_keys WHERE id = ?1",
+            params![id],
+            access_key_row,
+        )
+    }
+
+    fn access_keys_of(&self, user_id: &str) -> Result<Vec<AccessKeyRecord>> {
+        self.query(
+            "SELECT id, user_id, status, created_at, sealed_secret FROM access_keys \
+             WHERE user_id = ?1 ORDER BY created_at, id",
+            params![user_id],
+            access_key_row,
+        )
+    }
+
+    fn insert_access_key(&self, key: &AccessKeyRecord) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO access_keys (id, user_id, status, created_at, sealed_secret) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    key.id,
+                    key.user_id,
+                    key.status.as_str(),
+                    to_millis(key.created_at),
+                    key.sealed_secret
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_access_key(&self, id: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM access_keys WHERE id = ?1", params![id])?;
+            Ok(())
+        })
+    }
+}
