@@ -41,10 +41,24 @@ impl Run {
             .unwrap_or_else(|e| panic!("stdout is not base64 ({e}): {}", self.stdout))
     }
 
+    /// A failure reported by vaultctl: after a blank line, as the AWS CLI prints its errors.
     #[track_caller]
     fn assert_error(&self, code: i32, stderr_start: &str) {
         assert_eq!(self.code, code, "{}", self.stderr);
-        assert!(self.stderr.starts_with(stderr_start), "{}", self.stderr);
+        let message = self.stderr.strip_prefix('\n');
+        assert!(
+            message.is_some_and(|m| m.starts_with(stderr_start)),
+            "{:?}",
+            self.stderr
+        );
+        assert_eq!(self.stdout, "");
+    }
+
+    /// A command line clap refuses: its own message, and AWS CLI v2's status for bad syntax.
+    #[track_caller]
+    fn assert_usage_error(&self, stderr_start: &str) {
+        assert_eq!(self.code, 252, "{}", self.stderr);
+        assert!(self.stderr.starts_with(stderr_start), "{:?}", self.stderr);
         assert_eq!(self.stdout, "");
     }
 }
@@ -292,8 +306,11 @@ async fn data_keys_and_random_bytes_have_the_asked_length() {
 
     let line = "kms generate-data-key-without-plaintext --number-of-bytes 16 --key-id";
     let without = sandbox.root(line, &[&key_id]).success().json();
-    assert!(without.get("Plaintext").is_none());
-    assert!(without["CiphertextBlob"].is_string());
+    assert!(without.get("Plaintext").is_none(), "{without}");
+    assert_eq!(without["KeyId"], key_arn(&key_id));
+    assert_eq!(without["KeyMaterialId"], "1");
+    let blob = without["CiphertextBlob"].as_str().unwrap();
+    assert_eq!(sandbox.decrypt(&["--ciphertext-blob", blob]).len(), 16);
 
     let line = "kms generate-random --number-of-bytes 16 --query Plaintext --output text";
     let random = sandbox.root(line, &[]).success().base64_bytes();
@@ -301,30 +318,145 @@ async fn data_keys_and_random_bytes_have_the_asked_length() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn key_states_are_spelled_as_aws_spells_them() {
+async fn key_lifecycle_actions_show_in_describe_key_with_aws_state_names() {
     let server = TestServer::start().await;
     let sandbox = Sandbox::new(&server);
     let key_id = sandbox.create_key();
+    let describe = |sandbox: &Sandbox| {
+        let run = sandbox.root("kms describe-key --key-id", &[&key_id]);
+        run.success().json()["KeyMetadata"].clone()
+    };
+
+    let line = "kms update-key-description --key-id";
+    let updated = sandbox.root(line, &[&key_id, "--description", "new words"]);
+    assert_eq!(
+        updated.success().stdout,
+        "",
+        "UpdateKeyDescription prints nothing"
+    );
+    assert_eq!(describe(&sandbox)["Description"], "new words");
+
+    // A disabled key refuses to encrypt; enabling it again brings it back.
+    let disabled = sandbox.root("kms disable-key --key-id", &[&key_id]);
+    assert_eq!(disabled.success().stdout, "");
+    let metadata = describe(&sandbox);
+    assert_eq!(
+        (&metadata["KeyState"], &metadata["Enabled"]),
+        (&json!("Disabled"), &json!(false))
+    );
+    let encrypt = "kms encrypt --plaintext x --key-id";
+    sandbox.root(encrypt, &[&key_id]).assert_error(
+        254,
+        "An error occurred (DisabledException) when calling the Encrypt operation: ",
+    );
+    let enable = sandbox.root("kms enable-key --key-id", &[&key_id]);
+    assert_eq!(
+        enable.success().stdout,
+        "",
+        "operations without output print nothing"
+    );
+    assert_eq!(describe(&sandbox)["KeyState"], "Enabled");
+    sandbox.root(encrypt, &[&key_id]).success();
 
     let line = "kms schedule-key-deletion --pending-window-in-days 7 --key-id";
     let scheduled = sandbox.root(line, &[&key_id]).success().json();
+    assert_eq!(scheduled["KeyId"], key_arn(&key_id));
     assert_eq!(scheduled["KeyState"], "PendingDeletion");
     assert_eq!(scheduled["PendingWindowInDays"], 7);
-    let described = sandbox.root("kms describe-key --key-id", &[&key_id]);
-    let metadata = &described.success().json()["KeyMetadata"];
+    let metadata = describe(&sandbox);
+    assert_eq!(metadata["KeyState"], "PendingDeletion");
     assert_eq!(metadata["Enabled"], false);
-    assert!(metadata["DeletionDate"].is_string());
+    assert_eq!(metadata["PendingDeletionWindowInDays"], 7);
+    assert_eq!(metadata["DeletionDate"], scheduled["DeletionDate"]);
 
+    // Cancelled, the key comes back Disabled, as in AWS.
+    let cancelled = sandbox.root("kms cancel-key-deletion --key-id", &[&key_id]);
+    assert_eq!(
+        cancelled.success().json(),
+        json!({"KeyId": key_arn(&key_id)})
+    );
+    let metadata = describe(&sandbox);
+    assert_eq!(metadata["KeyState"], "Disabled");
+    assert!(metadata.get("DeletionDate").is_none(), "{metadata}");
     sandbox
-        .root("kms cancel-key-deletion --key-id", &[&key_id])
-        .success();
-    let enable = sandbox
         .root("kms enable-key --key-id", &[&key_id])
         .success();
-    assert_eq!(enable.stdout, "", "operations without output print nothing");
     let line = "kms describe-key --query KeyMetadata.KeyState --key-id";
     let state = sandbox.root(line, &[&key_id]);
     assert_eq!(state.success().stdout, "\"Enabled\"\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_actions_add_material_that_re_encrypt_moves_old_ciphertexts_to() {
+    let server = TestServer::start().await;
+    let sandbox = Sandbox::new(&server);
+    let key_id = sandbox.create_key();
+    let status = |sandbox: &Sandbox| {
+        let run = sandbox.root("kms get-key-rotation-status --key-id", &[&key_id]);
+        run.success().json()
+    };
+    assert_eq!(status(&sandbox)["KeyRotationEnabled"], false);
+
+    let line = "kms enable-key-rotation --rotation-period-in-days 90 --key-id";
+    assert_eq!(sandbox.root(line, &[&key_id]).success().stdout, "");
+    let enabled = status(&sandbox);
+    assert_eq!(enabled["KeyRotationEnabled"], true);
+    assert_eq!(enabled["KeyId"], key_arn(&key_id));
+    assert_eq!(enabled["RotationPeriodInDays"], 90);
+    assert!(enabled["NextRotationDate"].is_string(), "{enabled}");
+
+    // A ciphertext made before the rotation...
+    let line = "kms encrypt --plaintext before --query CiphertextBlob --output text --key-id";
+    let old_blob = sandbox.root(line, &[&key_id]).success().stdout;
+    let old_blob = old_blob.trim_end();
+
+    let rotated = sandbox.root("kms rotate-key-on-demand --key-id", &[&key_id]);
+    assert_eq!(rotated.success().json(), json!({"KeyId": key_id}));
+    let rotations = sandbox.root("kms list-key-rotations --key-id", &[&key_id]);
+    let rotations = rotations.success().json();
+    assert_eq!(
+        rotations["Rotations"].as_array().unwrap().len(),
+        1,
+        "{rotations}"
+    );
+    let rotation = &rotations["Rotations"][0];
+    assert_eq!(rotation["KeyId"], key_id.as_str());
+    assert_eq!(rotation["RotationType"], "ON_DEMAND");
+    assert_eq!(rotation["KeyMaterialId"], "2");
+    assert!(rotation["RotationDate"].is_string(), "{rotation}");
+    let line = "kms describe-key --query KeyMetadata.CurrentKeyMaterialId --output text --key-id";
+    assert_eq!(sandbox.root(line, &[&key_id]).success().stdout, "2\n");
+
+    // ...still decrypts, and ReEncrypt moves it to the new material without showing it.
+    assert_eq!(sandbox.decrypt(&["--ciphertext-blob", old_blob]), b"before");
+    let line = "kms re-encrypt --ciphertext-blob";
+    let moved = sandbox.root(line, &[old_blob, "--destination-key-id", &key_id]);
+    let moved = moved.success().json();
+    assert!(moved.get("Plaintext").is_none(), "{moved}");
+    assert_eq!(moved["SourceKeyId"], key_arn(&key_id));
+    assert_eq!(moved["KeyId"], key_arn(&key_id));
+    assert_eq!(moved["SourceKeyMaterialId"], "1");
+    assert_eq!(moved["DestinationKeyMaterialId"], "2");
+    assert_eq!(moved["SourceEncryptionAlgorithm"], "SYMMETRIC_DEFAULT");
+    assert_eq!(moved["DestinationEncryptionAlgorithm"], "SYMMETRIC_DEFAULT");
+    let new_blob = moved["CiphertextBlob"].as_str().unwrap();
+    assert_ne!(new_blob, old_blob);
+    let line = "kms decrypt --ciphertext-blob";
+    let decrypted = sandbox.root(line, &[new_blob]).success().json();
+    assert_eq!(decrypted["KeyMaterialId"], "2");
+    assert_eq!(decrypted["Plaintext"], STANDARD.encode("before"));
+
+    assert_eq!(
+        sandbox
+            .root("kms disable-key-rotation --key-id", &[&key_id])
+            .success()
+            .stdout,
+        ""
+    );
+    let disabled = status(&sandbox);
+    assert_eq!(disabled["KeyRotationEnabled"], false);
+    assert!(disabled.get("RotationPeriodInDays").is_none(), "{disabled}");
+    assert!(disabled.get("NextRotationDate").is_none(), "{disabled}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -354,6 +486,78 @@ async fn aliases_are_listed_after_create_alias_and_name_their_key() {
     let line = "kms encrypt --key-id alias/billing --plaintext x";
     let via_alias = sandbox.root(line, &[]).success().json();
     assert_eq!(via_alias["KeyId"], key_arn(&key_id));
+
+    // UpdateAlias points it at another key: it is listed there, and encrypting through it uses it.
+    let other_key = sandbox.create_key();
+    let line = "kms update-alias --alias-name alias/billing --target-key-id";
+    assert_eq!(sandbox.root(line, &[&other_key]).success().stdout, "");
+    let line = "kms list-aliases --query Aliases[].AliasName --output text --key-id";
+    assert_eq!(
+        sandbox.root(line, &[&other_key]).success().stdout,
+        "alias/billing\n"
+    );
+    assert_eq!(sandbox.root(line, &[&key_id]).success().stdout, "");
+    let line = "kms encrypt --key-id alias/billing --plaintext x";
+    let via_alias = sandbox.root(line, &[]).success().json();
+    assert_eq!(via_alias["KeyId"], key_arn(&other_key));
+
+    // DeleteAlias: gone from the list, and no longer a way to name the key.
+    let deleted = sandbox.root("kms delete-alias --alias-name alias/billing", &[]);
+    assert_eq!(deleted.success().stdout, "");
+    let listed = sandbox.root("kms list-aliases", &[]).success().json();
+    assert_eq!(listed["Aliases"], json!([]));
+    sandbox.root(line, &[]).assert_error(
+        254,
+        "An error occurred (NotFoundException) when calling the Encrypt operation: ",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tags_are_added_overwritten_and_removed() {
+    let server = TestServer::start().await;
+    let sandbox = Sandbox::new(&server);
+    let key_id = sandbox.create_key();
+    let tags = |sandbox: &Sandbox| {
+        let run = sandbox.root("kms list-resource-tags --key-id", &[&key_id]);
+        run.success().json()["Tags"].clone()
+    };
+    assert_eq!(tags(&sandbox), json!([]));
+
+    let json_tags =
+        r#"[{"TagKey": "env", "TagValue": "prod"}, {"TagKey": "cost", "TagValue": "42"}]"#;
+    let line = "kms tag-resource --tags TagKey=team,TagValue=billing";
+    let tagged = sandbox.root(line, &[json_tags, "--key-id", &key_id]);
+    assert_eq!(tagged.success().stdout, "");
+    let mut listed: Vec<(String, String)> = tags(&sandbox)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["TagKey"].as_str().unwrap().into(),
+                t["TagValue"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    listed.sort();
+    let expected = [("cost", "42"), ("env", "prod"), ("team", "billing")];
+    assert_eq!(
+        listed,
+        expected.map(|(k, v)| (k.to_string(), v.to_string()))
+    );
+
+    // The same key again overwrites its value; untag takes several keys.
+    let line = "kms tag-resource --tags TagKey=team,TagValue=ledger --key-id";
+    sandbox.root(line, &[&key_id]).success();
+    let line = "kms untag-resource --tag-keys env cost --key-id";
+    assert_eq!(sandbox.root(line, &[&key_id]).success().stdout, "");
+    assert_eq!(
+        tags(&sandbox),
+        json!([{"TagKey": "team", "TagValue": "ledger"}])
+    );
+    let line = "kms untag-resource --tag-keys [\"team\"] --key-id";
+    sandbox.root(line, &[&key_id]).success();
+    assert_eq!(tags(&sandbox), json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -492,17 +696,17 @@ async fn named_profiles_are_chosen_by_flag_or_environment() {
     sandbox.run_with(&list("ops"), &wrong_env, None).success();
 
     let missing = sandbox.run_with(&list("nope"), &[file_env], None);
-    missing.assert_error(1, "vaultctl: error: the profile \"nope\" is not in");
+    missing.assert_error(253, "vaultctl: error: the profile \"nope\" is not in");
     assert!(missing.stderr.contains(&file), "{}", missing.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn missing_credentials_exit_1_and_name_the_three_ways() {
+async fn missing_credentials_exit_253_and_name_the_three_ways() {
     let server = TestServer::start().await;
     let sandbox = Sandbox::new(&server);
     let list = args("kms list-keys --endpoint", &[&sandbox.endpoint]);
     let run = sandbox.run_with(&list, &[], None);
-    run.assert_error(1, "vaultctl: error: Unable to locate credentials.");
+    run.assert_error(253, "vaultctl: error: Unable to locate credentials.");
     for needle in [
         "--access-key-id",
         "--secret-access-key",
@@ -534,8 +738,32 @@ async fn bad_input_is_refused_before_anything_is_sent() {
     let sandbox = Sandbox::new(&server);
 
     let run = sandbox.root("kms create-key --key-spec AES_999", &[]);
-    run.assert_error(2, "error: invalid value 'AES_999' for '--key-spec");
+    run.assert_usage_error("error: invalid value 'AES_999' for '--key-spec");
     assert!(run.stderr.contains("SYMMETRIC_DEFAULT"), "{}", run.stderr);
+    // Whatever clap refuses exits 252, as AWS CLI v2's syntax errors, not clap's own 2.
+    for (line, needle) in [
+        ("kms list-keys --query a..b", "invalid query"),
+        (
+            "kms list-keys --no-such-flag",
+            "unexpected argument '--no-such-flag'",
+        ),
+        (
+            "kms no-such-action",
+            "unrecognized subcommand 'no-such-action'",
+        ),
+        ("kms", "Usage: vaultctl kms"),
+        ("kms list-keys --timeout-secs 0", "--timeout-secs"),
+        (
+            "kms list-keys --cli-binary-format hex",
+            "'--cli-binary-format",
+        ),
+        ("kms list-keys --access-key-id AKIA1", "--secret-access-key"),
+        ("kms list-keys --session-token t", "--access-key-id"),
+    ] {
+        let run = sandbox.root(line, &[]);
+        run.assert_usage_error(if line == "kms" { "" } else { "error: " });
+        assert!(run.stderr.contains(needle), "{line}: {}", run.stderr);
+    }
 
     // Local input is checked before credentials, so these fail the same way without any.
     let empty = format!("fileb://{}", sandbox.write("empty.bin", b""));
@@ -561,7 +789,7 @@ async fn bad_input_is_refused_before_anything_is_sent() {
         ),
     ] {
         let run = sandbox.run_with(&args, &[], None);
-        run.assert_error(1, "vaultctl: error: ");
+        run.assert_error(252, "vaultctl: error: ");
         assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
     }
 }
@@ -582,4 +810,163 @@ fn an_unreachable_endpoint_exits_255() {
         255,
         &format!("Could not connect to the endpoint URL: \"http://{endpoint}\""),
     );
+}
+
+#[test]
+fn a_vaultd_that_never_answers_is_a_read_timeout_exit_255() {
+    // Accepts connections and keeps them open, but never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.extend(stream.ok());
+        }
+    });
+    let sandbox = Sandbox::at(endpoint.clone());
+    let line = "kms list-keys --timeout-secs 1 --no-retry";
+    let started = std::time::Instant::now();
+    let run = sandbox.run_with(&args(line, &[]), &sandbox.root_env(), None);
+    run.assert_error(
+        255,
+        &format!("Read timeout on endpoint URL: \"{endpoint}\""),
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn help_and_version_print_to_stdout_and_exit_0() {
+    let sandbox = Sandbox::at(String::new());
+    for line in ["--help", "kms --help", "kms encrypt --help", "--version"] {
+        let run = sandbox.run_with(&args(line, &[]), &[], None);
+        assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{line}");
+        assert!(!run.stdout.is_empty(), "{line}");
+    }
+    let help = sandbox.run_with(&["--help"], &[], None).stdout;
+    for needle in [
+        "252",
+        "253",
+        "254",
+        "255",
+        "--endpoint-url",
+        "--region",
+        "--no-cli-pager",
+    ] {
+        assert!(help.contains(needle), "{needle} in {help}");
+    }
+    let version = sandbox.run_with(&["--version"], &[], None).stdout;
+    assert_eq!(version, format!("vaultctl {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_aws_style_credentials_file_and_aws_cli_flags_work() {
+    let server = TestServer::start().await;
+    let sandbox = Sandbox::new(&server);
+    let file = sandbox.write(
+        "aws-credentials",
+        format!(
+            "[default]\n\
+             aws_access_key_id = {ROOT_ACCESS_KEY_ID}\n\
+             aws_secret_access_key = {ROOT_SECRET}\n\
+             region = eu-west-1\n"
+        ),
+    );
+    let env = [("VAULTD_SHARED_CREDENTIALS_FILE", file.as_str())];
+    // --endpoint-url, --region and --no-cli-pager as an AWS CLI user types them.
+    let line = "kms create-key --no-cli-pager --region eu-west-1 --endpoint-url";
+    let run = sandbox.run_with(&args(line, &[&sandbox.endpoint]), &env, None);
+    let metadata = &run.success().json()["KeyMetadata"];
+    // The region is the server's: --region changes nothing.
+    let key_id = metadata["KeyId"].as_str().unwrap();
+    assert_eq!(metadata["Arn"], key_arn(key_id));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn configuration_problems_exit_253() {
+    let server = TestServer::start().await;
+    let sandbox = Sandbox::new(&server);
+    let malformed = sandbox.write("malformed", "[default]\naccess_key_id AKIA1\n");
+    let half = sandbox.write("half", "[default]\naws_access_key_id = AKIA1\n");
+    let endpoint_env = ("VAULTD_ENDPOINT", sandbox.endpoint.as_str());
+    for (line, env, needle) in [
+        (
+            "kms list-keys",
+            vec![endpoint_env, ("VAULTD_SHARED_CREDENTIALS_FILE", &malformed)],
+            "line 2: expected `key = value`",
+        ),
+        (
+            "kms list-keys",
+            vec![endpoint_env, ("VAULTD_SHARED_CREDENTIALS_FILE", &half)],
+            "needs both access_key_id and secret_access_key",
+        ),
+        (
+            "kms list-keys --endpoint-url http://bad\u{7f}host",
+            sandbox.root_env().to_vec(),
+            "invalid endpoint",
+        ),
+        (
+            "kms list-keys --endpoint-url https://127.0.0.1:1",
+            sandbox.root_env().to_vec(),
+            "unsupported endpoint",
+        ),
+        (
+            "kms list-keys",
+            vec![
+                endpoint_env,
+                ("VAULTD_ACCESS_KEY_ID", "AKIA 1"),
+                ("VAULTD_SECRET_ACCESS_KEY", "secret"),
+            ],
+            "the access key id holds spaces",
+        ),
+    ] {
+        let run = sandbox.run_with(&args(line, &[]), &env, None);
+        run.assert_error(253, "vaultctl: error: ");
+        assert!(run.stderr.contains(needle), "{line}: {}", run.stderr);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_binary_format_base64_decodes_literal_and_file_plaintexts_only() {
+    let server = TestServer::start().await;
+    let sandbox = Sandbox::new(&server);
+    let key_id = sandbox.create_key();
+    let encrypt = |format: &str, plaintext: &str, stdin: Option<&[u8]>| {
+        let line = "kms encrypt --query CiphertextBlob --output text --cli-binary-format";
+        let mut tail = vec![format, "--key-id", &key_id];
+        if !plaintext.is_empty() {
+            tail.extend(["--plaintext", plaintext]);
+        }
+        let run = sandbox.run_with(&args(line, &tail), &sandbox.root_env(), stdin);
+        let blob = run.success().stdout;
+        sandbox.decrypt(&["--ciphertext-blob", blob.trim_end()])
+    };
+    // "aGk=" is base64 for "hi".
+    let text_file = format!("file://{}", sandbox.write("plaintext.txt", "aGk=\n"));
+    let binary_file = format!("fileb://{}", sandbox.write("plaintext.bin", "aGk="));
+
+    // The default, raw-in-base64-out: a literal or file:// value is its UTF-8 bytes.
+    assert_eq!(encrypt("raw-in-base64-out", "aGk=", None), b"aGk=");
+    assert_eq!(encrypt("raw-in-base64-out", &text_file, None), b"aGk=\n");
+    let line = "kms encrypt --query CiphertextBlob --output text --plaintext aGk= --key-id";
+    let blob = sandbox.root(line, &[&key_id]).success().stdout;
+    assert_eq!(
+        sandbox.decrypt(&["--ciphertext-blob", blob.trim_end()]),
+        b"aGk="
+    );
+
+    // base64, as AWS CLI v2's default: literals and file:// are decoded; fileb:// and stdin not.
+    assert_eq!(encrypt("base64", "aGk=", None), b"hi");
+    assert_eq!(encrypt("base64", &text_file, None), b"hi");
+    assert_eq!(encrypt("base64", &binary_file, None), b"aGk=");
+    assert_eq!(encrypt("base64", "-", Some(b"aGk=")), b"aGk=");
+    assert_eq!(encrypt("base64", "", Some(b"aGk=")), b"aGk=");
+
+    let line = "kms encrypt --cli-binary-format base64 --plaintext not-base64! --key-id";
+    let run = sandbox.root(line, &[&key_id]);
+    run.assert_error(252, "vaultctl: error: --plaintext: not valid base64");
+    assert!(run.stderr.contains("raw-in-base64-out"), "{}", run.stderr);
 }

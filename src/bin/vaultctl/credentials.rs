@@ -4,7 +4,10 @@
 //! The credentials file is `~/.vaultd/credentials`, or the file VAULTD_SHARED_CREDENTIALS_FILE
 //! names: INI with `[default]` and named sections (`[profile NAME]` is accepted too), `key = value`
 //! lines with the keys `endpoint`, `access_key_id`, `secret_access_key` and `session_token`, and
-//! comment lines starting with `#` or `;`. vaultd writes its root credentials in this shape.
+//! comment lines starting with `#` or `;`. vaultd writes its root credentials in this shape. The
+//! AWS CLI's names `endpoint_url`, `aws_access_key_id`, `aws_secret_access_key` and
+//! `aws_session_token` are synonyms (vaultd's name wins when a section has both), so an AWS-style
+//! file can be reused; other keys (`region`, `output`...) are ignored.
 //!
 //! The key id, secret and session token always come together from one source. As with the AWS
 //! CLI, an explicit `--profile` flag means that profile's credentials even when the environment
@@ -35,8 +38,13 @@ const DEFAULT_PROFILE: &str = "default";
 #[command(next_help_heading = "Global options")]
 pub struct CredentialFlags {
     /// vaultd's URL, or host:port [env: VAULTD_ENDPOINT] [default: the profile's endpoint, else
-    /// http://127.0.0.1:7730].
-    #[arg(long, global = true, value_name = "URL")]
+    /// http://127.0.0.1:7730]. --endpoint-url is the AWS CLI's name for it.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        visible_alias = "endpoint-url"
+    )]
     pub endpoint: Option<String>,
 
     /// The profile of the credentials file to use [env: VAULTD_PROFILE] [default: default].
@@ -44,15 +52,17 @@ pub struct CredentialFlags {
     pub profile: Option<String>,
 
     /// Access key id; needs --secret-access-key [env: VAULTD_ACCESS_KEY_ID].
-    #[arg(long, global = true, value_name = "ID")]
+    #[arg(long, global = true, value_name = "ID", requires = "secret_access_key")]
     pub access_key_id: Option<String>,
 
-    /// Secret access key; needs --access-key-id [env: VAULTD_SECRET_ACCESS_KEY].
-    #[arg(long, global = true, value_name = "SECRET")]
+    /// Secret access key; needs --access-key-id [env: VAULTD_SECRET_ACCESS_KEY]. Warning: a value
+    /// on the command line is visible to other local users (ps, /proc); prefer the environment or
+    /// a profile of the credentials file.
+    #[arg(long, global = true, value_name = "SECRET", requires = "access_key_id")]
     pub secret_access_key: Option<String>,
 
     /// Session token of temporary credentials, with --access-key-id [env: VAULTD_SESSION_TOKEN].
-    #[arg(long, global = true, value_name = "TOKEN")]
+    #[arg(long, global = true, value_name = "TOKEN", requires = "access_key_id")]
     pub session_token: Option<String>,
 }
 
@@ -69,12 +79,21 @@ struct Profile {
     values: HashMap<String, Zeroizing<String>>,
 }
 
+/// The names of a setting in a profile: vaultd's, then the AWS CLI's.
+const ENDPOINT_KEYS: [&str; 2] = ["endpoint", "endpoint_url"];
+const ACCESS_KEY_ID_KEYS: [&str; 2] = ["access_key_id", "aws_access_key_id"];
+const SECRET_ACCESS_KEY_KEYS: [&str; 2] = ["secret_access_key", "aws_secret_access_key"];
+const SESSION_TOKEN_KEYS: [&str; 2] = ["session_token", "aws_session_token"];
+
 impl Profile {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.values
-            .get(key)
-            .map(|v| v.as_str())
-            .filter(|v| !v.is_empty())
+    /// The value of the first of `names` the section sets (empty is unset).
+    fn get(&self, names: &[&str]) -> Option<&str> {
+        names.iter().find_map(|name| {
+            self.values
+                .get(*name)
+                .map(|v| v.as_str())
+                .filter(|v| !v.is_empty())
+        })
     }
 }
 
@@ -125,12 +144,30 @@ pub fn resolve(
         .endpoint
         .clone()
         .or_else(|| env(ENV_ENDPOINT))
-        .or_else(|| profile.as_ref()?.get("endpoint").map(str::to_string))
+        .or_else(|| profile.as_ref()?.get(&ENDPOINT_KEYS).map(str::to_string))
         .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+    check_sendable(&credentials)?;
     Ok(Settings {
         endpoint: normalize_endpoint(&endpoint)?,
         credentials,
     })
+}
+
+/// The key id and session token travel in request headers: refuse what cannot be sent, here
+/// rather than as a puzzling error from the first call. Names no value: they may be secrets.
+fn check_sendable(credentials: &StaticCredentials) -> Result<(), String> {
+    let sendable = |value: &str| value.bytes().all(|b| b.is_ascii_graphic());
+    if !sendable(&credentials.access_key_id) {
+        return Err(
+            "the access key id holds spaces or characters other than printable ASCII".into(),
+        );
+    }
+    if !credentials.session_token.as_deref().is_none_or(sendable) {
+        return Err(
+            "the session token holds spaces or characters other than printable ASCII".into(),
+        );
+    }
+    Ok(())
 }
 
 fn from_flags(flags: &CredentialFlags) -> Result<Option<StaticCredentials>, String> {
@@ -165,17 +202,18 @@ fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<StaticCredent
 
 fn from_profile(profile: &Profile) -> Result<Option<StaticCredentials>, String> {
     match (
-        profile.get("access_key_id"),
-        profile.get("secret_access_key"),
+        profile.get(&ACCESS_KEY_ID_KEYS),
+        profile.get(&SECRET_ACCESS_KEY_KEYS),
     ) {
         (Some(id), Some(secret)) => Ok(Some(StaticCredentials::new(
             id,
             secret,
-            profile.get("session_token"),
+            profile.get(&SESSION_TOKEN_KEYS),
         ))),
         (None, None) => Ok(None),
         (Some(_), None) | (None, Some(_)) => Err(format!(
-            "the profile {:?} in {} needs both access_key_id and secret_access_key",
+            "the profile {:?} in {} needs both access_key_id and secret_access_key (or \
+             aws_access_key_id and aws_secret_access_key)",
             profile.name,
             profile.path.display()
         )),
@@ -192,8 +230,8 @@ fn missing_credentials(profile: &str, path: Option<&Path>) -> String {
          1. flags: --access-key-id ID --secret-access-key SECRET [--session-token TOKEN]\n  \
          2. environment: {ENV_ACCESS_KEY_ID} and {ENV_SECRET_ACCESS_KEY} [and {ENV_SESSION_TOKEN}]\n  \
          3. the credentials file {file} ({ENV_CREDENTIALS_FILE} names another): a [{profile}] \
-         section with access_key_id and secret_access_key (choose a section with --profile or \
-         {ENV_PROFILE}).\n\
+         section with access_key_id and secret_access_key, or the AWS names aws_access_key_id and \
+         aws_secret_access_key (choose a section with --profile or {ENV_PROFILE}).\n\
          vaultd --dev writes its root credentials in that shape to <data-dir>/root-credentials."
     )
 }
@@ -301,6 +339,39 @@ mod tests {
         let err = parse_section("[default]\nnot a pair\n", "default").unwrap_err();
         assert!(err.starts_with("line 2:"), "{err}");
         assert!(parse_section("key = v\n[default]\n", "default").is_err());
+    }
+
+    #[test]
+    fn the_aws_key_names_are_synonyms() {
+        let profile = |text: &str| Profile {
+            name: "default".into(),
+            path: PathBuf::from("credentials"),
+            values: parse_section(text, "default").unwrap().unwrap(),
+        };
+        let aws = profile(
+            "[default]\nregion = us-east-1\naws_access_key_id = AKIA1\n\
+             aws_secret_access_key = s\naws_session_token = t\nendpoint_url = h:1\n",
+        );
+        let credentials = from_profile(&aws).unwrap().unwrap();
+        assert_eq!(credentials.access_key_id, "AKIA1");
+        assert_eq!(credentials.secret_access_key.as_str(), "s");
+        assert_eq!(credentials.session_token.as_deref(), Some("t"));
+        assert_eq!(aws.get(&ENDPOINT_KEYS), Some("h:1"));
+        let both = profile("[default]\naws_access_key_id = AKIA1\naccess_key_id = AKIA2\n");
+        assert_eq!(
+            both.get(&ACCESS_KEY_ID_KEYS),
+            Some("AKIA2"),
+            "vaultd's name wins"
+        );
+        let half = profile("[default]\naws_access_key_id = AKIA1\n");
+        assert!(from_profile(&half).is_err());
+    }
+
+    #[test]
+    fn credentials_that_cannot_be_sent_are_refused() {
+        assert!(check_sendable(&StaticCredentials::new("AKIA1", "any secret", None)).is_ok());
+        assert!(check_sendable(&StaticCredentials::new("AKIA 1", "s", None)).is_err());
+        assert!(check_sendable(&StaticCredentials::new("AKIA1", "s", Some("t\u{e9}"))).is_err());
     }
 
     #[test]

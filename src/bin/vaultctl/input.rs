@@ -1,6 +1,10 @@
 //! Flag values the way the AWS CLI reads them: binary values from `fileb://PATH`, `file://PATH`,
 //! `-` (stdin) or the command line; encryption contexts and tags in shorthand (`k1=v1,k2=v2`,
 //! `TagKey=k,TagValue=v`) or JSON. Every failure is a message naming the flag.
+//!
+//! A literal or `file://` plaintext is taken as its UTF-8 bytes by default, as AWS CLI v1 and
+//! AWS CLI v2 with `--cli-binary-format raw-in-base64-out` read it; `--cli-binary-format base64`
+//! (AWS CLI v2's default) decodes it from base64 first. A ciphertext literal is always base64.
 
 use std::{
     collections::HashMap,
@@ -11,15 +15,36 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::Value;
 use vaultd::pb;
 
-/// A plaintext: `fileb://PATH` (the file's bytes), `file://PATH` (its text), `-` (stdin) or a
-/// literal (its UTF-8 bytes). Absent, it is read from stdin unless stdin is a terminal.
-pub fn plaintext(flag: &str, value: Option<&str>) -> Result<Vec<u8>, String> {
+/// How a literal or `file://` binary value is read: the AWS CLI's `--cli-binary-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BinaryFormat {
+    /// The text's UTF-8 bytes (AWS CLI v1 behaviour).
+    #[value(name = "raw-in-base64-out")]
+    RawInBase64Out,
+    /// The bytes the text encodes in base64 (AWS CLI v2's default).
+    #[value(name = "base64")]
+    Base64,
+}
+
+/// A plaintext: `fileb://PATH` (the file's bytes), `-` (stdin), `file://PATH` (its text) or a
+/// literal; the text is taken as its UTF-8 bytes, or decoded from base64 with
+/// [`BinaryFormat::Base64`]. Absent, it is read from stdin unless stdin is a terminal.
+pub fn plaintext(flag: &str, value: Option<&str>, format: BinaryFormat) -> Result<Vec<u8>, String> {
+    let text_bytes = |text: &str| match format {
+        BinaryFormat::RawInBase64Out => Ok(text.as_bytes().to_vec()),
+        BinaryFormat::Base64 => base64(flag, text).map_err(|e| {
+            format!(
+                "{e}; --cli-binary-format base64 is in effect (give \
+                 --cli-binary-format raw-in-base64-out to pass text as is)"
+            )
+        }),
+    };
     let bytes = match value {
         Some(value) => match source(value) {
             Source::Binary(path) => read_file(flag, path)?,
-            Source::Text(path) => read_text_file(flag, path)?.into_bytes(),
+            Source::Text(path) => text_bytes(&read_text_file(flag, path)?)?,
             Source::Stdin => read_stdin(flag)?,
-            Source::Literal(text) => text.as_bytes().to_vec(),
+            Source::Literal(text) => text_bytes(text)?,
         },
         None if std::io::stdin().is_terminal() => {
             return Err(format!(
@@ -252,6 +277,18 @@ mod tests {
         );
         assert!(super::tags("--tags", &["Key=team,Value=x".into()]).is_err());
         assert!(super::tags("--tags", &["TagKey=team".into()]).is_err());
+    }
+
+    #[test]
+    fn plaintext_literals_are_bytes_or_base64_as_the_binary_format_says() {
+        let raw = BinaryFormat::RawInBase64Out;
+        let b64 = BinaryFormat::Base64;
+        assert_eq!(plaintext("--p", Some("aGk="), raw).unwrap(), b"aGk=");
+        assert_eq!(plaintext("--p", Some("aGk="), b64).unwrap(), b"hi");
+        let err = plaintext("--p", Some("hi there"), b64).unwrap_err();
+        assert!(err.contains("not valid base64"), "{err}");
+        assert!(err.contains("raw-in-base64-out"), "{err}");
+        assert!(plaintext("--p", Some(""), b64).is_err());
     }
 
     #[test]

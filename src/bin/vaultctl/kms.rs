@@ -12,7 +12,8 @@ use vaultd::pb;
 
 use crate::{
     calls::{KmsRequest, Paging},
-    enums, input,
+    enums,
+    input::{self, BinaryFormat},
 };
 
 #[derive(Subcommand)]
@@ -212,8 +213,10 @@ pub struct UntagResourceArgs {
 pub struct EncryptArgs {
     #[arg(long, help = KEY_ID_HELP)]
     key_id: String,
-    /// The data: fileb://PATH (raw bytes), file://PATH (text), - (stdin) or a literal string.
-    /// Read from stdin when absent.
+    /// The data: fileb://PATH (raw bytes), - (raw bytes on stdin), file://PATH or a literal. A
+    /// literal or file:// value is taken as its UTF-8 bytes (AWS CLI v1 behaviour; AWS CLI v2
+    /// expects base64 unless --cli-binary-format raw-in-base64-out); with --cli-binary-format
+    /// base64 it is decoded from base64 first. Read from stdin when absent.
     #[arg(long)]
     plaintext: Option<String>,
     /// Encryption context: KEY=VALUE,KEY=VALUE or a JSON object.
@@ -298,7 +301,8 @@ fn context(flag: &str, value: Option<String>) -> Result<HashMap<String, String>,
 
 impl KmsCommand {
     /// The request this command sends. Reads the files and stdin its flags name; sends nothing.
-    pub fn request(self) -> Result<KmsRequest, String> {
+    /// `binary_format` says how a literal or file:// plaintext is read.
+    pub fn request(self, binary_format: BinaryFormat) -> Result<KmsRequest, String> {
         use KmsCommand as C;
         use KmsRequest as R;
         Ok(match self {
@@ -391,7 +395,7 @@ impl KmsCommand {
             }
             C::Encrypt(a) => R::Encrypt(pb::EncryptRequest {
                 key_id: a.key_id,
-                plaintext: input::plaintext("--plaintext", a.plaintext.as_deref())?,
+                plaintext: input::plaintext("--plaintext", a.plaintext.as_deref(), binary_format)?,
                 encryption_context: context("--encryption-context", a.encryption_context)?,
                 encryption_algorithm: wire(a.encryption_algorithm),
             }),

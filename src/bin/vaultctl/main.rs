@@ -10,9 +10,11 @@
 //! [`credentials`]. Everything local (flags, files, stdin, credentials) is checked before the
 //! first byte is sent.
 //!
-//! Exit status: 0 on success; 1 for bad input or configuration found by vaultctl (clap's own usage
-//! errors exit 2); 254 when the service answered with an error; 255 when vaultd could not be
-//! reached or did not answer in time.
+//! Exit status, as AWS CLI v2's: 0 on success; 252 for a bad command line or bad input (clap's usage
+//! errors included); 253 for bad configuration (credentials, profile, endpoint); 254 when the
+//! service answered with an error; 255 when vaultd could not be reached or did not answer in time,
+//! or for any other failure. Every error but clap's is printed after a blank line, as the AWS CLI
+//! prints them.
 
 #![forbid(unsafe_code)]
 
@@ -33,6 +35,7 @@ use zeroize::Zeroizing;
 
 use crate::{
     credentials::CredentialFlags,
+    input::BinaryFormat,
     output::{Format, Query},
 };
 
@@ -41,15 +44,19 @@ use crate::{
 /// Credentials come from the flags, else VAULTD_ACCESS_KEY_ID / VAULTD_SECRET_ACCESS_KEY /
 /// VAULTD_SESSION_TOKEN, else a profile of ~/.vaultd/credentials (VAULTD_SHARED_CREDENTIALS_FILE
 /// names another file): an INI file with [default] and named sections holding endpoint,
-/// access_key_id, secret_access_key and session_token.
+/// access_key_id, secret_access_key and session_token (or the AWS CLI's names endpoint_url,
+/// aws_access_key_id, aws_secret_access_key and aws_session_token).
 #[derive(Parser)]
 #[command(
     name = "vaultctl",
     version,
     about,
     long_about,
-    after_help = "Exit status: 0 success; 1 bad input or configuration; 2 bad usage; \
-                  254 the service answered with an error; 255 vaultd unreachable or too slow."
+    after_help = "Exit status (as AWS CLI v2's): 0 success; 252 bad command line or input (unknown \
+                  option, bad value, unreadable or invalid file or stdin); 253 bad configuration \
+                  (no credentials, unknown profile, malformed credentials file, invalid endpoint); \
+                  254 the service answered with an error; 255 vaultd unreachable or too slow, or \
+                  another failure."
 )]
 struct Cli {
     #[command(flatten)]
@@ -82,6 +89,26 @@ struct GlobalArgs {
     /// Do not retry when vaultd is unavailable or throttles.
     #[arg(long, global = true)]
     no_retry: bool,
+
+    /// How --plaintext reads a literal or file:// value: raw-in-base64-out takes its UTF-8 bytes
+    /// (AWS CLI v1 behaviour); base64 decodes it from base64 first (AWS CLI v2's default).
+    /// fileb:// and stdin are always raw bytes.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        default_value_t = BinaryFormat::RawInBase64Out
+    )]
+    cli_binary_format: BinaryFormat,
+
+    /// Accepted for AWS CLI compatibility; ARNs carry the region vaultd was started with.
+    #[arg(long, global = true, value_name = "REGION")]
+    region: Option<String>,
+
+    /// Accepted for AWS CLI compatibility; vaultctl never pages its output.
+    #[arg(long, global = true)]
+    no_cli_pager: bool,
 }
 
 #[derive(Subcommand)]
@@ -91,45 +118,58 @@ enum Command {
     Kms(kms::KmsCommand),
 }
 
-/// Why a command failed; each variant has its exit status.
+/// Why a command failed; each variant has its exit status, as AWS CLI v2 chooses them.
 #[derive(Debug)]
 pub enum CliError {
-    /// Bad input or configuration, found before or without calling vaultd.
+    /// The command line or its input is invalid: a bad value, an unreadable or invalid file or
+    /// stdin. Found before anything is sent. Exit 252.
     Usage(String),
-    /// The service answered the named operation with an error.
+    /// The configuration is invalid: no credentials, an unknown profile, a malformed credentials
+    /// file, an invalid endpoint. Found before anything is sent. Exit 253.
+    Config(String),
+    /// The service answered the named operation with an error. Exit 254.
     Service {
         operation: &'static str,
         error: ClientError,
     },
-    /// vaultd could not be reached, or did not answer in time.
-    Connection {
-        endpoint: String,
-        message: String,
-        timed_out: bool,
-    },
+    /// vaultd could not be reached. Exit 255.
+    Unreachable { endpoint: String, message: String },
+    /// vaultd accepted the request but did not answer within the timeout. Exit 255.
+    TimedOut { endpoint: String },
+    /// Any other failure at run time (the output cannot be written...). Exit 255.
+    Other(String),
 }
 
 impl CliError {
     fn exit_code(&self) -> ExitCode {
-        match self {
-            Self::Usage(_) => ExitCode::from(1),
-            Self::Service { .. } => ExitCode::from(254),
-            Self::Connection { .. } => ExitCode::from(255),
-        }
+        ExitCode::from(match self {
+            Self::Usage(_) => 252,
+            Self::Config(_) => 253,
+            Self::Service { .. } => 254,
+            Self::Unreachable { .. } | Self::TimedOut { .. } | Self::Other(_) => 255,
+        })
     }
 
-    /// Tells a failure to reach vaultd (no AWS error name, transport-level code) from a service
-    /// error, for the message and the exit status.
+    /// Tells a failure to reach vaultd from a service error, for the message and the exit status:
+    /// vaultd puts an ErrorInfo reason on every error it returns, so a transport-level code without
+    /// one comes from the client side. tonic reports its own per-request timeout as CANCELLED
+    /// ("Timeout expired"), a deadline enforced elsewhere as DEADLINE_EXCEEDED.
     fn with_endpoint(self, endpoint: &str) -> Self {
         match self {
             Self::Service { error, .. }
-                if error.reason.is_none()
-                    && matches!(error.code, Code::Unavailable | Code::DeadlineExceeded) =>
+                if error.reason.is_none() && error.code == Code::Unavailable =>
             {
-                Self::Connection {
+                Self::Unreachable {
                     endpoint: endpoint.to_string(),
-                    timed_out: error.code == Code::DeadlineExceeded,
                     message: error.message,
+                }
+            }
+            Self::Service { error, .. }
+                if error.reason.is_none()
+                    && matches!(error.code, Code::Cancelled | Code::DeadlineExceeded) =>
+            {
+                Self::TimedOut {
+                    endpoint: endpoint.to_string(),
                 }
             }
             other => other,
@@ -140,7 +180,9 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Usage(message) => write!(f, "vaultctl: error: {message}"),
+            Self::Usage(message) | Self::Config(message) | Self::Other(message) => {
+                write!(f, "vaultctl: error: {message}")
+            }
             Self::Service { operation, error } => {
                 let reason = match &error.reason {
                     Some(reason) => reason.clone(),
@@ -152,73 +194,79 @@ impl fmt::Display for CliError {
                     error.message
                 )
             }
-            Self::Connection {
-                endpoint,
-                message,
-                timed_out,
-            } => {
-                let what = if *timed_out {
-                    "Read timeout on endpoint URL"
-                } else {
-                    "Could not connect to the endpoint URL"
-                };
-                write!(f, "{what}: \"{endpoint}\" ({message})")
+            Self::Unreachable { endpoint, message } => write!(
+                f,
+                "Could not connect to the endpoint URL: \"{endpoint}\" ({message})"
+            ),
+            Self::TimedOut { endpoint } => {
+                write!(f, "Read timeout on endpoint URL: \"{endpoint}\"")
             }
         }
     }
 }
 
-impl From<String> for CliError {
-    fn from(message: String) -> Self {
-        Self::Usage(message)
-    }
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return clap_exit(&error),
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("vaultctl: error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return fail(&CliError::Other(format!(
+                "cannot start the async runtime: {e}"
+            )));
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("{error}");
-            error.exit_code()
-        }
+        Err(error) => fail(&error),
     }
 }
 
+/// Prints clap's message: `--help` and `--version` to stdout with status 0, a usage error to
+/// stderr with status 252 (clap's own default is 2; AWS CLI v2 uses 252).
+fn clap_exit(error: &clap::Error) -> ExitCode {
+    // A closed stdout (`vaultctl --help | head -1`) is not worth reporting.
+    let _ = error.print();
+    ExitCode::from(if error.use_stderr() { 252 } else { 0 })
+}
+
+/// Prints the error after a blank line, as the AWS CLI does, and returns its exit status.
+fn fail(error: &CliError) -> ExitCode {
+    eprintln!("\n{error}");
+    error.exit_code()
+}
+
 async fn run(cli: Cli) -> Result<(), CliError> {
+    let global = cli.global;
     let request = match cli.command {
-        Command::Kms(command) => command.request()?,
-    };
+        Command::Kms(command) => command.request(global.cli_binary_format),
+    }
+    .map_err(CliError::Usage)?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let settings = credentials::resolve(&cli.global.credentials, &env)?;
+    let settings = credentials::resolve(&global.credentials, &env).map_err(CliError::Config)?;
     let endpoint = settings.endpoint.clone();
 
     let mut config = ClientConfig::new(settings.endpoint, settings.credentials);
-    config.timeout = Duration::from_secs(cli.global.timeout_secs);
-    if cli.global.no_retry {
+    config.timeout = Duration::from_secs(global.timeout_secs);
+    if global.no_retry {
         config.retry = RetryPolicy {
             max_retries: 0,
             ..RetryPolicy::default()
         };
     }
-    let client = Client::connect(config).map_err(|e| CliError::Usage(e.message))?;
+    let client = Client::connect(config).map_err(|e| CliError::Config(e.message))?;
 
     let response = request
         .send(&client)
         .await
         .map_err(|e| e.with_endpoint(&endpoint))?;
 
-    let rendered = output::render(&response, cli.global.query.as_ref(), cli.global.output);
+    let rendered = output::render(&response, global.query.as_ref(), global.output);
     print(&rendered)
 }
 
@@ -230,7 +278,7 @@ fn print(rendered: &Zeroizing<String>) -> Result<(), CliError> {
         .and_then(|()| stdout.flush())
     {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(CliError::Usage(format!("cannot write the output: {e}")))
+            Err(CliError::Other(format!("cannot write the output: {e}")))
         }
         _ => Ok(()),
     }

@@ -68,8 +68,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// The SQLite store. One connection behind a mutex: SQLite has one writer anyway, and reads on the
-
+/// Applies the migrations the database has not seen yet, in one exclusive transaction.
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)

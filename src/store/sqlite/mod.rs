@@ -24,6 +24,8 @@ use self::{migrations::*, rows::*};
 use super::{Error, Result, Store};
 use crate::{clock::to_millis, model::*};
 
+/// The SQLite store. One connection behind a mutex: SQLite has one writer anyway, and reads on the
+/// hot path are served from the domain's caches.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
