@@ -1,0 +1,176 @@
+//! The KeyManagement service's plumbing: key resolution (from memory when it can), authorization,
+//! and where a domain call runs (inline on cached keys, else on the blocking pool).
+
+use std::sync::Arc;
+
+use tonic::{Response, Status};
+use uuid::Uuid;
+
+use crate::{
+    api::{
+        convert::{self, FromWire, optional},
+        status,
+    },
+    auth::{Action, Principal},
+    error::Result,
+    kms::{DataKey, Kms, ResolvedKey},
+    model::DataKeySpec,
+    vault::Vault,
+};
+
+pub(super) type RpcResult<T> = Result<Response<T>, Status>;
+
+/// The KeyManagement service over a vault.
+#[derive(Debug, Clone)]
+pub struct KmsApi {
+    pub(super) vault: Arc<Vault>,
+}
+
+impl KmsApi {
+    pub fn new(vault: Arc<Vault>) -> Self {
+        Self { vault }
+    }
+
+    pub(super) fn kms(&self) -> &Kms {
+        &self.vault.kms
+    }
+
+    pub(super) fn authorize(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resources: &[&str],
+    ) -> Result<(), Status> {
+        self.vault
+            .authorizer
+            .authorize(
+                principal,
+                &Action {
+                    name: action,
+                    resources,
+                },
+            )
+            .map_err(status)
+    }
+
+    /// Resolves a KeyId (UUID, key ARN, alias or alias ARN): from memory when it can, else on the
+    /// blocking pool.
+    pub(super) async fn resolve(&self, key_id: &str) -> Result<ResolvedKey, Status> {
+        match self.kms().resolve_hot(key_id) {
+            Some(resolved) => resolved.map_err(status),
+            None => {
+                let key_id = key_id.to_string();
+                self.blocking(move |kms| kms.resolve(&key_id)).await
+            }
+        }
+    }
+
+    /// Resolves a key id or key ARN where AWS does not take an alias.
+    pub(super) async fn key_reference(
+        &self,
+        key_id: &str,
+        field: &str,
+    ) -> Result<ResolvedKey, Status> {
+        decode(self.kms().require_key_reference(key_id, field))?;
+        self.resolve(key_id).await
+    }
+
+    /// CreateAlias and UpdateAlias: a valid alias name and a target key (id or ARN, not an
+    /// alias), with `action` authorized on both, as AWS does.
+    pub(super) async fn alias_and_target(
+        &self,
+        principal: &Principal,
+        action: &str,
+        alias_name: &str,
+        target_key_id: &str,
+    ) -> Result<Uuid, Status> {
+        decode(crate::kms::validate_alias_name(alias_name))?;
+        let target = self.key_reference(target_key_id, "TargetKeyId").await?;
+        let alias_arn = self.vault.arns.alias(alias_name);
+        self.authorize(principal, action, &[&alias_arn, &target.arn])?;
+        Ok(target.id)
+    }
+
+    /// Resolves a KeyId and authorizes `action` on the key.
+    pub(super) async fn key(
+        &self,
+        principal: &Principal,
+        action: &str,
+        key_id: &str,
+    ) -> Result<ResolvedKey, Status> {
+        let key = self.resolve(key_id).await?;
+        self.authorize(principal, action, &[&key.arn])?;
+        Ok(key)
+    }
+
+    /// The key a ciphertext names (checked against the optional KeyId the caller passed), with
+    /// `action` authorized on it.
+    pub(super) async fn ciphertext_key(
+        &self,
+        principal: &Principal,
+        action: &str,
+        ciphertext_blob: &[u8],
+        key_id: &str,
+    ) -> Result<Uuid, Status> {
+        let named = match optional(key_id) {
+            Some(key_id) => Some(self.resolve(key_id).await?.id),
+            None => None,
+        };
+        let id = decode(self.kms().decrypt_key(ciphertext_blob, named))?;
+        self.authorize(principal, action, &[&self.vault.arns.key(id)])?;
+        Ok(id)
+    }
+
+    /// Runs a domain call on `keys`: inline when they are all hot in the cache (no disk, no
+    /// locks held long), else on the blocking pool.
+    pub(super) async fn on_keys<T: Send + 'static>(
+        &self,
+        keys: &[Uuid],
+        f: impl FnOnce(&Kms) -> Result<T> + Send + 'static,
+    ) -> Result<T, Status> {
+        if keys.iter().all(|id| self.kms().is_hot(*id)) {
+            f(self.kms()).map_err(status)
+        } else {
+            self.blocking(f).await
+        }
+    }
+
+    /// GenerateDataKey and GenerateDataKeyWithoutPlaintext share everything but the answer.
+    pub(super) async fn data_key(
+        &self,
+        principal: &Principal,
+        action: &str,
+        key_id: &str,
+        context: std::collections::HashMap<String, String>,
+        key_spec: i32,
+        number_of_bytes: Option<i32>,
+    ) -> Result<DataKey, Status> {
+        let key = self.key(principal, action, key_id).await?;
+        let spec = decode(DataKeySpec::from_wire(key_spec, "keySpec"))?;
+        let context = convert::context(context);
+        self.on_keys(&[key.id], move |kms| {
+            kms.generate_data_key(key.id, &context, spec, number_of_bytes)
+        })
+        .await
+    }
+
+    /// Runs a domain call that may touch the store (and wait for an fsync) on the blocking pool.
+    pub(super) async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Kms) -> Result<T> + Send + 'static,
+    ) -> Result<T, Status> {
+        let vault = self.vault.clone();
+        tokio::task::spawn_blocking(move || f(&vault.kms))
+            .await
+            .map_err(|_| {
+                status(crate::error::Error::internal(
+                    "The request was interrupted.",
+                ))
+            })?
+            .map_err(status)
+    }
+}
+
+pub(super) fn decode<T>(r: Result<T>) -> Result<T, Status> {
+    r.map_err(status)
+}
