@@ -54,10 +54,6 @@ impl Arns {
         })
     }
 
-    pub fn region(&self) -> &str {
-        &self.region
-    }
-
     pub fn account(&self) -> &str {
         &self.account
     }

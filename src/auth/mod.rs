@@ -9,7 +9,7 @@
 
 pub mod signature;
 
-use std::{sync::Arc, time::SystemTime};
+use std::sync::Arc;
 
 use crate::{
     clock::{Clock, parse_basic_iso8601},
@@ -149,10 +149,6 @@ impl Authenticator {
             access_key_id: key.id.clone(),
             is_root: self.iam.is_root_user(&key.user.id),
         })
-    }
-
-    pub fn now(&self) -> SystemTime {
-        self.clock.now()
     }
 }
 

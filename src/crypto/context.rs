@@ -20,22 +20,6 @@ impl EncryptionContext {
         Self::default()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-
     /// The canonical encoding; fails when the context is too large to encode.
     pub fn canonical(&self) -> Result<Vec<u8>, Error> {
         let too_large = Error::TooLarge("the encryption context is larger than 8192 bytes");

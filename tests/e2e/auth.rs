@@ -29,21 +29,22 @@ fn random_request() -> Request<pb::GenerateRandomRequest> {
 
 const RANDOM: &str = "/vault.v1.KeyManagement/GenerateRandom";
 
-fn sign(
-    request: &mut Request<pb::GenerateRandomRequest>,
+/// A GenerateRandom request signed with `key_id` / `secret` for `date` and `method`.
+fn signed(
     key_id: &str,
     secret: &str,
     date: &str,
     method: &str,
-) {
+) -> Request<pb::GenerateRandomRequest> {
+    let mut request = random_request();
     let header = signature::authorization_header(key_id, secret, date, method, None);
-    request
-        .metadata_mut()
-        .insert("x-vault-date", MetadataValue::try_from(date).unwrap());
-    request.metadata_mut().insert(
+    let metadata = request.metadata_mut();
+    metadata.insert("x-vault-date", MetadataValue::try_from(date).unwrap());
+    metadata.insert(
         "authorization",
         MetadataValue::try_from(header.as_str()).unwrap(),
     );
+    request
 }
 
 #[track_caller]
@@ -63,8 +64,7 @@ async fn signed_requests_pass_and_everything_else_is_refused() {
     let mut kms = raw(&server).await;
     let now = format_basic_iso8601(server.clock.now());
 
-    let mut ok = random_request();
-    sign(&mut ok, ROOT_ACCESS_KEY_ID, ROOT_SECRET, &now, RANDOM);
+    let ok = signed(ROOT_ACCESS_KEY_ID, ROOT_SECRET, &now, RANDOM);
     assert_eq!(
         kms.generate_random(ok)
             .await
@@ -80,17 +80,14 @@ async fn signed_requests_pass_and_everything_else_is_refused() {
         "MissingAuthenticationTokenException",
     );
 
-    let mut no_date = random_request();
-    sign(&mut no_date, ROOT_ACCESS_KEY_ID, ROOT_SECRET, &now, RANDOM);
+    let mut no_date = signed(ROOT_ACCESS_KEY_ID, ROOT_SECRET, &now, RANDOM);
     no_date.metadata_mut().remove("x-vault-date");
     assert_unauthenticated(
         kms.generate_random(no_date).await,
         "MissingAuthenticationTokenException",
     );
 
-    let mut bad_date = random_request();
-    sign(
-        &mut bad_date,
+    let bad_date = signed(
         ROOT_ACCESS_KEY_ID,
         ROOT_SECRET,
         "2026-11-26T03:16:18Z",
@@ -114,9 +111,7 @@ async fn signed_requests_pass_and_everything_else_is_refused() {
         "MissingAuthenticationTokenException",
     );
 
-    let mut wrong_secret = random_request();
-    sign(
-        &mut wrong_secret,
+    let wrong_secret = signed(
         ROOT_ACCESS_KEY_ID,
         "wJalrXUtnFEMI/K7MDENG+bPxRfiCYWRONGSECRET",
         &now,
@@ -127,23 +122,14 @@ async fn signed_requests_pass_and_everything_else_is_refused() {
         "InvalidSignatureException",
     );
 
-    let mut unknown = random_request();
-    sign(
-        &mut unknown,
-        "AKIAUNKNOWNKEY234567",
-        ROOT_SECRET,
-        &now,
-        RANDOM,
-    );
+    let unknown = signed("AKIAUNKNOWNKEY234567", ROOT_SECRET, &now, RANDOM);
     assert_unauthenticated(
         kms.generate_random(unknown).await,
         "UnrecognizedClientException",
     );
 
     // A signature is valid for one method only.
-    let mut replayed = random_request();
-    sign(
-        &mut replayed,
+    let replayed = signed(
         ROOT_ACCESS_KEY_ID,
         ROOT_SECRET,
         &now,
@@ -155,14 +141,7 @@ async fn signed_requests_pass_and_everything_else_is_refused() {
     );
 
     // Sessions do not exist yet: a security token names nothing.
-    let mut with_token = random_request();
-    sign(
-        &mut with_token,
-        ROOT_ACCESS_KEY_ID,
-        ROOT_SECRET,
-        &now,
-        RANDOM,
-    );
+    let mut with_token = signed(ROOT_ACCESS_KEY_ID, ROOT_SECRET, &now, RANDOM);
     with_token.metadata_mut().insert(
         "x-vault-security-token",
         MetadataValue::from_static("forged"),
@@ -187,27 +166,13 @@ async fn signatures_are_valid_for_five_minutes() {
         format_basic_iso8601(t)
     };
     for offset in [-299, 0, 299] {
-        let mut request = random_request();
-        sign(
-            &mut request,
-            ROOT_ACCESS_KEY_ID,
-            ROOT_SECRET,
-            &at(offset),
-            RANDOM,
-        );
+        let request = signed(ROOT_ACCESS_KEY_ID, ROOT_SECRET, &at(offset), RANDOM);
         kms.generate_random(request)
             .await
             .unwrap_or_else(|e| panic!("offset {offset}: {e:?}"));
     }
     for offset in [-301, 301, -86_400] {
-        let mut request = random_request();
-        sign(
-            &mut request,
-            ROOT_ACCESS_KEY_ID,
-            ROOT_SECRET,
-            &at(offset),
-            RANDOM,
-        );
+        let request = signed(ROOT_ACCESS_KEY_ID, ROOT_SECRET, &at(offset), RANDOM);
         assert_unauthenticated(
             kms.generate_random(request).await,
             "InvalidSignatureException",

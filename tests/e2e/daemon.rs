@@ -32,6 +32,39 @@ fn write_root_key(dir: &Path, key: &RootKey) -> String {
     path.to_str().unwrap().to_string()
 }
 
+/// A temporary data directory with a root key file beside it.
+struct KeyedDataDir {
+    _dir: tempfile::TempDir,
+    root: RootKey,
+    data: std::path::PathBuf,
+    key_file: String,
+}
+
+impl KeyedDataDir {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = RootKey::generate().unwrap();
+        let key_file = write_root_key(dir.path(), &root);
+        let data = dir.path().join("data");
+        Self {
+            _dir: dir,
+            root,
+            data,
+            key_file,
+        }
+    }
+
+    /// vaultd's arguments for this directory and key.
+    fn args(&self) -> [&str; 4] {
+        [
+            "--data-dir",
+            self.data.to_str().unwrap(),
+            "--root-key-file",
+            &self.key_file,
+        ]
+    }
+}
+
 /// Runs vaultd expecting it to refuse to start; returns its stderr.
 fn refused(args: &[&str], env: &[(&str, &str)]) -> String {
     match Daemon::start(args, env) {
@@ -90,15 +123,8 @@ async fn dev_mode_creates_private_key_and_credentials_files() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn state_survives_a_clean_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = write_root_key(dir.path(), &RootKey::generate().unwrap());
-    let data = dir.path().join("data");
-    let args = [
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--root-key-file",
-        &key_file,
-    ];
+    let vault_dir = KeyedDataDir::new();
+    let args = vault_dir.args();
     let mut daemon = Daemon::start(&args, &FIXED_CREDS).unwrap();
     let client = daemon.client(root_credentials());
     let id = create_key(&client).await;
@@ -142,15 +168,8 @@ async fn state_survives_a_clean_restart() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_right_after_acknowledged_writes_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = write_root_key(dir.path(), &RootKey::generate().unwrap());
-    let data = dir.path().join("data");
-    let args = [
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--root-key-file",
-        &key_file,
-    ];
+    let vault_dir = KeyedDataDir::new();
+    let args = vault_dir.args();
     let mut acknowledged = Vec::new();
     for round in 0..3 {
         let mut daemon = Daemon::start(&args, &FIXED_CREDS).unwrap();
@@ -367,16 +386,9 @@ fn materials_from_store(data: &Path, root: &RootKey, key_id: uuid::Uuid) -> Vec<
 
 #[tokio::test(flavor = "multi_thread")]
 async fn key_material_and_secrets_never_sit_on_disk_in_the_clear() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = RootKey::generate().unwrap();
-    let key_file = write_root_key(dir.path(), &root);
-    let data = dir.path().join("data");
-    let args = [
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--root-key-file",
-        &key_file,
-    ];
+    let vault_dir = KeyedDataDir::new();
+    let args = vault_dir.args();
+    let (data, root) = (&vault_dir.data, &vault_dir.root);
     let mut daemon = Daemon::start(&args, &FIXED_CREDS).unwrap();
     let client = daemon.client(root_credentials());
     let id = create_key(&client).await;
@@ -398,12 +410,12 @@ async fn key_material_and_secrets_never_sit_on_disk_in_the_clear() {
     // Killed, not stopped: the WAL is still there, unfolded, as after a crash.
     assert!(!daemon.signal("KILL").success());
     let mut on_disk = Vec::new();
-    for entry in std::fs::read_dir(&data).unwrap() {
+    for entry in std::fs::read_dir(data).unwrap() {
         on_disk.extend(std::fs::read(entry.unwrap().path()).unwrap());
     }
     assert!(data.join("vault.db-wal").metadata().unwrap().len() > 0);
 
-    let materials = materials_from_store(&data, &root, uuid::Uuid::parse_str(&id).unwrap());
+    let materials = materials_from_store(data, root, uuid::Uuid::parse_str(&id).unwrap());
     assert_eq!(materials.len(), 2);
     // They are the real materials: each opens the blob the server made with it.
     let ctx = EncryptionContext::new();
