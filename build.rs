@@ -10,10 +10,17 @@ const REDACTED: &[&str] = &[
     ".vault.v1.DecryptResponse",
     ".vault.v1.GenerateDataKeyResponse",
     ".vault.v1.GenerateRandomResponse",
+    ".vault.v1.AccessKey",
+    ".vault.v1.Credentials",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/vault/v1/key_management.proto"];
+    let protos = [
+        "proto/vault/v1/key_management.proto",
+        "proto/vault/v1/identity.proto",
+        "proto/vault/v1/security_token.proto",
+        "proto/vault/v1/audit.proto",
+    ];
     println!("cargo:rerun-if-changed=proto");
 
     let fds = protox::compile(protos, ["proto"])?;

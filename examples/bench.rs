@@ -1,7 +1,9 @@
-//! A quick load measurement of GenerateDataKey (and Encrypt / Decrypt) through a real vaultd: an
-//! in-process server on 127.0.0.1:0 over a temporary SQLite database, driven by the typed client
-//! (signing included) from `--concurrency` tasks for `--seconds` each. Also measures the domain call
-//! alone, so the gRPC + signing overhead shows as a ratio in the same run.
+//! A quick load measurement of GenerateDataKey (and Decrypt) through a real vaultd: an in-process
+//! server on 127.0.0.1:0 over a temporary SQLite database, driven by the typed client (signing
+//! included) from `--concurrency` tasks for `--seconds` each. The requests come from an
+//! application user (not root), so every one is authenticated, checked against an inline policy
+//! with an encryption-context condition, and audited (throttling is off). Also measures the domain
+//! call alone, so the overhead shows as a ratio in the same run.
 //!
 //! ```text
 //! cargo run --release --example bench -- --seconds 5 --concurrency 1,16,64
@@ -18,6 +20,8 @@ use std::{
 use clap::Parser;
 use vaultd::{
     arn::Arns,
+    audit::AuditConfig,
+    auth::throttle::ThrottleConfig,
     client::{Client, ClientConfig, StaticCredentials},
     clock::SystemClock,
     crypto::{barrier::RootKey, context::EncryptionContext},
@@ -55,6 +59,8 @@ async fn main() {
             access_key_id: ID.into(),
             secret_access_key: Zeroizing::new(SECRET.into()),
         }),
+        throttle: ThrottleConfig::off(),
+        audit: AuditConfig::default(),
     })
     .expect("vault opens");
     let vault = Arc::new(vault);
@@ -67,12 +73,43 @@ async fn main() {
         std::future::pending(),
     ));
 
-    let client = Client::connect(ClientConfig::new(
-        endpoint,
+    let root = Client::connect(ClientConfig::new(
+        endpoint.clone(),
         StaticCredentials::new(ID, SECRET, None),
     ))
     .unwrap();
-    let key_id = client
+    root.create_user(pb::CreateUserRequest {
+        user_name: "bench".into(),
+    })
+    .await
+    .unwrap();
+    root.put_user_policy(pb::PutUserPolicyRequest {
+        user_name: "bench".into(),
+        policy_name: "envelope".into(),
+        policy_document: r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":["kms:GenerateDataKey*","kms:Encrypt","kms:Decrypt"],
+             "Resource":"arn:aws:kms:*:*:key/*",
+             "Condition":{"StringEquals":{"kms:EncryptionContext:app":"bench"}}},
+            {"Effect":"Deny","Action":"kms:*","Resource":"*",
+             "Condition":{"StringEquals":{"aws:username":"intruder"}}}]}"#
+            .into(),
+    })
+    .await
+    .unwrap();
+    let app_key = root
+        .create_access_key(pb::CreateAccessKeyRequest {
+            user_name: "bench".into(),
+        })
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let client = Client::connect(ClientConfig::new(
+        endpoint,
+        StaticCredentials::new(&app_key.access_key_id, &app_key.secret_access_key, None),
+    ))
+    .unwrap();
+    let key_id = root
         .create_key(pb::CreateKeyRequest::default())
         .await
         .unwrap()
@@ -94,7 +131,8 @@ async fn main() {
 
     let seconds = Duration::from_secs(args.seconds);
     println!(
-        "vaultd bench: {}s per row, one client connection (HTTP/2), SQLite in a temp dir",
+        "vaultd bench: {}s per row, one client connection (HTTP/2), SQLite in a temp dir; \
+         auth, policy and audit on",
         args.seconds
     );
     println!(
@@ -172,6 +210,18 @@ async fn main() {
         concurrency,
         rate,
         1000.0 * concurrency as f64 / rate
+    );
+    let drained = vault.audit.flush(Duration::from_secs(30));
+    let events = vault
+        .audit
+        .lookup(&vaultd::model::AuditQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .unwrap();
+    println!(
+        "audit: {} events recorded (all written: {drained})",
+        events.first().map_or(0, |e| e.sequence)
     );
 }
 

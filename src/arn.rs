@@ -71,6 +71,14 @@ impl Arns {
         format!("arn:aws:iam::{}:user/{name}", self.account)
     }
 
+    /// The user name of an IAM user ARN of this account; `None` for anything else.
+    pub fn parse_user<'a>(&self, arn: &'a str) -> Option<&'a str> {
+        let rest = arn.strip_prefix("arn:aws:iam::")?;
+        let (account, resource) = rest.split_once(':')?;
+        let name = resource.strip_prefix("user/")?;
+        (account == self.account && !name.is_empty() && !name.contains('/')).then_some(name)
+    }
+
     /// Parses a KMS key or alias ARN of this region and account. `None` for anything else, including
     /// well-formed ARNs of another region or account (which name nothing here).
     pub fn parse_kms(&self, arn: &str) -> Option<KmsResource> {
@@ -106,6 +114,9 @@ mod tests {
             "arn:aws:kms:us-east-1:000000000000:alias/app"
         );
         assert_eq!(arns.user("root"), "arn:aws:iam::000000000000:user/root");
+        assert_eq!(arns.parse_user(&arns.user("app")), Some("app"));
+        assert_eq!(arns.parse_user("arn:aws:iam::111111111111:user/app"), None);
+        assert_eq!(arns.parse_user("arn:aws:iam::000000000000:role/app"), None);
         assert_eq!(arns.parse_kms(&arns.key(id)), Some(KmsResource::Key(id)));
         assert_eq!(
             arns.parse_kms(&arns.alias("alias/app")),

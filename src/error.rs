@@ -31,6 +31,10 @@ pub enum ErrorKind {
     Throttling,
     KmsInternal,
     Unavailable,
+    NoSuchEntity,
+    EntityAlreadyExists,
+    DeleteConflict,
+    MalformedPolicyDocument,
 }
 
 impl ErrorKind {
@@ -58,11 +62,16 @@ impl ErrorKind {
             ErrorKind::Throttling => "ThrottlingException",
             ErrorKind::KmsInternal => "KMSInternalException",
             ErrorKind::Unavailable => "ServiceUnavailableException",
+            // IAM's names carry no "Exception" suffix.
+            ErrorKind::NoSuchEntity => "NoSuchEntity",
+            ErrorKind::EntityAlreadyExists => "EntityAlreadyExists",
+            ErrorKind::DeleteConflict => "DeleteConflict",
+            ErrorKind::MalformedPolicyDocument => "MalformedPolicyDocument",
         }
     }
 
     /// Every kind, for exhaustive tests of the error table.
-    pub const ALL: [ErrorKind; 21] = [
+    pub const ALL: [ErrorKind; 25] = [
         ErrorKind::NotFound,
         ErrorKind::AlreadyExists,
         ErrorKind::Validation,
@@ -84,6 +93,10 @@ impl ErrorKind {
         ErrorKind::Throttling,
         ErrorKind::KmsInternal,
         ErrorKind::Unavailable,
+        ErrorKind::NoSuchEntity,
+        ErrorKind::EntityAlreadyExists,
+        ErrorKind::DeleteConflict,
+        ErrorKind::MalformedPolicyDocument,
     ];
 }
 

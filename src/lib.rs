@@ -23,6 +23,7 @@
 
 pub mod api;
 pub mod arn;
+pub mod audit;
 pub mod auth;
 pub mod client;
 pub mod clock;
@@ -31,6 +32,7 @@ pub mod error;
 pub mod iam;
 pub mod kms;
 pub mod model;
+pub mod paging;
 pub mod pb;
 pub mod server;
 pub mod store;

@@ -170,6 +170,53 @@ pub struct UserRecord {
     pub id: String,
     pub name: String,
     pub created_at: SystemTime,
+    /// Sessions issued at or before this instant are revoked.
+    pub sessions_valid_after: Option<SystemTime>,
+}
+
+/// An inline policy attached to a user: its name and JSON document (validated before storing).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserPolicyRecord {
+    pub user_id: String,
+    pub name: String,
+    pub document: String,
+}
+
+/// One stored audit event: the canonical JSON body the hash chain covers, plus columns copied out
+/// of it for lookups.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// 1, 2, 3, … without gaps.
+    pub sequence: u64,
+    pub time: SystemTime,
+    pub user_name: String,
+    pub access_key_id: String,
+    /// `service:Operation`, e.g. `kms:Encrypt`.
+    pub event_name: String,
+    pub resources: Vec<String>,
+    /// The canonical JSON of the event (it names the previous event's hash).
+    pub body: String,
+    /// SHA-256 of `body`.
+    pub hash: [u8; 32],
+}
+
+/// Which audit events to read. All filters are ANDed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Events at or after this time.
+    pub start: Option<SystemTime>,
+    /// Events at or before this time.
+    pub end: Option<SystemTime>,
+    pub user_name: Option<String>,
+    pub access_key_id: Option<String>,
+    pub event_name: Option<String>,
+    /// Events that name this resource ARN.
+    pub resource: Option<String>,
+    /// Oldest first (for verification and tailing) instead of newest first.
+    pub ascending: bool,
+    /// Continue after this sequence number (in the order chosen by `ascending`).
+    pub after_sequence: Option<u64>,
+    pub limit: usize,
 }
 
 /// A long-term access key. The secret is sealed under the barrier (the server needs it to check

@@ -32,6 +32,8 @@ redacted_debug! {
     DecryptResponse { shown: [key_id, encryption_algorithm, key_material_id], redacted: [plaintext] }
     GenerateDataKeyResponse { shown: [key_id, ciphertext_blob, key_material_id], redacted: [plaintext] }
     GenerateRandomResponse { shown: [], redacted: [plaintext] }
+    AccessKey { shown: [user_name, access_key_id, status, create_date], redacted: [secret_access_key] }
+    Credentials { shown: [access_key_id, expiration], redacted: [secret_access_key, session_token] }
 }
 
 #[cfg(test)]

@@ -10,10 +10,19 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 use crate::{
-    api::{auth_layer::AuthLayer, kms_api::KmsApi},
-    pb::{FILE_DESCRIPTOR_SET, key_management_server::KeyManagementServer},
+    api::{
+        audit_api::AuditApi, auth_layer::AuthLayer, iam_api::IamApi, kms_api::KmsApi,
+        sts_api::StsApi,
+    },
+    pb::{
+        FILE_DESCRIPTOR_SET, audit_server::AuditServer, identity_server::IdentityServer,
+        key_management_server::KeyManagementServer, security_token_server::SecurityTokenServer,
+    },
     vault::Vault,
 };
+
+/// How long shutdown waits for the audit trail to reach the store.
+const AUDIT_DRAIN: Duration = Duration::from_secs(10);
 
 /// Server options.
 #[derive(Clone, Debug)]
@@ -43,6 +52,13 @@ pub async fn run(
     health_reporter
         .set_serving::<KeyManagementServer<KmsApi>>()
         .await;
+    health_reporter
+        .set_serving::<IdentityServer<IamApi>>()
+        .await;
+    health_reporter
+        .set_serving::<SecurityTokenServer<StsApi>>()
+        .await;
+    health_reporter.set_serving::<AuditServer<AuditApi>>().await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -63,15 +79,27 @@ pub async fn run(
     ));
 
     let result = Server::builder()
-        .layer(AuthLayer::new(vault.authenticator.clone()))
+        .layer(AuthLayer::new(vault.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(KeyManagementServer::new(KmsApi::new(vault.clone())))
+        .add_service(IdentityServer::new(IamApi::new(vault.clone())))
+        .add_service(SecurityTokenServer::new(StsApi::new(vault.clone())))
+        .add_service(AuditServer::new(AuditApi::new(vault.clone())))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
             shutdown.await;
             health_reporter
                 .set_not_serving::<KeyManagementServer<KmsApi>>()
+                .await;
+            health_reporter
+                .set_not_serving::<IdentityServer<IamApi>>()
+                .await;
+            health_reporter
+                .set_not_serving::<SecurityTokenServer<StsApi>>()
+                .await;
+            health_reporter
+                .set_not_serving::<AuditServer<AuditApi>>()
                 .await;
         })
         .await;
@@ -79,6 +107,12 @@ pub async fn run(
     // of this vault outlives `run`.
     let _ = stop_maintenance.send(());
     let _ = maintenance.await;
+    // Every request served has its event queued: see them stored before returning.
+    let audit_vault = vault.clone();
+    let drained = tokio::task::spawn_blocking(move || audit_vault.audit.flush(AUDIT_DRAIN)).await;
+    if !matches!(drained, Ok(true)) {
+        tracing::error!("the audit trail could not be fully written before shutdown");
+    }
     result
 }
 

@@ -12,7 +12,11 @@ use std::{
 
 use crate::{
     arn::Arns,
-    auth::{Authenticator, Authorizer},
+    audit::{AuditConfig, AuditLog},
+    auth::{
+        Authenticator, Authorizer,
+        throttle::{Throttle, ThrottleConfig},
+    },
     clock::{Clock, to_millis},
     crypto::barrier::{Barrier, Keyring, RootKey},
     iam::{Credentials, Iam, RootCredentials},
@@ -32,6 +36,9 @@ pub struct VaultConfig {
     pub arns: Arns,
     pub clock: Arc<dyn Clock>,
     pub root_credentials: RootCredentials,
+    /// Request rates per access key and class.
+    pub throttle: ThrottleConfig,
+    pub audit: AuditConfig,
 }
 
 /// Why a vault did not open. Each message tells the operator what to fix.
@@ -58,6 +65,9 @@ pub struct Vault {
     pub iam: Arc<Iam>,
     pub authenticator: Arc<Authenticator>,
     pub authorizer: Arc<Authorizer>,
+    pub throttle: Throttle,
+    /// The audit trail; a vault that cannot record refuses requests.
+    pub audit: AuditLog,
     pub clock: Arc<dyn Clock>,
     pub arns: Arns,
     pub data_dir: PathBuf,
@@ -93,6 +103,7 @@ impl Vault {
             config.arns.clone(),
         ));
         iam.bootstrap_root(config.root_credentials)?;
+        let audit = AuditLog::start(store.clone(), config.audit)?;
         let kms = Arc::new(Kms::new(
             store,
             barrier,
@@ -103,6 +114,8 @@ impl Vault {
             kms,
             authenticator: Arc::new(Authenticator::new(iam.clone(), config.clock.clone())),
             authorizer: Arc::new(Authorizer),
+            throttle: Throttle::new(config.throttle, config.clock.clone()),
+            audit,
             iam,
             clock: config.clock,
             arns: config.arns,

@@ -1,6 +1,14 @@
-//! The tower layer that authenticates every gRPC request (auth.md) before it reaches a service.
-//! Health checks and reflection stay open; everything else needs a valid signature, and the
-//! resulting [`Principal`](crate::auth::Principal) rides in the request's extensions.
+//! The tower layer around every gRPC request but health checks and reflection:
+//!
+//! 1. authenticate the signature (auth.md); a refusal ends the request here;
+//! 2. reserve the request's place in the audit queue — if the trail cannot take it, refuse
+//!    (fail closed) before doing anything;
+//! 3. take a throttling token for the caller's access key and the action's class;
+//! 4. serve it, with a [`Caller`] in the extensions for the service to authorize through;
+//! 5. finish the audit event with the resources the service authorized and the outcome.
+//!
+//! A service that answers OK without having asked for an authorization decision is a bug; the
+//! layer replaces such an answer with an internal error rather than let it through.
 
 use std::{
     future::Future,
@@ -9,14 +17,20 @@ use std::{
     task::{Context, Poll},
 };
 
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use tower::{Layer, Service};
 
-use crate::auth::{
-    Authenticator, Principal, SignedRequest,
-    signature::{AUTHORIZATION_HEADER, DATE_HEADER, SECURITY_TOKEN_HEADER},
+use super::call::{CallNote, Caller};
+use crate::{
+    audit::{AuditEvent, AuditSlot},
+    auth::{
+        Principal, SignedRequest, action_for_method,
+        signature::{AUTHORIZATION_HEADER, DATE_HEADER, SECURITY_TOKEN_HEADER},
+        throttle::RequestClass,
+    },
+    error::{Error, ErrorKind},
+    vault::Vault,
 };
-use crate::error::Error;
 
 /// Method path prefixes that need no credentials.
 const OPEN_PREFIXES: &[&str] = &[
@@ -25,14 +39,17 @@ const OPEN_PREFIXES: &[&str] = &[
     "/grpc.reflection.v1alpha.ServerReflection/",
 ];
 
+/// The response header that carries the request id (also the audit event's id).
+pub const REQUEST_ID_HEADER: &str = "x-vault-request-id";
+
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
-    authenticator: Arc<Authenticator>,
+    vault: Arc<Vault>,
 }
 
 impl AuthLayer {
-    pub fn new(authenticator: Arc<Authenticator>) -> Self {
-        Self { authenticator }
+    pub fn new(vault: Arc<Vault>) -> Self {
+        Self { vault }
     }
 }
 
@@ -42,7 +59,7 @@ impl<S> Layer<S> for AuthLayer {
     fn layer(&self, inner: S) -> Self::Service {
         AuthService {
             inner,
-            authenticator: self.authenticator.clone(),
+            vault: self.vault.clone(),
         }
     }
 }
@@ -50,12 +67,14 @@ impl<S> Layer<S> for AuthLayer {
 #[derive(Clone, Debug)]
 pub struct AuthService<S> {
     inner: S,
-    authenticator: Arc<Authenticator>,
+    vault: Arc<Vault>,
 }
+
+type Body = tonic::body::Body;
 
 impl<S, ReqBody> Service<Request<ReqBody>> for AuthService<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<tonic::body::Body>> + Clone + Send + 'static,
+    S: Service<Request<ReqBody>, Response = Response<Body>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
     ReqBody: Send + 'static,
@@ -86,47 +105,123 @@ where
             security_token: header(SECURITY_TOKEN_HEADER),
             authorization: header(AUTHORIZATION_HEADER),
         };
-        if let Some(outcome) = self.authenticator.authenticate_hot(&signed) {
-            return match refusal(&mut request, outcome) {
-                None => Box::pin(self.inner.call(request)),
-                Some(refused) => Box::pin(async move { Ok(refused) }),
-            };
-        }
-        // The access key is not in memory yet: look it up where blocking is allowed. The inner
-        // service was polled ready, so it is the one that must serve this request.
-        let authenticator = self.authenticator.clone();
+        let vault = self.vault.clone();
+        // The inner service was polled ready, so it is the one that must serve this request.
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
+        let hot = vault.authenticator.authenticate_hot(&signed);
         Box::pin(async move {
-            let outcome = tokio::task::spawn_blocking(move || authenticator.authenticate(&signed))
-                .await
-                .unwrap_or_else(|_| Err(Error::internal("Authentication was interrupted.")));
-            match refusal(&mut request, outcome) {
-                None => inner.call(request).await,
-                Some(refused) => Ok(refused),
+            let authenticated = match hot {
+                Some(outcome) => outcome,
+                // Something the check needs is not in memory: look it up where blocking is
+                // allowed.
+                None => {
+                    let vault = vault.clone();
+                    tokio::task::spawn_blocking(move || vault.authenticator.authenticate(&signed))
+                        .await
+                        .unwrap_or_else(|_| Err(Error::internal("Authentication was interrupted.")))
+                }
+            };
+            let principal = match authenticated {
+                Ok(principal) => principal,
+                Err(err) => {
+                    tracing::debug!(
+                        reason = err.kind.aws_name(),
+                        path = request.uri().path(),
+                        "request not authenticated"
+                    );
+                    return Ok(super::status(err).into_http());
+                }
+            };
+            let action = action_for_method(request.uri().path())
+                .unwrap_or_else(|| request.uri().path().to_string());
+            let request_id = uuid::Uuid::new_v4().to_string();
+            let slot =
+                match vault
+                    .audit
+                    .admit(audit_event(&vault, &principal, &action, &request_id))
+                {
+                    Ok(slot) => slot,
+                    Err(err) => {
+                        return Ok(with_request_id(super::status(err).into_http(), &request_id));
+                    }
+                };
+            if let Err(retry_after) = vault
+                .throttle
+                .check(principal.throttle_key(), RequestClass::of_action(&action))
+            {
+                let err = Error::new(
+                    ErrorKind::Throttling,
+                    format!(
+                        "Rate exceeded for {action}; retry after {} ms.",
+                        retry_after.as_millis().max(1)
+                    ),
+                );
+                slot.finish(Vec::new(), Some(err.kind.aws_name()));
+                return Ok(with_request_id(super::status(err).into_http(), &request_id));
             }
+            let note = Arc::new(CallNote::default());
+            request.extensions_mut().insert(Caller {
+                principal,
+                note: note.clone(),
+            });
+            let response = inner.call(request).await?;
+            Ok(with_request_id(
+                finish(slot, &note, &action, response),
+                &request_id,
+            ))
         })
     }
 }
 
-/// Attaches the principal to the request and returns `None`, or returns the refusal as a gRPC
-/// error response.
-fn refusal<B>(
-    request: &mut Request<B>,
-    outcome: Result<Principal, Error>,
-) -> Option<Response<tonic::body::Body>> {
-    match outcome {
-        Ok(principal) => {
-            request.extensions_mut().insert(principal);
-            None
+fn audit_event(vault: &Vault, principal: &Principal, action: &str, request_id: &str) -> AuditEvent {
+    AuditEvent {
+        time: vault.clock.now(),
+        request_id: request_id.to_string(),
+        user_name: principal.user_name().to_string(),
+        user_id: principal.user_id().to_string(),
+        user_arn: principal.user_arn().to_string(),
+        access_key_id: principal.access_key_id.clone(),
+        session: principal.session.is_some(),
+        action: action.to_string(),
+    }
+}
+
+/// Records the outcome in the audit event, replacing an OK answer that was never authorized.
+fn finish(
+    slot: AuditSlot,
+    note: &CallNote,
+    action: &str,
+    response: Response<Body>,
+) -> Response<Body> {
+    // An error answer carries its status in the headers (trailers-only); a success in trailers.
+    let error = tonic::Status::from_header_map(response.headers())
+        .filter(|status| status.code() != tonic::Code::Ok);
+    let resources = note.resources();
+    match error {
+        Some(status) => {
+            let reason = tonic_types::StatusExt::get_details_error_info(&status)
+                .map(|info| info.reason)
+                .unwrap_or_else(|| format!("{:?}", status.code()));
+            slot.finish(resources, Some(&reason));
+            response
         }
-        Err(err) => {
-            tracing::debug!(
-                reason = err.kind.aws_name(),
-                path = request.uri().path(),
-                "request not authenticated"
-            );
-            Some(super::status(err).into_http())
+        None if !note.authorized() => {
+            tracing::error!(action, "a service answered without authorizing the request");
+            let err = Error::internal("The request was not authorized by its service.");
+            slot.finish(resources, Some(err.kind.aws_name()));
+            super::status(err).into_http()
+        }
+        None => {
+            slot.finish(resources, None);
+            response
         }
     }
+}
+
+fn with_request_id(mut response: Response<Body>, request_id: &str) -> Response<Body> {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
 }

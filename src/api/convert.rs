@@ -48,10 +48,28 @@ enum_bridge!(KeyManager <=> KeyManagerType { Aws, Customer });
 enum_bridge!(EncryptionAlgorithm <=> EncryptionAlgorithmSpec { SymmetricDefault, RsaesOaepSha1, RsaesOaepSha256 });
 enum_bridge!(DataKeySpec <=> DataKeySpec { Aes256, Aes128 });
 enum_bridge!(RotationType <=> RotationType { Automatic, OnDemand });
+enum_bridge!(AccessKeyStatus <=> StatusType { Active, Inactive });
 
 pub fn timestamp(t: SystemTime) -> prost_types::Timestamp {
     let (seconds, nanos) = to_unix_parts(t);
     prost_types::Timestamp { seconds, nanos }
+}
+
+/// A wire timestamp as a time; out-of-range values are a validation error naming the field.
+pub fn system_time(t: &prost_types::Timestamp, field: &str) -> Result<SystemTime> {
+    let invalid = || Error::validation(format!("The timestamp at '{field}' is out of range."));
+    if !(0..1_000_000_000).contains(&t.nanos) {
+        return Err(invalid());
+    }
+    let since_epoch = |secs: u64| std::time::Duration::new(secs, t.nanos as u32);
+    if t.seconds >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(since_epoch(t.seconds as u64))
+    } else {
+        SystemTime::UNIX_EPOCH
+            .checked_sub(std::time::Duration::from_secs(t.seconds.unsigned_abs()))
+            .and_then(|s| s.checked_add(std::time::Duration::new(0, t.nanos as u32)))
+    }
+    .ok_or_else(invalid)
 }
 
 pub fn tags_from_wire(tags: Vec<pb::Tag>) -> Vec<model::Tag> {

@@ -1,21 +1,25 @@
 //! The gRPC front end: thin services that convert wire messages into domain calls, authorize, and
 //! map domain errors to statuses through one table ([`status`]).
 //!
-//! - [`auth_layer`] — the tower layer that authenticates every request but health and reflection.
-//! - [`kms_api`] — `vault.v1.KeyManagement`.
+//! - [`auth_layer`] — the tower layer around every request but health and reflection:
+//!   authentication, throttling and the audit event.
+//! - [`call`] — the [`call::Caller`] a service authorizes through.
+//! - [`kms_api`] — `vault.v1.KeyManagement`; [`iam_api`] — `vault.v1.Identity`; [`sts_api`] —
+//!   `vault.v1.SecurityToken`; [`audit_api`] — `vault.v1.Audit`.
 //! - [`convert`] — enums, timestamps and records between wire and domain.
 
+pub mod audit_api;
 pub mod auth_layer;
+pub mod call;
 pub mod convert;
+pub mod iam_api;
 pub mod kms_api;
+pub mod sts_api;
 
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::{
-    auth::Principal,
-    error::{Error, ErrorKind},
-};
+use crate::error::{Error, ErrorKind};
 
 /// The `ErrorInfo.domain` of every error vaultd returns.
 pub const ERROR_DOMAIN: &str = "vault.v1";
@@ -24,11 +28,18 @@ pub const ERROR_DOMAIN: &str = "vault.v1";
 pub fn code(kind: ErrorKind) -> Code {
     use ErrorKind::*;
     match kind {
-        NotFound => Code::NotFound,
-        AlreadyExists => Code::AlreadyExists,
-        Validation | InvalidAliasName | InvalidKeyUsage | InvalidCiphertext | IncorrectKey
-        | InvalidMarker | Tag | UnsupportedOperation => Code::InvalidArgument,
-        Disabled | KmsInvalidState | LimitExceeded => Code::FailedPrecondition,
+        NotFound | NoSuchEntity => Code::NotFound,
+        AlreadyExists | EntityAlreadyExists => Code::AlreadyExists,
+        Validation
+        | InvalidAliasName
+        | InvalidKeyUsage
+        | InvalidCiphertext
+        | IncorrectKey
+        | InvalidMarker
+        | Tag
+        | UnsupportedOperation
+        | MalformedPolicyDocument => Code::InvalidArgument,
+        Disabled | KmsInvalidState | LimitExceeded | DeleteConflict => Code::FailedPrecondition,
         AccessDenied => Code::PermissionDenied,
         UnrecognizedClient | InvalidSignature | ExpiredToken | MissingAuthenticationToken => {
             Code::Unauthenticated
@@ -50,21 +61,6 @@ pub fn status(err: Error) -> Status {
             std::collections::HashMap::new(),
         ),
     )
-}
-
-/// The principal the auth layer attached to a request. Its absence means the layer did not run:
-/// fail closed.
-pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
-    request
-        .extensions()
-        .get::<Principal>()
-        .cloned()
-        .ok_or_else(|| {
-            status(Error::new(
-                ErrorKind::MissingAuthenticationToken,
-                "The request was not authenticated.",
-            ))
-        })
 }
 
 #[cfg(test)]
@@ -108,6 +104,10 @@ mod tests {
             (Throttling, Code::ResourceExhausted),
             (KmsInternal, Code::Internal),
             (Unavailable, Code::Unavailable),
+            (NoSuchEntity, Code::NotFound),
+            (EntityAlreadyExists, Code::AlreadyExists),
+            (DeleteConflict, Code::FailedPrecondition),
+            (MalformedPolicyDocument, Code::InvalidArgument),
         ];
         assert_eq!(
             expected.len(),

@@ -1,32 +1,60 @@
 //! Who is calling, and may they do this? One path for every front end.
 //!
 //! - [`Authenticator`] checks a signed request (auth.md) and yields the [`Principal`].
-//! - [`Authorizer`] decides whether a principal may perform an action on resources. Today the root
-//!   user may do everything and nobody else exists; IAM-style policies and sessions plug in here.
+//! - [`Authorizer`] decides whether a principal may perform an action on resources, by the user's
+//!   inline policies and the session's policy ([`policy`]); the root user may do everything.
+//! - [`throttle`] holds the token buckets the front ends consult per request.
 //!
 //! The gRPC layer calls the first for every request but health and reflection, and each service
 //! calls the second once it knows the resource. A future AWS-protocol front end calls the same two.
 
+pub mod policy;
 pub mod signature;
+pub mod throttle;
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use crate::{
     clock::{Clock, parse_basic_iso8601},
     error::{Error, ErrorKind, Result},
-    iam::{AccessKey, Iam},
+    iam::{Iam, Session, User, credentials::TEMPORARY_PREFIX},
     model::AccessKeyStatus,
 };
+use policy::{ConditionContext, Decision, Evaluation, Policy, Request};
 
 /// The authenticated caller of a request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Principal {
-    pub user_id: String,
-    pub user_name: String,
-    pub user_arn: String,
+    /// The user with its inline policies, as of authentication.
+    pub user: Arc<User>,
     pub access_key_id: String,
     /// The root user, identified by its id (not its name) when it was authenticated.
     pub is_root: bool,
+    /// Set when the request was signed with session credentials.
+    pub session: Option<Arc<Session>>,
+}
+
+impl Principal {
+    pub fn user_id(&self) -> &str {
+        &self.user.record.id
+    }
+
+    pub fn user_name(&self) -> &str {
+        &self.user.record.name
+    }
+
+    pub fn user_arn(&self) -> &str {
+        &self.user.arn
+    }
+
+    /// The long-term access key behind the request (the minting key for a session): throttling
+    /// counts per this key, so minting sessions does not buy a caller more capacity.
+    pub fn throttle_key(&self) -> &str {
+        match &self.session {
+            Some(session) => &session.minted_by,
+            None => &self.access_key_id,
+        }
+    }
 }
 
 /// The signature-relevant parts of a request, as a front end extracted them.
@@ -39,16 +67,34 @@ pub struct SignedRequest {
     pub authorization: Option<String>,
 }
 
-/// Checks request signatures.
+/// Checks request signatures and sessions.
 #[derive(Debug)]
 pub struct Authenticator {
     iam: Arc<Iam>,
     clock: Arc<dyn Clock>,
 }
 
-/// A refusal, in the error shape of [`Authenticator::check_inner`].
-fn refuse(kind: ErrorKind, message: &str) -> Option<Error> {
-    Some(Error::new(kind, message))
+/// Why a check did not answer: a refusal, or (from memory only) "not without blocking".
+enum Miss {
+    Refused(Error),
+    WouldBlock,
+}
+
+impl From<Error> for Miss {
+    fn from(err: Error) -> Self {
+        Miss::Refused(err)
+    }
+}
+
+fn refuse(kind: ErrorKind, message: &str) -> Miss {
+    Miss::Refused(Error::new(kind, message))
+}
+
+fn invalid_token() -> Miss {
+    refuse(
+        ErrorKind::UnrecognizedClient,
+        "The security token included in the request is invalid.",
+    )
 }
 
 impl Authenticator {
@@ -56,40 +102,51 @@ impl Authenticator {
         Self { iam, clock }
     }
 
-    /// Authenticates a request, reading the store if its access key is not cached yet.
+    /// Authenticates a request, reading the store if what it needs is not cached yet.
     pub fn authenticate(&self, request: &SignedRequest) -> Result<Principal> {
-        self.check(request, |id| self.iam.access_key(id).map_err(Some))
-            .expect("a lookup that reads the store always answers")
-    }
-
-    /// [`Authenticator::authenticate`] from memory only: `None` when the access key is not cached
-    /// (a front end then authenticates on a thread that may block).
-    pub fn authenticate_hot(&self, request: &SignedRequest) -> Option<Result<Principal>> {
-        self.check(request, |id| match self.iam.cached_access_key(id) {
-            Some(key) => Ok(Some(key)),
-            None => Err(None),
-        })
-    }
-
-    /// The checks of auth.md, in order. `lookup` finds an access key; its `Err(None)` means "not
-    /// without blocking", which makes the whole answer `None`.
-    fn check(
-        &self,
-        request: &SignedRequest,
-        lookup: impl Fn(&str) -> std::result::Result<Option<Arc<AccessKey>>, Option<Error>>,
-    ) -> Option<Result<Principal>> {
-        match self.check_inner(request, lookup) {
-            Ok(principal) => Some(Ok(principal)),
-            Err(Some(err)) => Some(Err(err)),
-            Err(None) => None,
+        match self.check(request, true) {
+            Ok(principal) => Ok(principal),
+            Err(Miss::Refused(err)) => Err(err),
+            Err(Miss::WouldBlock) => Err(Error::internal("Authentication could not complete.")),
         }
     }
 
-    fn check_inner(
+    /// [`Authenticator::authenticate`] from memory only: `None` when something it needs is not
+    /// cached (a front end then authenticates on a thread that may block).
+    pub fn authenticate_hot(&self, request: &SignedRequest) -> Option<Result<Principal>> {
+        match self.check(request, false) {
+            Ok(principal) => Some(Ok(principal)),
+            Err(Miss::Refused(err)) => Some(Err(err)),
+            Err(Miss::WouldBlock) => None,
+        }
+    }
+
+    fn access_key(
+        &self,
+        id: &str,
+        may_block: bool,
+    ) -> std::result::Result<Option<Arc<crate::iam::AccessKey>>, Miss> {
+        match self.iam.cached_access_key(id) {
+            Some(key) => Ok(Some(key)),
+            None if may_block => Ok(self.iam.access_key(id)?),
+            None => Err(Miss::WouldBlock),
+        }
+    }
+
+    fn user(&self, id: &str, may_block: bool) -> std::result::Result<Option<Arc<User>>, Miss> {
+        match self.iam.cached_user(id) {
+            Some(user) => Ok(Some(user)),
+            None if may_block => Ok(self.iam.user_by_id(id)?),
+            None => Err(Miss::WouldBlock),
+        }
+    }
+
+    /// The checks of auth.md, in order.
+    fn check(
         &self,
         request: &SignedRequest,
-        lookup: impl Fn(&str) -> std::result::Result<Option<Arc<AccessKey>>, Option<Error>>,
-    ) -> std::result::Result<Principal, Option<Error>> {
+        may_block: bool,
+    ) -> std::result::Result<Principal, Miss> {
         let missing = || {
             refuse(
                 ErrorKind::MissingAuthenticationToken,
@@ -104,20 +161,44 @@ impl Authenticator {
             .ok_or_else(missing)?;
         let date_text = request.date.as_deref().ok_or_else(missing)?;
         let date = parse_basic_iso8601(date_text).ok_or_else(missing)?;
+        let key_id = authorization.access_key_id.as_str();
 
+        // Long-term key, or a session: the secret to check the signature with, its owner and
+        // the long-term key that must still be active.
+        let session = match request.security_token.as_deref() {
+            Some(token) => {
+                if !key_id.starts_with(TEMPORARY_PREFIX) {
+                    return Err(invalid_token());
+                }
+                Some(self.iam.session(token, key_id).ok_or_else(invalid_token)?)
+            }
+            None if key_id.starts_with(TEMPORARY_PREFIX) => {
+                return Err(refuse(
+                    ErrorKind::UnrecognizedClient,
+                    "Temporary credentials need their session token (x-vault-security-token).",
+                ));
+            }
+            None => None,
+        };
+        let long_term_id = session.as_ref().map_or(key_id, |s| s.minted_by.as_str());
         let unrecognized = || {
             refuse(
                 ErrorKind::UnrecognizedClient,
                 "The security token included in the request is invalid.",
             )
         };
-        if request.security_token.is_some() {
-            // Sessions come with the Identity work; until then a token names nothing.
-            return Err(unrecognized());
-        }
-        let key = lookup(&authorization.access_key_id)?
+        let key = self
+            .access_key(long_term_id, may_block)?
             .filter(|k| k.status == AccessKeyStatus::Active)
+            .filter(|k| session.as_ref().is_none_or(|s| s.user_id == k.user_id))
             .ok_or_else(unrecognized)?;
+        let user = self
+            .user(&key.user_id, may_block)?
+            .ok_or_else(unrecognized)?;
+        let secret = match &session {
+            Some(session) => session.secret(),
+            None => key.secret(),
+        };
 
         let now = self.clock.now();
         let skew = match now.duration_since(date) {
@@ -131,7 +212,7 @@ impl Authenticator {
             ));
         }
         if !signature::verify(
-            key.secret(),
+            secret,
             date_text,
             &request.method_path,
             request.security_token.as_deref(),
@@ -142,12 +223,29 @@ impl Authenticator {
                 "The request signature we calculated does not match the signature you provided.",
             ));
         }
+        if let Some(session) = &session {
+            if now >= session.expiration {
+                return Err(refuse(
+                    ErrorKind::ExpiredToken,
+                    "The security token included in the request is expired.",
+                ));
+            }
+            if user
+                .record
+                .sessions_valid_after
+                .is_some_and(|after| session.issued_at <= after)
+            {
+                return Err(refuse(
+                    ErrorKind::ExpiredToken,
+                    "The security token included in the request has been revoked.",
+                ));
+            }
+        }
         Ok(Principal {
-            user_id: key.user.id.clone(),
-            user_name: key.user.name.clone(),
-            user_arn: key.user_arn.clone(),
-            access_key_id: key.id.clone(),
-            is_root: self.iam.is_root_user(&key.user.id),
+            is_root: self.iam.is_root_user(&user.record.id),
+            user,
+            access_key_id: key_id.to_string(),
+            session,
         })
     }
 }
@@ -157,9 +255,32 @@ impl Authenticator {
 pub struct Action<'a> {
     /// `service:Operation`, e.g. `kms:Encrypt`.
     pub name: &'a str,
-    /// ARNs of the resources acted on; `*` for requests on no single resource.
+    /// ARNs of the resources acted on; `*` for requests on no single resource. Each must be
+    /// allowed.
     pub resources: &'a [&'a str],
+    /// The request's encryption context, for `kms:EncryptionContext:<key>` conditions.
+    pub encryption_context: Option<&'a HashMap<String, String>>,
 }
+
+/// The action a gRPC method performs: `/vault.v1.KeyManagement/Encrypt` → `kms:Encrypt`. `None`
+/// for a method of no known service.
+pub fn action_for_method(path: &str) -> Option<String> {
+    let (service, method) = path.strip_prefix("/vault.v1.")?.split_once('/')?;
+    let prefix = match service {
+        "KeyManagement" => "kms",
+        "Identity" => "iam",
+        "SecurityToken" => "sts",
+        "Audit" => "cloudtrail",
+        "ParameterStore" => "ssm",
+        "SecretsManager" => "secretsmanager",
+        _ => return None,
+    };
+    (!method.is_empty() && !method.contains('/')).then(|| format!("{prefix}:{method}"))
+}
+
+/// Actions any authenticated caller may perform whatever the policies say (as AWS: "no
+/// permissions are required", and an explicit deny does not apply).
+pub const UNRESTRICTED_ACTIONS: &[&str] = &["sts:GetCallerIdentity", "sts:GetSessionToken"];
 
 /// Decides whether a principal may perform an action. Fails closed: anything not explicitly
 /// allowed is denied.
@@ -168,17 +289,97 @@ pub struct Authorizer;
 
 impl Authorizer {
     pub fn authorize(&self, principal: &Principal, action: &Action<'_>) -> Result<()> {
-        if principal.is_root {
+        if principal.session.is_some() {
+            // As STS: credentials from GetSessionToken cannot make more sessions nor call IAM.
+            if action.name == "sts:GetSessionToken" {
+                return Err(Error::new(
+                    ErrorKind::AccessDenied,
+                    "Cannot call GetSessionToken with session credentials.",
+                ));
+            }
+            if action.name.starts_with("iam:") {
+                let resource = action.resources.first().copied().unwrap_or("*");
+                return Err(denied(
+                    principal,
+                    action,
+                    resource,
+                    "because session credentials cannot call IAM",
+                ));
+            }
+        }
+        if UNRESTRICTED_ACTIONS.contains(&action.name) {
             return Ok(());
         }
-        Err(Error::new(
-            ErrorKind::AccessDenied,
-            format!(
-                "User: {} is not authorized to perform: {} on resource: {}",
-                principal.user_arn,
-                action.name,
-                action.resources.join(", ")
-            ),
-        ))
+        let context = self.context(principal, action.encryption_context);
+        let session_policy = principal.session.as_ref().and_then(|s| s.policy.as_ref());
+        for resource in action.resources {
+            let request = Request {
+                action: action.name,
+                resource,
+                context: &context,
+            };
+            // Effective rights: the user's (root: everything) ∩ the session policy's.
+            let user = (!principal.is_root).then(|| evaluate_user(&principal.user, &[], &request));
+            let session =
+                session_policy.map(|p| policy::evaluate(&[("session policy", p)], &request));
+            for (evaluation, article, source) in [
+                (user, "an", "identity-based policy"),
+                (session, "a", "session policy"),
+            ] {
+                let why = match evaluation.map(|e| e.decision) {
+                    None | Some(Decision::Allowed) => continue,
+                    Some(Decision::ExplicitDeny) => {
+                        format!("with an explicit deny in {article} {source}")
+                    }
+                    Some(Decision::ImplicitDeny) => {
+                        format!("because no {source} allows the {} action", action.name)
+                    }
+                };
+                return Err(denied(principal, action, resource, &why));
+            }
+        }
+        Ok(())
     }
+
+    /// The condition keys of a request.
+    pub fn context(
+        &self,
+        principal: &Principal,
+        encryption_context: Option<&HashMap<String, String>>,
+    ) -> ConditionContext {
+        let context = ConditionContext::for_user(
+            principal.user_name(),
+            principal.user_id(),
+            principal.user_arn(),
+        );
+        match encryption_context {
+            Some(pairs) => {
+                context.with_encryption_context(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            }
+            None => context,
+        }
+    }
+}
+
+/// AccessDeniedException naming the action and the resource (never the policy text).
+fn denied(principal: &Principal, action: &Action<'_>, resource: &str, why: &str) -> Error {
+    Error::new(
+        ErrorKind::AccessDenied,
+        format!(
+            "User: {} is not authorized to perform: {} on resource: {resource} {why}",
+            principal.user_arn(),
+            action.name,
+        ),
+    )
+}
+
+/// Evaluates a user's inline policies, plus `extra` ones (a simulation's drafts), for a request.
+pub fn evaluate_user(user: &User, extra: &[(String, Policy)], request: &Request<'_>) -> Evaluation {
+    let mut policies: Vec<(&str, &Policy)> = user
+        .policies
+        .iter()
+        .map(|(name, p)| (name.as_str(), p.as_ref()))
+        .collect();
+    policies.extend(extra.iter().map(|(name, p)| (name.as_str(), p)));
+    policy::evaluate(&policies, request)
 }

@@ -12,6 +12,8 @@ use clap::Parser;
 use tokio::net::TcpListener;
 use vaultd::{
     arn::{Arns, DEFAULT_ACCOUNT, DEFAULT_REGION},
+    audit::AuditConfig,
+    auth::throttle::ThrottleConfig,
     clock::SystemClock,
     crypto::barrier::RootKey,
     iam::{Credentials, RootCredentials},
@@ -54,6 +56,12 @@ struct Args {
     #[arg(long, env = "VAULTD_ACCOUNT_ID", default_value = DEFAULT_ACCOUNT)]
     account_id: String,
 
+    /// Request rates per access key: "default" (AWS-like: symmetric=10000, asymmetric=1000,
+    /// read=1000, write=100 requests/s), "off", or class=rate overrides such as
+    /// "symmetric=500,write=10". Default: "default", or "off" with --dev.
+    #[arg(long, env = "VAULTD_THROTTLE")]
+    throttle: Option<String>,
+
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, env = "VAULTD_LOG", default_value = "info")]
     log: tracing::Level,
@@ -78,6 +86,11 @@ fn main() -> ExitCode {
 
 fn start(args: Args) -> Result<(), String> {
     let arns = Arns::new(&args.region, &args.account_id)?;
+    let throttle = match (&args.throttle, args.dev) {
+        (Some(text), _) => ThrottleConfig::parse(text).map_err(|e| format!("--throttle: {e}"))?,
+        (None, true) => ThrottleConfig::off(),
+        (None, false) => ThrottleConfig::aws_defaults(),
+    };
     let root_key = root_key(&args)?;
     // Bind before opening the vault: a busy port stops us before anything is written, and the
     // credentials file can name the real address.
@@ -100,6 +113,8 @@ fn start(args: Args) -> Result<(), String> {
         arns,
         clock: Arc::new(SystemClock),
         root_credentials,
+        throttle: throttle.clone(),
+        audit: AuditConfig::default(),
     })
     .map_err(|e| e.to_string())?;
 
@@ -113,7 +128,11 @@ fn start(args: Args) -> Result<(), String> {
         let shutdown = shutdown_signal()?;
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         let listener = TcpListener::from_std(listener).map_err(|e| e.to_string())?;
-        tracing::info!(data_dir = %args.data_dir.display(), "vaultd listening on {local}");
+        tracing::info!(
+            data_dir = %args.data_dir.display(),
+            throttle = %throttle,
+            "vaultd listening on {local}"
+        );
         server::run(
             listener,
             Arc::new(vault),

@@ -25,7 +25,10 @@ use zeroize::Zeroizing;
 use crate::{
     auth::signature::{self, AUTHORIZATION_HEADER, DATE_HEADER, SECURITY_TOKEN_HEADER},
     clock::{Clock, SystemClock, format_basic_iso8601},
-    pb::{self, key_management_client::KeyManagementClient},
+    pb::{
+        self, audit_client::AuditClient, identity_client::IdentityClient,
+        key_management_client::KeyManagementClient, security_token_client::SecurityTokenClient,
+    },
 };
 
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:7730";
@@ -228,12 +231,15 @@ impl Interceptor for Signer {
     }
 }
 
-type Kms = KeyManagementClient<InterceptedService<Channel, Signer>>;
+type Signed = InterceptedService<Channel, Signer>;
 
 /// A connection to vaultd. Cheap to clone; clones share the connection.
 #[derive(Clone)]
 pub struct Client {
-    kms: Kms,
+    kms: KeyManagementClient<Signed>,
+    iam: IdentityClient<Signed>,
+    sts: SecurityTokenClient<Signed>,
+    audit: AuditClient<Signed>,
     timeout: Duration,
     retry: RetryPolicy,
 }
@@ -268,7 +274,10 @@ impl Client {
             clock: config.clock,
         };
         Ok(Self {
-            kms: KeyManagementClient::with_interceptor(channel, signer),
+            kms: KeyManagementClient::with_interceptor(channel.clone(), signer.clone()),
+            iam: IdentityClient::with_interceptor(channel.clone(), signer.clone()),
+            sts: SecurityTokenClient::with_interceptor(channel.clone(), signer.clone()),
+            audit: AuditClient::with_interceptor(channel, signer),
             timeout: config.timeout,
             retry: config.retry,
         })
@@ -277,14 +286,14 @@ impl Client {
     async fn call<Req, Resp, F, Fut>(&self, message: Req, rpc: F) -> Result<Resp, ClientError>
     where
         Req: Clone,
-        F: Fn(Kms, Request<Req>) -> Fut,
+        F: Fn(Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
     {
         let mut retry = 0;
         loop {
             let mut request = Request::new(message.clone());
             request.set_timeout(self.timeout);
-            match rpc(self.kms.clone(), request).await {
+            match rpc(request).await {
                 Ok(response) => return Ok(response.into_inner()),
                 Err(status) if retry < self.retry.max_retries && is_retryable(&status) => {
                     tokio::time::sleep(self.retry.backoff(retry)).await;
@@ -300,20 +309,51 @@ impl Client {
     }
 }
 
-macro_rules! kms_rpcs {
-    ($($method:ident($req:ident) -> $resp:ident;)+) => {
+/// One method per RPC of a service: `rpcs!(field, "Service"; method(Request) -> Response; ...)`.
+macro_rules! rpcs {
+    ($field:ident, $service:literal; $($method:ident($req:ident) -> $resp:ident;)+) => {
         impl Client {
             $(
-                #[doc = concat!("`KeyManagement/", stringify!($req), "` (without the Request suffix).")]
+                #[doc = concat!("`", $service, "/", stringify!($req), "` (without the Request suffix).")]
                 pub async fn $method(&self, request: pb::$req) -> Result<pb::$resp, ClientError> {
-                    self.call(request, |mut kms, r| async move { kms.$method(r).await }).await
+                    self.call(request, |r| {
+                        let mut service = self.$field.clone();
+                        async move { service.$method(r).await }
+                    })
+                    .await
                 }
             )+
         }
     };
 }
 
-kms_rpcs! {
+rpcs! { iam, "Identity";
+    create_user(CreateUserRequest) -> CreateUserResponse;
+    get_user(GetUserRequest) -> GetUserResponse;
+    list_users(ListUsersRequest) -> ListUsersResponse;
+    delete_user(DeleteUserRequest) -> DeleteUserResponse;
+    revoke_user_sessions(RevokeUserSessionsRequest) -> RevokeUserSessionsResponse;
+    create_access_key(CreateAccessKeyRequest) -> CreateAccessKeyResponse;
+    list_access_keys(ListAccessKeysRequest) -> ListAccessKeysResponse;
+    update_access_key(UpdateAccessKeyRequest) -> UpdateAccessKeyResponse;
+    delete_access_key(DeleteAccessKeyRequest) -> DeleteAccessKeyResponse;
+    put_user_policy(PutUserPolicyRequest) -> PutUserPolicyResponse;
+    get_user_policy(GetUserPolicyRequest) -> GetUserPolicyResponse;
+    list_user_policies(ListUserPoliciesRequest) -> ListUserPoliciesResponse;
+    delete_user_policy(DeleteUserPolicyRequest) -> DeleteUserPolicyResponse;
+    simulate_principal_policy(SimulatePrincipalPolicyRequest) -> SimulatePrincipalPolicyResponse;
+}
+
+rpcs! { sts, "SecurityToken";
+    get_session_token(GetSessionTokenRequest) -> GetSessionTokenResponse;
+    get_caller_identity(GetCallerIdentityRequest) -> GetCallerIdentityResponse;
+}
+
+rpcs! { audit, "Audit";
+    lookup_events(LookupEventsRequest) -> LookupEventsResponse;
+}
+
+rpcs! { kms, "KeyManagement";
     create_key(CreateKeyRequest) -> CreateKeyResponse;
     describe_key(DescribeKeyRequest) -> DescribeKeyResponse;
     list_keys(ListKeysRequest) -> ListKeysResponse;

@@ -1,121 +1,68 @@
-//! Principals: users and their access keys. For now the root user only, created on first start;
-//! users, inline policies and sessions build on this (issue "Identity").
+//! Principals: users, their access keys and inline policies, and session credentials (auth.md).
+//! IAM's rules live here: name shapes, at most two access keys per user, the aggregate policy size,
+//! no deleting a user that still has keys or policies, session durations.
 //!
 //! Access key secrets are sealed under the barrier (the server needs them to check signatures, as
-//! AWS does) and cached in memory after first use, zeroized on drop.
+//! AWS does) and cached in memory after first use, zeroized on drop. Users are cached with their
+//! parsed policies; every change goes to the store first, then replaces the cached entry, so a
+//! deactivated key or a deleted policy takes effect on the next request.
+
+pub mod credentials;
+pub mod session;
 
 use std::{
     collections::HashMap,
     fmt,
-    sync::{Arc, RwLock},
+    sync::{Arc, Mutex, RwLock},
+    time::{Duration, SystemTime},
 };
 
-use base64::Engine;
 use zeroize::Zeroizing;
+
+pub use credentials::{Announce, Credentials, RootCredentials};
+pub use session::Session;
 
 use crate::{
     arn::Arns,
+    auth::policy::Policy,
     clock::Clock,
-    crypto::{
-        barrier::{Barrier, Binding, Purpose},
-        random_array,
-    },
-    error::{Error, Result},
-    model::{AccessKeyRecord, AccessKeyStatus, UserRecord},
+    crypto::barrier::{Barrier, Binding, Purpose},
+    error::{Error, ErrorKind, Result},
+    model::{AccessKeyRecord, AccessKeyStatus, UserPolicyRecord, UserRecord},
+    paging::{Cursor, Page, Paged},
     store::Store,
 };
 
 pub const ROOT_USER: &str = "root";
-const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+/// Access keys a user may have at once (IAM's quota).
+pub const MAX_ACCESS_KEYS: usize = 2;
+/// The aggregate size of a user's inline policies, not counting white space (IAM's quota).
+pub const MAX_USER_POLICY_CHARS: usize = 2_048;
+/// The largest session policy.
+pub const MAX_SESSION_POLICY_CHARS: usize = 2_048;
+/// GetSessionToken's duration bounds and default (STS's), and root's ceiling.
+pub const SESSION_MIN: Duration = Duration::from_secs(900);
+pub const SESSION_MAX: Duration = Duration::from_secs(129_600);
+pub const SESSION_DEFAULT: Duration = Duration::from_secs(43_200);
+pub const ROOT_SESSION_MAX: Duration = Duration::from_secs(3_600);
+/// Opened session tokens kept in memory (a cache: a miss only costs one AEAD open).
+const SESSION_CACHE: usize = 10_000;
 
-/// An access key id and its secret. Holds a secret: `Debug` is redacted, the secret is zeroized.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    pub access_key_id: String,
-    pub secret_access_key: Zeroizing<String>,
+/// A user with its ARN and parsed inline policies, as requests see it.
+#[derive(Debug)]
+pub struct User {
+    pub record: UserRecord,
+    pub arn: String,
+    /// Inline policies by name, in name order.
+    pub policies: Vec<(String, Arc<Policy>)>,
 }
 
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"[REDACTED]")
-            .finish()
-    }
-}
-
-impl Credentials {
-    /// Fresh long-term credentials: `AKIA` + 16 of `[A-Z2-7]`, and 40 base64 characters.
-    pub fn generate() -> Result<Self> {
-        let id_bytes = random_array::<10>()?;
-        let secret_bytes = Zeroizing::new(random_array::<30>()?);
-        Ok(Self {
-            access_key_id: format!("AKIA{}", base32(&id_bytes)),
-            secret_access_key: Zeroizing::new(
-                base64::engine::general_purpose::STANDARD.encode(secret_bytes.as_slice()),
-            ),
-        })
-    }
-
-    /// Checks the shapes of auth.md (operator-supplied credentials must look like generated ones).
-    pub fn validate(&self) -> std::result::Result<(), String> {
-        let id_ok = self.access_key_id.len() == 20
-            && self.access_key_id.starts_with("AKIA")
-            && self.access_key_id[4..].bytes().all(|c| BASE32.contains(&c));
-        if !id_ok {
-            return Err("an access key id is AKIA followed by 16 characters of A-Z and 2-7".into());
-        }
-        let secret_ok = self.secret_access_key.len() == 40
-            && self
-                .secret_access_key
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/');
-        if !secret_ok {
-            return Err("a secret access key is 40 characters of A-Z, a-z, 0-9, + and /".into());
-        }
-        Ok(())
-    }
-}
-
-fn base32(bytes: &[u8; 10]) -> String {
-    let mut out = String::with_capacity(16);
-    // 80 bits → 16 symbols of 5 bits, taken in two 40-bit halves.
-    for half in [&bytes[..5], &bytes[5..]] {
-        let v = half.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
-        for i in (0..8).rev() {
-            out.push(BASE32[((v >> (i * 5)) & 31) as usize] as char);
-        }
-    }
-    out
-}
-
-/// Where root's credentials come from.
-pub enum RootCredentials {
-    /// Operator-supplied (e.g. from the environment): they become root's only access key.
-    Fixed(Credentials),
-    /// Generated on first start and handed to this function (to print and save) before they are
-    /// stored; later starts keep root's existing keys.
-    Generate(Announce),
-}
-
-/// Shows or saves freshly generated root credentials; an error stops the start.
-pub type Announce = Box<dyn FnOnce(&Credentials) -> std::result::Result<(), String> + Send>;
-
-impl fmt::Debug for RootCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RootCredentials::Fixed(creds) => f.debug_tuple("Fixed").field(creds).finish(),
-            RootCredentials::Generate(_) => f.write_str("Generate"),
-        }
-    }
-}
-
-/// A usable access key: its owner and its secret. Holds a secret: `Debug` is redacted.
+/// A usable access key with its secret. Holds a secret: `Debug` is redacted.
 pub struct AccessKey {
     pub id: String,
-    pub user: UserRecord,
-    pub user_arn: String,
+    pub user_id: String,
     pub status: AccessKeyStatus,
+    pub created_at: SystemTime,
     secret: Zeroizing<String>,
 }
 
@@ -129,11 +76,31 @@ impl fmt::Debug for AccessKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AccessKey")
             .field("id", &self.id)
-            .field("user", &self.user.name)
+            .field("user_id", &self.user_id)
             .field("status", &self.status)
             .finish_non_exhaustive()
     }
 }
+
+/// A freshly made access key, with the secret shown this once.
+#[derive(Debug)]
+pub struct NewAccessKey {
+    pub user_name: String,
+    pub record: AccessKeyRecord,
+    pub credentials: Credentials,
+}
+
+/// Freshly minted session credentials.
+#[derive(Debug)]
+pub struct SessionCredentials {
+    pub credentials: Credentials,
+    /// The session token (holds the sealed secret: never log it).
+    pub session_token: Zeroizing<String>,
+    pub expiration: SystemTime,
+}
+
+/// A session token already opened: the token text and what it carries.
+type OpenedSession = (Box<str>, Arc<Session>);
 
 /// The IAM domain service.
 pub struct Iam {
@@ -142,6 +109,11 @@ pub struct Iam {
     clock: Arc<dyn Clock>,
     arns: Arns,
     access_keys: RwLock<HashMap<String, Arc<AccessKey>>>,
+    users: RwLock<HashMap<String, Arc<User>>>,
+    /// Opened session tokens by temporary access key id, with the token they came from.
+    sessions: RwLock<HashMap<String, OpenedSession>>,
+    /// Serializes read-check-write sequences (policy size, key limits, delete conflicts).
+    writer: Mutex<()>,
     /// Set by [`Iam::bootstrap_root`].
     root_user_id: RwLock<Option<String>>,
 }
@@ -161,6 +133,37 @@ fn secret_binding<'a>(key_id: &'a str, user_id: &'a str) -> Binding<'a> {
     }
 }
 
+/// IAM's name pattern `[\w+=,.@-]+` with a length limit; the error names the parameter as AWS does.
+fn validate_name(value: &str, field: &str, max: usize) -> Result<()> {
+    let ok = !value.is_empty()
+        && value.chars().count() <= max
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::validation(format!(
+            "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: \
+             Member must have length between 1 and {max} and match [\\w+=,.@-]+"
+        )))
+    }
+}
+
+/// Parses a policy document, naming the problem (MalformedPolicyDocument).
+pub fn parse_policy(document: &str) -> Result<Policy> {
+    Policy::parse(document).map_err(|e| {
+        Error::new(
+            ErrorKind::MalformedPolicyDocument,
+            format!("The policy document is malformed: {e}"),
+        )
+    })
+}
+
+fn non_white_len(text: &str) -> usize {
+    text.chars().filter(|c| !c.is_whitespace()).count()
+}
+
 impl Iam {
     pub fn new(
         store: Arc<dyn Store>,
@@ -174,8 +177,15 @@ impl Iam {
             clock,
             arns,
             access_keys: RwLock::new(HashMap::new()),
+            users: RwLock::new(HashMap::new()),
+            sessions: RwLock::new(HashMap::new()),
+            writer: Mutex::new(()),
             root_user_id: RwLock::new(None),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Makes sure the root user exists with credentials. With [`RootCredentials::Fixed`] they
@@ -183,13 +193,15 @@ impl Iam {
     /// has, or on first start gets a generated one, which is handed to the announcer *before* it
     /// is stored: if it cannot be shown or saved, nothing is stored and the next start tries again.
     pub fn bootstrap_root(&self, credentials: RootCredentials) -> Result<()> {
+        let _guard = self.lock();
         let root = match self.store.user_by_name(ROOT_USER)? {
             Some(user) => user,
             None => {
                 let user = UserRecord {
-                    id: format!("AIDA{}", base32(&random_array::<10>()?)),
+                    id: credentials::random_id("AIDA")?,
                     name: ROOT_USER.into(),
                     created_at: self.clock.now(),
+                    sessions_valid_after: None,
                 };
                 self.store.insert_user(&user)?;
                 user
@@ -217,7 +229,11 @@ impl Iam {
                 {
                     self.store.delete_access_key(&key.id)?;
                 }
-                if !matches {
+                if matches {
+                    // A key deactivated in a previous run is what the operator asks to use.
+                    self.store
+                        .update_access_key_status(&creds.access_key_id, AccessKeyStatus::Active)?;
+                } else {
                     self.insert_access_key(&root, &creds)?;
                 }
                 self.access_keys.write().expect("access key cache").clear();
@@ -231,25 +247,34 @@ impl Iam {
                         "the generated root credentials could not be saved: {e}"
                     ))
                 })?;
-                self.insert_access_key(&root, &creds)
+                self.insert_access_key(&root, &creds).map(|_| ())
             }
         }
     }
 
-    fn insert_access_key(&self, user: &UserRecord, creds: &Credentials) -> Result<()> {
+    fn insert_access_key(&self, user: &UserRecord, creds: &Credentials) -> Result<AccessKeyRecord> {
         let sealed = self.barrier.seal(
             Purpose::AccessKey,
             &secret_binding(&creds.access_key_id, &user.id),
             creds.secret_access_key.as_bytes(),
         )?;
-        self.store.insert_access_key(&AccessKeyRecord {
+        let record = AccessKeyRecord {
             id: creds.access_key_id.clone(),
             user_id: user.id.clone(),
             status: AccessKeyStatus::Active,
             created_at: self.clock.now(),
             sealed_secret: sealed,
-        })?;
-        Ok(())
+        };
+        if !self.store.insert_access_key(&record, MAX_ACCESS_KEYS)? {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS} (user {}).",
+                    user.name
+                ),
+            ));
+        }
+        Ok(record)
     }
 
     fn open_secret(&self, record: &AccessKeyRecord) -> Result<Zeroizing<String>> {
@@ -263,6 +288,17 @@ impl Iam {
             .map_err(|_| Error::internal("An access key secret is damaged."))
     }
 
+    /// Whether `user_id` is the root user's.
+    pub fn is_root_user(&self, user_id: &str) -> bool {
+        self.root_user_id.read().expect("root user id").as_deref() == Some(user_id)
+    }
+
+    pub fn arns(&self) -> &Arns {
+        &self.arns
+    }
+
+    // --- Lookups for authentication (memory first) -----------------------------------------
+
     /// The access key `id` if it is in memory.
     pub fn cached_access_key(&self, id: &str) -> Option<Arc<AccessKey>> {
         self.access_keys
@@ -272,28 +308,20 @@ impl Iam {
             .cloned()
     }
 
-    /// Whether `user_id` is the root user's.
-    pub fn is_root_user(&self, user_id: &str) -> bool {
-        self.root_user_id.read().expect("root user id").as_deref() == Some(user_id)
-    }
-
-    /// The access key `id` with its owner and secret, from memory after first use.
+    /// The access key `id` with its secret, from memory after first use.
     pub fn access_key(&self, id: &str) -> Result<Option<Arc<AccessKey>>> {
-        if let Some(key) = self.access_keys.read().expect("access key cache").get(id) {
-            return Ok(Some(key.clone()));
+        if let Some(key) = self.cached_access_key(id) {
+            return Ok(Some(key));
         }
         let Some(record) = self.store.access_key(id)? else {
-            return Ok(None);
-        };
-        let Some(user) = self.store.user(&record.user_id)? else {
             return Ok(None);
         };
         let key = Arc::new(AccessKey {
             secret: self.open_secret(&record)?,
             id: record.id,
-            user_arn: self.arns.user(&user.name),
-            user,
+            user_id: record.user_id,
             status: record.status,
+            created_at: record.created_at,
         });
         self.access_keys
             .write()
@@ -301,45 +329,388 @@ impl Iam {
             .insert(key.id.clone(), key.clone());
         Ok(Some(key))
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    /// The user `id` if it is in memory.
+    pub fn cached_user(&self, id: &str) -> Option<Arc<User>> {
+        self.users.read().expect("user cache").get(id).cloned()
+    }
 
-    #[test]
-    fn generated_credentials_have_the_documented_shape() {
-        for _ in 0..50 {
-            let creds = Credentials::generate().unwrap();
-            creds.validate().unwrap();
+    /// The user `id` with its policies, from memory after first use.
+    pub fn user_by_id(&self, id: &str) -> Result<Option<Arc<User>>> {
+        if let Some(user) = self.cached_user(id) {
+            return Ok(Some(user));
         }
-        let shown = format!("{:?}", Credentials::generate().unwrap());
-        assert!(shown.contains("[REDACTED]"));
+        match self.store.user(id)? {
+            Some(record) => self.load_user(record).map(Some),
+            None => Ok(None),
+        }
     }
 
-    #[test]
-    fn base32_encodes_80_bits_as_16_symbols() {
-        assert_eq!(base32(&[0; 10]), "AAAAAAAAAAAAAAAA");
-        assert_eq!(base32(&[0xff; 10]), "7777777777777777");
-        assert_eq!(base32(&[0, 0, 0, 0, 1, 0, 0, 0, 0, 0]), "AAAAAAABAAAAAAAA");
+    /// Reads a user's policies and (re)places the user in the cache.
+    fn load_user(&self, record: UserRecord) -> Result<Arc<User>> {
+        let mut policies = Vec::new();
+        for stored in self.store.user_policies(&record.id)? {
+            let policy = Policy::parse(&stored.document).map_err(|e| {
+                tracing::error!(user = %record.name, policy = %stored.name, error = %e, "stored policy does not parse");
+                Error::internal("A stored policy is damaged.")
+            })?;
+            policies.push((stored.name, Arc::new(policy)));
+        }
+        let user = Arc::new(User {
+            arn: self.arns.user(&record.name),
+            record,
+            policies,
+        });
+        self.users
+            .write()
+            .expect("user cache")
+            .insert(user.record.id.clone(), user.clone());
+        Ok(user)
     }
 
-    #[test]
-    fn operator_credentials_are_validated() {
-        let ok = Credentials {
-            access_key_id: "AKIAEXAMPLEKEY234567".into(),
-            secret_access_key: Zeroizing::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into()),
+    fn forget_user(&self, id: &str) {
+        self.users.write().expect("user cache").remove(id);
+    }
+
+    fn forget_access_key(&self, id: &str) {
+        self.access_keys
+            .write()
+            .expect("access key cache")
+            .remove(id);
+    }
+
+    /// Opens a session token presented with `access_key_id` (memory first). `None` when it is
+    /// not a token of this vault for that key id.
+    pub fn session(&self, token: &str, access_key_id: &str) -> Option<Arc<Session>> {
+        if let Some((seen, session)) = self
+            .sessions
+            .read()
+            .expect("session cache")
+            .get(access_key_id)
+            && subtle::ConstantTimeEq::ct_eq(seen.as_bytes(), token.as_bytes()).into()
+        {
+            return Some(session.clone());
+        }
+        let session = Arc::new(session::open(&self.barrier, token, access_key_id)?);
+        let mut cache = self.sessions.write().expect("session cache");
+        if cache.len() >= SESSION_CACHE {
+            let now = self.clock.now();
+            cache.retain(|_, (_, s)| s.expiration > now);
+            if cache.len() >= SESSION_CACHE {
+                cache.clear();
+            }
+        }
+        cache.insert(access_key_id.to_string(), (token.into(), session.clone()));
+        Some(session)
+    }
+
+    // --- Users ------------------------------------------------------------------------------
+
+    /// The user named `name` (case-insensitively, as IAM), or NoSuchEntity.
+    pub fn user(&self, name: &str) -> Result<Arc<User>> {
+        validate_name(name, "userName", 64)?;
+        let record = self.store.user_by_name(name)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::NoSuchEntity,
+                format!("The user with name {name} cannot be found."),
+            )
+        })?;
+        match self.cached_user(&record.id) {
+            Some(user) if user.record == record => Ok(user),
+            _ => self.load_user(record),
+        }
+    }
+
+    pub fn create_user(&self, name: &str) -> Result<Arc<User>> {
+        validate_name(name, "userName", 64)?;
+        let _guard = self.lock();
+        if self.store.user_by_name(name)?.is_some() {
+            return Err(Error::new(
+                ErrorKind::EntityAlreadyExists,
+                format!("User with name {name} already exists."),
+            ));
+        }
+        let record = UserRecord {
+            id: credentials::random_id("AIDA")?,
+            name: name.to_string(),
+            created_at: self.clock.now(),
+            sessions_valid_after: None,
         };
-        ok.validate().unwrap();
-        let bad_id = Credentials {
-            access_key_id: "AKIAexample".into(),
-            ..ok.clone()
+        self.store.insert_user(&record)?;
+        self.load_user(record)
+    }
+
+    /// Users in name order, 1–1000 a page (100 by default).
+    pub fn list_users(&self, page: &Page) -> Result<Paged<UserRecord>> {
+        let cursor = Cursor::parse_field(page, "maxItems", 1000, 100)?;
+        let users = self
+            .store
+            .list_users(cursor.after.as_deref(), cursor.limit + 1)?;
+        Ok(cursor.finish(users, |u| u.name.clone()))
+    }
+
+    /// Deletes a user that has no access keys and no inline policies left (DeleteConflict
+    /// otherwise, as IAM). Root cannot be deleted.
+    pub fn delete_user(&self, name: &str) -> Result<()> {
+        let user = self.user(name)?;
+        if self.is_root_user(&user.record.id) {
+            return Err(Error::new(
+                ErrorKind::DeleteConflict,
+                "The root user cannot be deleted.",
+            ));
+        }
+        let _guard = self.lock();
+        let keys = self.store.access_keys_of(&user.record.id)?.len();
+        let policies = self.store.user_policies(&user.record.id)?.len();
+        if keys + policies > 0 {
+            return Err(Error::new(
+                ErrorKind::DeleteConflict,
+                format!(
+                    "Cannot delete entity, must delete access keys ({keys}) and policies ({policies}) first."
+                ),
+            ));
+        }
+        let deleted = self.store.delete_user(&user.record.id);
+        self.forget_user(&user.record.id);
+        match deleted {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::new(
+                ErrorKind::NoSuchEntity,
+                format!("The user with name {name} cannot be found."),
+            )),
+            Err(crate::store::Error::Conflict(_)) => Err(Error::new(
+                ErrorKind::DeleteConflict,
+                "Cannot delete entity, must delete access keys and policies first.",
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Ends every session the user holds now: sessions issued at or before this instant are
+    /// refused from the next request on.
+    pub fn revoke_user_sessions(&self, name: &str) -> Result<SystemTime> {
+        let user = self.user(name)?;
+        let _guard = self.lock();
+        let now = self.clock.now();
+        if !self.store.set_sessions_valid_after(&user.record.id, now)? {
+            return Err(Error::new(
+                ErrorKind::NoSuchEntity,
+                format!("The user with name {name} cannot be found."),
+            ));
+        }
+        self.forget_user(&user.record.id);
+        Ok(now)
+    }
+
+    // --- Access keys ------------------------------------------------------------------------
+
+    pub fn create_access_key(&self, user_name: &str) -> Result<NewAccessKey> {
+        let user = self.user(user_name)?;
+        let credentials = Credentials::generate()?;
+        let _guard = self.lock();
+        let record = self.insert_access_key(&user.record, &credentials)?;
+        Ok(NewAccessKey {
+            user_name: user.record.name.clone(),
+            record,
+            credentials,
+        })
+    }
+
+    /// A user's access keys, oldest first (IAM pages them; two fit on any page).
+    pub fn list_access_keys(
+        &self,
+        user_name: &str,
+        page: &Page,
+    ) -> Result<(Arc<User>, Paged<AccessKeyRecord>)> {
+        let cursor = Cursor::parse_field(page, "maxItems", 1000, 100)?;
+        let user = self.user(user_name)?;
+        let keys = self.store.access_keys_of(&user.record.id)?;
+        Ok((user, cursor.slice(keys, |k| k.id.clone())))
+    }
+
+    /// The access key `id` of user `user_name`, or NoSuchEntity (also when it is another user's).
+    fn key_of(&self, user: &User, id: &str) -> Result<AccessKeyRecord> {
+        self.store
+            .access_key(id)?
+            .filter(|k| k.user_id == user.record.id)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NoSuchEntity,
+                    format!(
+                        "The Access Key with id {id} cannot be found for user {}.",
+                        user.record.name
+                    ),
+                )
+            })
+    }
+
+    pub fn update_access_key(
+        &self,
+        user_name: &str,
+        id: &str,
+        status: AccessKeyStatus,
+    ) -> Result<()> {
+        let user = self.user(user_name)?;
+        let _guard = self.lock();
+        self.key_of(&user, id)?;
+        self.store.update_access_key_status(id, status)?;
+        self.forget_access_key(id);
+        Ok(())
+    }
+
+    pub fn delete_access_key(&self, user_name: &str, id: &str) -> Result<()> {
+        let user = self.user(user_name)?;
+        let _guard = self.lock();
+        self.key_of(&user, id)?;
+        self.store.delete_access_key(id)?;
+        self.forget_access_key(id);
+        Ok(())
+    }
+
+    // --- Inline policies --------------------------------------------------------------------
+
+    pub fn put_user_policy(
+        &self,
+        user_name: &str,
+        policy_name: &str,
+        document: &str,
+    ) -> Result<()> {
+        validate_name(policy_name, "policyName", 128)?;
+        parse_policy(document)?;
+        let user = self.user(user_name)?;
+        let _guard = self.lock();
+        let others: usize = self
+            .store
+            .user_policies(&user.record.id)?
+            .iter()
+            .filter(|p| p.name != policy_name)
+            .map(|p| non_white_len(&p.document))
+            .sum();
+        if others + non_white_len(document) > MAX_USER_POLICY_CHARS {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "Maximum policy size of {MAX_USER_POLICY_CHARS} bytes exceeded for user {}.",
+                    user.record.name
+                ),
+            ));
+        }
+        self.store.put_user_policy(&UserPolicyRecord {
+            user_id: user.record.id.clone(),
+            name: policy_name.to_string(),
+            document: document.to_string(),
+        })?;
+        self.forget_user(&user.record.id);
+        Ok(())
+    }
+
+    fn no_such_policy(user: &User, policy_name: &str) -> Error {
+        Error::new(
+            ErrorKind::NoSuchEntity,
+            format!(
+                "The user policy with name {policy_name} cannot be found for user {}.",
+                user.record.name
+            ),
+        )
+    }
+
+    /// A user's inline policy: (user name as stored, document).
+    pub fn get_user_policy(&self, user_name: &str, policy_name: &str) -> Result<(String, String)> {
+        validate_name(policy_name, "policyName", 128)?;
+        let user = self.user(user_name)?;
+        self.store
+            .user_policies(&user.record.id)?
+            .into_iter()
+            .find(|p| p.name == policy_name)
+            .map(|p| (user.record.name.clone(), p.document))
+            .ok_or_else(|| Self::no_such_policy(&user, policy_name))
+    }
+
+    pub fn list_user_policies(&self, user_name: &str, page: &Page) -> Result<Paged<String>> {
+        let cursor = Cursor::parse_field(page, "maxItems", 1000, 100)?;
+        let user = self.user(user_name)?;
+        let names = self
+            .store
+            .user_policies(&user.record.id)?
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        Ok(cursor.slice(names, Clone::clone))
+    }
+
+    pub fn delete_user_policy(&self, user_name: &str, policy_name: &str) -> Result<()> {
+        validate_name(policy_name, "policyName", 128)?;
+        let user = self.user(user_name)?;
+        let _guard = self.lock();
+        if !self
+            .store
+            .delete_user_policy(&user.record.id, policy_name)?
+        {
+            return Err(Self::no_such_policy(&user, policy_name));
+        }
+        self.forget_user(&user.record.id);
+        Ok(())
+    }
+
+    // --- Sessions ---------------------------------------------------------------------------
+
+    /// Mints session credentials for the holder of long-term key `minted_by` (GetSessionToken).
+    /// The caller has checked that the request was not itself made with session credentials.
+    pub fn get_session_token(
+        &self,
+        user_id: &str,
+        minted_by: &str,
+        duration_seconds: Option<i32>,
+        policy: Option<&str>,
+    ) -> Result<SessionCredentials> {
+        let requested = match duration_seconds {
+            None => SESSION_DEFAULT,
+            Some(secs) => {
+                let secs = u64::try_from(secs).unwrap_or(0);
+                let d = Duration::from_secs(secs);
+                if d < SESSION_MIN || d > SESSION_MAX {
+                    return Err(Error::validation(format!(
+                        "1 validation error detected: Value '{secs}' at 'durationSeconds' failed to satisfy \
+                         constraint: Member must have value between {} and {}",
+                        SESSION_MIN.as_secs(),
+                        SESSION_MAX.as_secs()
+                    )));
+                }
+                d
+            }
         };
-        assert!(bad_id.validate().is_err());
-        let bad_secret = Credentials {
-            secret_access_key: Zeroizing::new("short".into()),
-            ..ok
+        let duration = if self.is_root_user(user_id) {
+            requested.min(ROOT_SESSION_MAX)
+        } else {
+            requested
         };
-        assert!(bad_secret.validate().is_err());
+        if let Some(policy) = policy {
+            if policy.chars().count() > MAX_SESSION_POLICY_CHARS {
+                return Err(Error::validation(format!(
+                    "The session policy is longer than {MAX_SESSION_POLICY_CHARS} characters."
+                )));
+            }
+            parse_policy(policy)?;
+        }
+        let credentials = Credentials::generate_with_prefix(credentials::TEMPORARY_PREFIX)?;
+        let issued_at = self.clock.now();
+        let expiration = issued_at + duration;
+        let token = session::seal(
+            &self.barrier,
+            &session::Claims {
+                user_id,
+                minted_by,
+                access_key_id: &credentials.access_key_id,
+                secret: &credentials.secret_access_key,
+                issued_at,
+                expiration,
+                policy,
+            },
+        )?;
+        Ok(SessionCredentials {
+            credentials,
+            session_token: Zeroizing::new(token),
+            expiration,
+        })
     }
 }

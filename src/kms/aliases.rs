@@ -4,7 +4,8 @@ use std::time::SystemTime;
 
 use uuid::Uuid;
 
-use super::{Kms, Page, Paged, paging::Cursor};
+use super::{Kms, Page, Paged};
+use crate::paging::Cursor;
 use crate::{
     error::{Error, ErrorKind, Result},
     model::AliasRecord,

@@ -5,7 +5,8 @@ use std::time::SystemTime;
 
 use uuid::Uuid;
 
-use super::{KeyView, Kms, Page, Paged, paging::Cursor, rotatable, tags::validate_tags};
+use super::{KeyView, Kms, Page, Paged, rotatable, tags::validate_tags};
+use crate::paging::Cursor;
 use crate::{
     clock::DAY,
     error::{Error, ErrorKind, Result},

@@ -13,7 +13,6 @@
 mod aliases;
 mod lifecycle;
 mod ops;
-mod paging;
 mod tags;
 
 use std::{
@@ -36,10 +35,10 @@ use crate::{
     store::Store,
 };
 
+pub use crate::paging::{Page, Paged};
 pub use aliases::{AliasView, validate_alias_name};
 pub use lifecycle::{CreateKeyInput, Rotation, RotationStatus};
 pub use ops::{DataKey, Decrypted, Encrypted, ReEncrypted};
-pub use paging::{Page, Paged};
 
 /// A key's metadata with its ARN, as DescribeKey shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 
 use uuid::Uuid;
 
-use super::{Kms, Page, Paged, paging::Cursor};
+use super::{Kms, Page, Paged};
+use crate::paging::Cursor;
 use crate::{
     error::{Error, ErrorKind, Result},
     model::Tag,

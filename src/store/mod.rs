@@ -11,7 +11,10 @@ use std::time::SystemTime;
 
 use uuid::Uuid;
 
-use crate::model::{AccessKeyRecord, AliasRecord, KeyRecord, MaterialVersion, Tag, UserRecord};
+use crate::model::{
+    AccessKeyRecord, AccessKeyStatus, AliasRecord, AuditQuery, AuditRecord, KeyRecord,
+    MaterialVersion, Tag, UserPolicyRecord, UserRecord,
+};
 
 pub use sqlite::SqliteStore;
 
@@ -79,12 +82,36 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<AliasRecord>>;
 
-    // --- Users and access keys ----------------------------------------------------------------
+    // --- Users, access keys and inline policies ------------------------------------------------
+    /// The user of that name, compared case-insensitively (IAM user names are).
     fn user_by_name(&self, name: &str) -> Result<Option<UserRecord>>;
     fn user(&self, id: &str) -> Result<Option<UserRecord>>;
+    /// Fails with `Conflict` if the name is taken (case-insensitively).
     fn insert_user(&self, user: &UserRecord) -> Result<()>;
+    /// Users ordered by name, starting after `after`.
+    fn list_users(&self, after: Option<&str>, limit: usize) -> Result<Vec<UserRecord>>;
+    /// Deletes a user that has no access keys and no policies left; `Conflict` if it has some.
+    /// `false` if there was no such user.
+    fn delete_user(&self, id: &str) -> Result<bool>;
+    /// Sets a user's session revocation instant; `false` if there is no such user.
+    fn set_sessions_valid_after(&self, user_id: &str, at: SystemTime) -> Result<bool>;
     fn access_key(&self, id: &str) -> Result<Option<AccessKeyRecord>>;
+    /// A user's access keys, oldest first.
     fn access_keys_of(&self, user_id: &str) -> Result<Vec<AccessKeyRecord>>;
-    fn insert_access_key(&self, key: &AccessKeyRecord) -> Result<()>;
-    fn delete_access_key(&self, id: &str) -> Result<()>;
+    /// Adds an access key unless its user already has `max_per_user`; `false` if refused.
+    fn insert_access_key(&self, key: &AccessKeyRecord, max_per_user: usize) -> Result<bool>;
+    fn update_access_key_status(&self, id: &str, status: AccessKeyStatus) -> Result<bool>;
+    fn delete_access_key(&self, id: &str) -> Result<bool>;
+    /// A user's inline policies ordered by name.
+    fn user_policies(&self, user_id: &str) -> Result<Vec<UserPolicyRecord>>;
+    /// Adds or replaces an inline policy.
+    fn put_user_policy(&self, policy: &UserPolicyRecord) -> Result<()>;
+    fn delete_user_policy(&self, user_id: &str, name: &str) -> Result<bool>;
+
+    // --- Audit trail ----------------------------------------------------------------------------
+    /// Appends events (already chained, consecutive sequence numbers) in one transaction.
+    fn append_audit_events(&self, events: &[AuditRecord]) -> Result<()>;
+    /// The newest event, to continue the chain after a restart.
+    fn last_audit_event(&self) -> Result<Option<AuditRecord>>;
+    fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>>;
 }

@@ -16,6 +16,8 @@ use std::{
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use vaultd::{
     arn::Arns,
+    audit::AuditConfig,
+    auth::throttle::ThrottleConfig,
     client::{Client, ClientConfig, ClientError, RetryPolicy, StaticCredentials},
     clock::{Clock, ManualClock},
     crypto::barrier::RootKey,
@@ -66,6 +68,33 @@ impl TestServer {
         root_key: RootKey,
         clock: Arc<ManualClock>,
     ) -> Self {
+        Self::start_full(addr, data_dir, root_key, clock, ThrottleConfig::off()).await
+    }
+
+    /// A fresh server that throttles as `throttle` says.
+    pub async fn start_throttled(throttle: ThrottleConfig) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("data");
+        let clock = Arc::new(ManualClock::starting_now());
+        let mut server = Self::start_full(
+            "127.0.0.1:0".parse().unwrap(),
+            &data_dir,
+            RootKey::generate().unwrap(),
+            clock,
+            throttle,
+        )
+        .await;
+        server._dir = Some(dir);
+        server
+    }
+
+    async fn start_full(
+        addr: SocketAddr,
+        data_dir: &Path,
+        root_key: RootKey,
+        clock: Arc<ManualClock>,
+        throttle: ThrottleConfig,
+    ) -> Self {
         let vault = Vault::open(VaultConfig {
             data_dir: data_dir.to_path_buf(),
             root_key: root_key.clone(),
@@ -75,6 +104,8 @@ impl TestServer {
                 access_key_id: ROOT_ACCESS_KEY_ID.into(),
                 secret_access_key: Zeroizing::new(ROOT_SECRET.into()),
             }),
+            throttle,
+            audit: AuditConfig::default(),
         })
         .expect("vault opens");
         let vault = Arc::new(vault);
@@ -349,4 +380,42 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Creates user `name` with the inline policy `policy` (if any) and an access key; returns the
+/// user's credentials.
+pub async fn app_user(server: &TestServer, name: &str, policy: Option<&str>) -> StaticCredentials {
+    let root = server.client();
+    root.create_user(pb::CreateUserRequest {
+        user_name: name.into(),
+    })
+    .await
+    .unwrap();
+    if let Some(policy) = policy {
+        root.put_user_policy(pb::PutUserPolicyRequest {
+            user_name: name.into(),
+            policy_name: "app".into(),
+            policy_document: policy.into(),
+        })
+        .await
+        .unwrap();
+    }
+    let key = root
+        .create_access_key(pb::CreateAccessKeyRequest {
+            user_name: name.into(),
+        })
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    StaticCredentials::new(&key.access_key_id, &key.secret_access_key, None)
+}
+
+/// A policy document allowing `actions` on `resource`.
+pub fn allow(actions: &[&str], resource: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}]
+    })
+    .to_string()
 }

@@ -3,10 +3,13 @@
 
 mod aliases_tags;
 mod auth;
+mod authorization;
 mod client;
 mod common;
 mod crypto;
 mod daemon;
+mod identity;
 mod interop;
 mod keys;
+mod sessions;
 mod vaultctl;

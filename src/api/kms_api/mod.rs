@@ -12,8 +12,8 @@ pub use support::KmsApi;
 use support::{RpcResult, decode};
 
 use super::{
+    call::caller,
     convert::{self, FromWire, key_metadata, optional, timestamp},
-    principal,
 };
 use crate::{
     kms::{CreateKeyInput, Page},
@@ -27,7 +27,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateKeyRequest>,
     ) -> RpcResult<pb::CreateKeyResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         self.authorize(&who, "kms:CreateKey", &["*"])?;
         let input = CreateKeyInput {
@@ -48,7 +48,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DescribeKeyRequest>,
     ) -> RpcResult<pb::DescribeKeyResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let key = self
             .key(&who, "kms:DescribeKey", &request.get_ref().key_id)
             .await?;
@@ -64,7 +64,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListKeysRequest>,
     ) -> RpcResult<pb::ListKeysResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         self.authorize(&who, "kms:ListKeys", &["*"])?;
         let page = Page::new(req.limit, &req.marker);
@@ -87,7 +87,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::UpdateKeyDescriptionRequest>,
     ) -> RpcResult<pb::UpdateKeyDescriptionResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         let key = self
             .key(&who, "kms:UpdateKeyDescription", &req.key_id)
@@ -101,7 +101,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EnableKeyRequest>,
     ) -> RpcResult<pb::EnableKeyResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let key = self
             .key(&who, "kms:EnableKey", &request.get_ref().key_id)
             .await?;
@@ -113,7 +113,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DisableKeyRequest>,
     ) -> RpcResult<pb::DisableKeyResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let key = self
             .key(&who, "kms:DisableKey", &request.get_ref().key_id)
             .await?;
@@ -125,7 +125,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ScheduleKeyDeletionRequest>,
     ) -> RpcResult<pb::ScheduleKeyDeletionResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         let key = self
             .key(&who, "kms:ScheduleKeyDeletion", &req.key_id)
@@ -147,7 +147,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CancelKeyDeletionRequest>,
     ) -> RpcResult<pb::CancelKeyDeletionResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let key = self
             .key(&who, "kms:CancelKeyDeletion", &request.get_ref().key_id)
             .await?;
@@ -163,7 +163,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EnableKeyRotationRequest>,
     ) -> RpcResult<pb::EnableKeyRotationResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         let key = self.key(&who, "kms:EnableKeyRotation", &req.key_id).await?;
         self.blocking(move |kms| kms.enable_key_rotation(key.id, req.rotation_period_in_days))
@@ -175,7 +175,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DisableKeyRotationRequest>,
     ) -> RpcResult<pb::DisableKeyRotationResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let key = self
             .key(&who, "kms:DisableKeyRotation", &request.get_ref().key_id)
             .await?;
@@ -188,7 +188,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GetKeyRotationStatusRequest>,
     ) -> RpcResult<pb::GetKeyRotationStatusResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let key = self
             .key(&who, "kms:GetKeyRotationStatus", &request.get_ref().key_id)
             .await?;
@@ -208,7 +208,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::RotateKeyOnDemandRequest>,
     ) -> RpcResult<pb::RotateKeyOnDemandResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let key = self
             .key(&who, "kms:RotateKeyOnDemand", &request.get_ref().key_id)
             .await?;
@@ -224,7 +224,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListKeyRotationsRequest>,
     ) -> RpcResult<pb::ListKeyRotationsResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         let key = self.key(&who, "kms:ListKeyRotations", &req.key_id).await?;
         let page = Page::new(req.limit, &req.marker);
@@ -255,7 +255,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateAliasRequest>,
     ) -> RpcResult<pb::CreateAliasResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         let target = self
             .alias_and_target(&who, "kms:CreateAlias", &req.alias_name, &req.target_key_id)
@@ -269,7 +269,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::UpdateAliasRequest>,
     ) -> RpcResult<pb::UpdateAliasResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         let target = self
             .alias_and_target(&who, "kms:UpdateAlias", &req.alias_name, &req.target_key_id)
@@ -283,7 +283,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DeleteAliasRequest>,
     ) -> RpcResult<pb::DeleteAliasResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         decode(crate::kms::validate_alias_name(&req.alias_name))?;
         let alias_arn = self.vault.arns.alias(&req.alias_name);
@@ -297,7 +297,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListAliasesRequest>,
     ) -> RpcResult<pb::ListAliasesResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         let key = match optional(&req.key_id) {
             Some(key_id) => Some(self.key_reference(key_id, "KeyId").await?),
@@ -331,7 +331,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::TagResourceRequest>,
     ) -> RpcResult<pb::TagResourceResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         let key = self.key(&who, "kms:TagResource", &req.key_id).await?;
         let tags = convert::tags_from_wire(req.tags);
@@ -344,7 +344,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::UntagResourceRequest>,
     ) -> RpcResult<pb::UntagResourceResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         let key = self.key(&who, "kms:UntagResource", &req.key_id).await?;
         self.blocking(move |kms| kms.untag_resource(key.id, &req.tag_keys))
@@ -356,7 +356,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListResourceTagsRequest>,
     ) -> RpcResult<pb::ListResourceTagsResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         let key = self.key(&who, "kms:ListResourceTags", &req.key_id).await?;
         let page = Page::new(req.limit, &req.marker);
@@ -374,9 +374,16 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EncryptRequest>,
     ) -> RpcResult<pb::EncryptResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
-        let key = self.key(&who, "kms:Encrypt", &req.key_id).await?;
+        let key = self
+            .key_in_context(
+                &who,
+                "kms:Encrypt",
+                &req.key_id,
+                Some(&req.encryption_context),
+            )
+            .await?;
         let algorithm = decode(EncryptionAlgorithm::from_wire(
             req.encryption_algorithm,
             "encryptionAlgorithm",
@@ -401,14 +408,20 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DecryptRequest>,
     ) -> RpcResult<pb::DecryptResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         let algorithm = decode(EncryptionAlgorithm::from_wire(
             req.encryption_algorithm,
             "encryptionAlgorithm",
         ))?;
         let id = self
-            .ciphertext_key(&who, "kms:Decrypt", &req.ciphertext_blob, &req.key_id)
+            .ciphertext_key(
+                &who,
+                "kms:Decrypt",
+                &req.ciphertext_blob,
+                &req.key_id,
+                &req.encryption_context,
+            )
             .await?;
         let context = convert::context(req.encryption_context);
         let blob = req.ciphertext_blob;
@@ -433,7 +446,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ReEncryptRequest>,
     ) -> RpcResult<pb::ReEncryptResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         let source_algorithm = decode(EncryptionAlgorithm::from_wire(
             req.source_encryption_algorithm,
@@ -449,10 +462,16 @@ impl KeyManagement for KmsApi {
                 "kms:ReEncryptFrom",
                 &req.ciphertext_blob,
                 &req.source_key_id,
+                &req.source_encryption_context,
             )
             .await?;
         let destination = self
-            .key(&who, "kms:ReEncryptTo", &req.destination_key_id)
+            .key_in_context(
+                &who,
+                "kms:ReEncryptTo",
+                &req.destination_key_id,
+                Some(&req.destination_encryption_context),
+            )
             .await?
             .id;
         let source_context = convert::context(req.source_encryption_context);
@@ -489,7 +508,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyRequest>,
     ) -> RpcResult<pb::GenerateDataKeyResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         let data_key = self
             .data_key(
@@ -513,7 +532,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyWithoutPlaintextRequest>,
     ) -> RpcResult<pb::GenerateDataKeyWithoutPlaintextResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         let req = request.into_inner();
         let data_key = self
             .data_key(
@@ -536,7 +555,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateRandomRequest>,
     ) -> RpcResult<pb::GenerateRandomResponse> {
-        let who = principal(&request)?;
+        let who = caller(&request)?;
         self.authorize(&who, "kms:GenerateRandom", &["*"])?;
         let bytes = decode(
             self.kms()

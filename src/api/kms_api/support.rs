@@ -1,17 +1,18 @@
 //! The KeyManagement service's plumbing: key resolution (from memory when it can), authorization,
 //! and where a domain call runs (inline on cached keys, else on the blocking pool).
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use tonic::{Response, Status};
 use uuid::Uuid;
 
 use crate::{
     api::{
+        call::Caller,
         convert::{self, FromWire, optional},
         status,
     },
-    auth::{Action, Principal},
+    auth::Action,
     error::Result,
     kms::{DataKey, Kms, ResolvedKey},
     model::DataKeySpec,
@@ -37,20 +38,30 @@ impl KmsApi {
 
     pub(super) fn authorize(
         &self,
-        principal: &Principal,
+        caller: &Caller,
         action: &str,
         resources: &[&str],
     ) -> Result<(), Status> {
-        self.vault
-            .authorizer
-            .authorize(
-                principal,
-                &Action {
-                    name: action,
-                    resources,
-                },
-            )
-            .map_err(status)
+        self.authorize_with_context(caller, action, resources, None)
+    }
+
+    /// [`KmsApi::authorize`] with the request's encryption context, for
+    /// `kms:EncryptionContext:<key>` conditions.
+    pub(super) fn authorize_with_context(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resources: &[&str],
+        encryption_context: Option<&HashMap<String, String>>,
+    ) -> Result<(), Status> {
+        caller.authorize(
+            &self.vault.authorizer,
+            &Action {
+                name: action,
+                resources,
+                encryption_context,
+            },
+        )
     }
 
     /// Resolves a KeyId (UUID, key ARN, alias or alias ARN): from memory when it can, else on the
@@ -79,7 +90,7 @@ impl KmsApi {
     /// alias), with `action` authorized on both, as AWS does.
     pub(super) async fn alias_and_target(
         &self,
-        principal: &Principal,
+        caller: &Caller,
         action: &str,
         alias_name: &str,
         target_key_id: &str,
@@ -87,19 +98,31 @@ impl KmsApi {
         decode(crate::kms::validate_alias_name(alias_name))?;
         let target = self.key_reference(target_key_id, "TargetKeyId").await?;
         let alias_arn = self.vault.arns.alias(alias_name);
-        self.authorize(principal, action, &[&alias_arn, &target.arn])?;
+        self.authorize(caller, action, &[&alias_arn, &target.arn])?;
         Ok(target.id)
     }
 
     /// Resolves a KeyId and authorizes `action` on the key.
     pub(super) async fn key(
         &self,
-        principal: &Principal,
+        caller: &Caller,
         action: &str,
         key_id: &str,
     ) -> Result<ResolvedKey, Status> {
+        self.key_in_context(caller, action, key_id, None).await
+    }
+
+    /// [`KmsApi::key`] for a cryptographic operation, whose encryption context the policies'
+    /// conditions may name.
+    pub(super) async fn key_in_context(
+        &self,
+        caller: &Caller,
+        action: &str,
+        key_id: &str,
+        encryption_context: Option<&HashMap<String, String>>,
+    ) -> Result<ResolvedKey, Status> {
         let key = self.resolve(key_id).await?;
-        self.authorize(principal, action, &[&key.arn])?;
+        self.authorize_with_context(caller, action, &[&key.arn], encryption_context)?;
         Ok(key)
     }
 
@@ -107,17 +130,23 @@ impl KmsApi {
     /// `action` authorized on it.
     pub(super) async fn ciphertext_key(
         &self,
-        principal: &Principal,
+        caller: &Caller,
         action: &str,
         ciphertext_blob: &[u8],
         key_id: &str,
+        encryption_context: &HashMap<String, String>,
     ) -> Result<Uuid, Status> {
         let named = match optional(key_id) {
             Some(key_id) => Some(self.resolve(key_id).await?.id),
             None => None,
         };
         let id = decode(self.kms().decrypt_key(ciphertext_blob, named))?;
-        self.authorize(principal, action, &[&self.vault.arns.key(id)])?;
+        self.authorize_with_context(
+            caller,
+            action,
+            &[&self.vault.arns.key(id)],
+            Some(encryption_context),
+        )?;
         Ok(id)
     }
 
@@ -138,14 +167,16 @@ impl KmsApi {
     /// GenerateDataKey and GenerateDataKeyWithoutPlaintext share everything but the answer.
     pub(super) async fn data_key(
         &self,
-        principal: &Principal,
+        caller: &Caller,
         action: &str,
         key_id: &str,
         context: std::collections::HashMap<String, String>,
         key_spec: i32,
         number_of_bytes: Option<i32>,
     ) -> Result<DataKey, Status> {
-        let key = self.key(principal, action, key_id).await?;
+        let key = self
+            .key_in_context(caller, action, key_id, Some(&context))
+            .await?;
         let spec = decode(DataKeySpec::from_wire(key_spec, "keySpec"))?;
         let context = convert::context(context);
         self.on_keys(&[key.id], move |kms| {

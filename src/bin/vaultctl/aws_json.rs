@@ -1,6 +1,7 @@
-//! The AWS CLI's JSON shape of every `vault.v1.KeyManagement` response: PascalCase AWS field
-//! names, binary values in standard base64, enum values in AWS spelling, timestamps in ISO 8601
-//! (as AWS CLI v2 prints them, in UTC), and unset optional fields left out.
+//! The AWS CLI's JSON shape of every `vault.v1` response vaultctl prints (KMS, IAM, STS and the
+//! CloudTrail-like audit trail): PascalCase AWS field names, binary values in standard base64, enum
+//! values in AWS spelling, timestamps in ISO 8601 (as AWS CLI v2 prints them, in UTC), and unset
+//! optional fields left out.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Map, Value};
@@ -85,10 +86,20 @@ impl Object {
         }
     }
 
+    fn strings(self, name: &str, values: &[String]) -> Self {
+        self.value(name, values)
+    }
+
     /// The page fields of a KMS list response.
     fn page(self, next_marker: &str, truncated: bool) -> Self {
         self.opt_string("NextMarker", next_marker)
             .boolean("Truncated", truncated)
+    }
+
+    /// The page fields of an IAM list response.
+    fn iam_page(self, is_truncated: bool, marker: &str) -> Self {
+        self.boolean("IsTruncated", is_truncated)
+            .opt_string("Marker", marker)
     }
 }
 
@@ -194,21 +205,31 @@ empty_responses!(
     UpdateAliasResponse,
     DeleteAliasResponse,
     TagResourceResponse,
-    UntagResourceResponse
+    UntagResourceResponse,
+    DeleteUserResponse,
+    UpdateAccessKeyResponse,
+    DeleteAccessKeyResponse,
+    PutUserPolicyResponse,
+    DeleteUserPolicyResponse
 );
 
-/// Responses that are one KeyMetadata.
-macro_rules! key_metadata_responses {
-    ($($ty:ident),+) => {$(
+/// Responses that are one structure: `"Name" field: Response, Response;`.
+macro_rules! nested_responses {
+    ($($name:literal $field:ident: $($ty:ident),+;)+) => {$($(
         impl ToAwsJson for pb::$ty {
             fn to_aws_json(&self) -> Value {
-                Object::new().nested("KeyMetadata", self.key_metadata.as_ref()).into()
+                Object::new().nested($name, self.$field.as_ref()).into()
             }
         }
-    )+};
+    )+)+};
 }
 
-key_metadata_responses!(CreateKeyResponse, DescribeKeyResponse);
+nested_responses! {
+    "KeyMetadata" key_metadata: CreateKeyResponse, DescribeKeyResponse;
+    "User" user: CreateUserResponse, GetUserResponse;
+    "AccessKey" access_key: CreateAccessKeyResponse;
+    "Credentials" credentials: GetSessionTokenResponse;
+}
 
 impl ToAwsJson for pb::ListKeysResponse {
     fn to_aws_json(&self) -> Value {
@@ -363,9 +384,178 @@ impl ToAwsJson for pb::GenerateRandomResponse {
     }
 }
 
+// IAM.
+
+impl ToAwsJson for pb::User {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("UserName", &self.user_name)
+            .string("UserId", &self.user_id)
+            .string("Arn", &self.arn)
+            .time("CreateDate", self.create_date.as_ref())
+            .time("SessionsValidAfter", self.sessions_valid_after.as_ref())
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::ListUsersResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .list("Users", &self.users)
+            .iam_page(self.is_truncated, &self.marker)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::RevokeUserSessionsResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .time("SessionsValidAfter", self.sessions_valid_after.as_ref())
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::AccessKey {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("UserName", &self.user_name)
+            .string("AccessKeyId", &self.access_key_id)
+            .enumeration::<pb::StatusType>("Status", self.status)
+            .string("SecretAccessKey", &self.secret_access_key)
+            .time("CreateDate", self.create_date.as_ref())
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::AccessKeyMetadata {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("UserName", &self.user_name)
+            .string("AccessKeyId", &self.access_key_id)
+            .enumeration::<pb::StatusType>("Status", self.status)
+            .time("CreateDate", self.create_date.as_ref())
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::ListAccessKeysResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .list("AccessKeyMetadata", &self.access_key_metadata)
+            .iam_page(self.is_truncated, &self.marker)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::GetUserPolicyResponse {
+    /// IAM returns the document URL-encoded and the AWS CLI prints it decoded, as a JSON object;
+    /// vaultd returns it as JSON text. Text that is not JSON is printed as it is.
+    fn to_aws_json(&self) -> Value {
+        let document = serde_json::from_str(&self.policy_document)
+            .unwrap_or_else(|_| Value::from(self.policy_document.as_str()));
+        Object::new()
+            .string("UserName", &self.user_name)
+            .string("PolicyName", &self.policy_name)
+            .value("PolicyDocument", document)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::ListUserPoliciesResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .strings("PolicyNames", &self.policy_names)
+            .iam_page(self.is_truncated, &self.marker)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::Statement {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("SourcePolicyId", &self.source_policy_id)
+            .string("SourcePolicyType", &self.source_policy_type)
+            .value("StatementIndex", self.statement_index)
+            .opt_string("Sid", &self.sid)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::EvaluationResult {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("EvalActionName", &self.eval_action_name)
+            .string("EvalResourceName", &self.eval_resource_name)
+            .enumeration::<pb::PolicyEvaluationDecisionType>("EvalDecision", self.eval_decision)
+            .list("MatchedStatements", &self.matched_statements)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::SimulatePrincipalPolicyResponse {
+    /// Without IsTruncated: the AWS CLI pages this operation and leaves it out.
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .list("EvaluationResults", &self.evaluation_results)
+            .into()
+    }
+}
+
+// STS.
+
+impl ToAwsJson for pb::Credentials {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("AccessKeyId", &self.access_key_id)
+            .string("SecretAccessKey", &self.secret_access_key)
+            .string("SessionToken", &self.session_token)
+            .time("Expiration", self.expiration.as_ref())
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::GetCallerIdentityResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("UserId", &self.user_id)
+            .string("Account", &self.account)
+            .string("Arn", &self.arn)
+            .into()
+    }
+}
+
+// The audit trail, as CloudTrail's LookupEvents, with vaultd's chain fields.
+
+impl ToAwsJson for pb::Resource {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("ResourceType", &self.resource_type)
+            .string("ResourceName", &self.resource_name)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::Event {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("EventId", &self.event_id)
+            .string("EventName", &self.event_name)
+            .time("EventTime", self.event_time.as_ref())
+            .string("EventSource", &self.event_source)
+            .string("Username", &self.username)
+            .opt_string("AccessKeyId", &self.access_key_id)
+            .list("Resources", &self.resources)
+            .opt_string("ErrorCode", &self.error_code)
+            .value("Sequence", self.sequence)
+            .string("Hash", &self.hash)
+            .string("CloudTrailEvent", &self.cloud_trail_event)
+            .into()
+    }
+}
+
 /// A timestamp as AWS CLI v2 prints one (Python's `isoformat`), in UTC:
 /// `2024-05-01T12:34:56.789000+00:00`, without the fraction when it is zero.
-fn iso8601(t: &prost_types::Timestamp) -> String {
+pub fn iso8601(t: &prost_types::Timestamp) -> String {
     let (days, secs) = (t.seconds.div_euclid(86_400), t.seconds.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
     let (h, mi, s) = (secs / 3600, secs % 3600 / 60, secs % 60);

@@ -1,7 +1,9 @@
-//! Sending a built request: [`KmsRequest`] has one variant per `vault.v1.KeyManagement` RPC, named
-//! after it (the name the AWS CLI puts in "when calling the X operation"); [`KmsRequest::send`]
-//! calls it through [`vaultd::client::Client`] and returns the answer as AWS-shaped JSON
-//! ([`crate::aws_json`]). List operations follow NextMarker to the last page when asked to.
+//! Sending a built request: [`KmsRequest`], [`IamRequest`] and [`StsRequest`] have one variant
+//! per RPC of their service, named after it (the name the AWS CLI puts in "when calling the X
+//! operation"); `send` calls it through [`vaultd::client::Client`] and returns the answer as
+//! AWS-shaped JSON ([`crate::aws_json`]). List operations page as the AWS CLI pages them: KMS lists
+//! follow NextMarker to the last page when asked to ([`Paging`]), IAM lists take `--max-items` and
+//! `--starting-token` ([`ItemPaging`]).
 
 use std::future::Future;
 
@@ -20,35 +22,53 @@ pub enum Paging {
     AllPages,
 }
 
-macro_rules! kms_requests {
-    (
-        calls { $($call:ident($call_req:ident) => $call_method:ident;)+ }
-        lists { $($list:ident($list_req:ident) => $list_method:ident;)+ }
-    ) => {
-        /// A request ready to send, named after its RPC.
-        pub enum KmsRequest {
+/// The AWS CLI's own pagination of a list: start at `starting_token` (a NextToken it printed),
+/// fetch pages of at most `page_size` items, stop after `max_items` items (all when `None`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ItemPaging {
+    pub max_items: Option<usize>,
+    pub starting_token: Option<String>,
+    pub page_size: Option<i32>,
+}
+
+/// One enum per service: `Name { calls { Rpc(Request) => method; } lists(PagingType, paginator)
+/// { Rpc(Request) => method; } }`. A list variant carries how to page as well.
+macro_rules! requests {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident {
+            calls { $($call:ident($call_req:ident) => $call_method:ident;)+ }
+            $(lists($paging:ty, $paginate:ident) {
+                $($list:ident($list_req:ident) => $list_method:ident;)+
+            })?
+        }
+    )+) => {$(
+        $(#[$doc])*
+        pub enum $name {
             $($call(pb::$call_req),)+
-            $($list(pb::$list_req, Paging),)+
+            $($($list(pb::$list_req, $paging),)+)?
         }
 
-        impl KmsRequest {
+        impl $name {
             /// Sends the request; the response as the AWS CLI shapes it.
             pub async fn send(self, client: &Client) -> Result<Value, CliError> {
                 match self {
                     $(Self::$call(request) => {
                         call(stringify!($call), client.$call_method(request)).await
                     })+
-                    $(Self::$list(request, paging) => {
+                    $($(Self::$list(request, paging) => {
                         let fetch = |r| client.$list_method(r);
-                        paginate(stringify!($list), paging, request, fetch).await
-                    })+
+                        $paginate(stringify!($list), paging, request, fetch).await
+                    })+)?
                 }
             }
         }
-    };
+    )+};
 }
 
-kms_requests! {
+requests! {
+    /// A `vault.v1.KeyManagement` request ready to send, named after its RPC.
+    KmsRequest {
     calls {
         CreateKey(CreateKeyRequest) => create_key;
         DescribeKey(DescribeKeyRequest) => describe_key;
@@ -74,11 +94,42 @@ kms_requests! {
             => generate_data_key_without_plaintext;
         GenerateRandom(GenerateRandomRequest) => generate_random;
     }
-    lists {
+    lists(Paging, paginate) {
         ListKeys(ListKeysRequest) => list_keys;
         ListKeyRotations(ListKeyRotationsRequest) => list_key_rotations;
         ListAliases(ListAliasesRequest) => list_aliases;
         ListResourceTags(ListResourceTagsRequest) => list_resource_tags;
+    }
+    }
+
+    /// A `vault.v1.Identity` (IAM) request ready to send, named after its RPC.
+    IamRequest {
+    calls {
+        CreateUser(CreateUserRequest) => create_user;
+        GetUser(GetUserRequest) => get_user;
+        DeleteUser(DeleteUserRequest) => delete_user;
+        RevokeUserSessions(RevokeUserSessionsRequest) => revoke_user_sessions;
+        CreateAccessKey(CreateAccessKeyRequest) => create_access_key;
+        UpdateAccessKey(UpdateAccessKeyRequest) => update_access_key;
+        DeleteAccessKey(DeleteAccessKeyRequest) => delete_access_key;
+        PutUserPolicy(PutUserPolicyRequest) => put_user_policy;
+        GetUserPolicy(GetUserPolicyRequest) => get_user_policy;
+        DeleteUserPolicy(DeleteUserPolicyRequest) => delete_user_policy;
+        SimulatePrincipalPolicy(SimulatePrincipalPolicyRequest) => simulate_principal_policy;
+    }
+    lists(ItemPaging, paginate_items) {
+        ListUsers(ListUsersRequest) => list_users;
+        ListAccessKeys(ListAccessKeysRequest) => list_access_keys;
+        ListUserPolicies(ListUserPoliciesRequest) => list_user_policies;
+    }
+    }
+
+    /// A `vault.v1.SecurityToken` (STS) request ready to send, named after its RPC.
+    StsRequest {
+    calls {
+        GetSessionToken(GetSessionTokenRequest) => get_session_token;
+        GetCallerIdentity(GetCallerIdentityRequest) => get_caller_identity;
+    }
     }
 }
 
@@ -87,53 +138,102 @@ async fn call<R: ToAwsJson>(
     operation: &'static str,
     response: impl Future<Output = Result<R, ClientError>>,
 ) -> Result<Value, CliError> {
-    match response.await {
-        Ok(response) => Ok(response.to_aws_json()),
-        Err(error) => Err(CliError::Service { operation, error }),
-    }
+    Ok(answer(operation, response).await?.to_aws_json())
 }
 
-/// A page of a KMS list response.
+/// Awaits one call of `operation`, for a command that reads the answer itself (a step of a
+/// longer command, or an answer printed in another shape).
+pub async fn answer<R>(
+    operation: &'static str,
+    response: impl Future<Output = Result<R, ClientError>>,
+) -> Result<R, CliError> {
+    response
+        .await
+        .map_err(|error| CliError::Service { operation, error })
+}
+
+/// A page of a list response.
 trait Page: ToAwsJson + Sized {
     type Request: Clone;
+    /// The JSON fields of the response that say where the next page starts: the AWS CLI leaves
+    /// them out of a merged answer.
+    const PAGE_FIELDS: [&'static str; 2];
     fn set_marker(request: &mut Self::Request, marker: String);
+    fn set_limit(request: &mut Self::Request, limit: Option<i32>);
     fn next_marker(&self) -> &str;
     fn truncated(&self) -> bool;
+    fn len(&self) -> usize;
     /// Appends the next page's items and takes its marker.
     fn absorb(&mut self, next: Self);
 }
 
 macro_rules! pages {
-    ($($response:ident($request:ident).$items:ident;)+) => {$(
+    ($(
+        $response:ident($request:ident { $limit:ident, $marker:ident })
+            .$items:ident { $next_marker:ident: $next_json:literal, $truncated:ident: $truncated_json:literal };
+    )+) => {$(
         impl Page for pb::$response {
             type Request = pb::$request;
+            const PAGE_FIELDS: [&'static str; 2] = [$next_json, $truncated_json];
             fn set_marker(request: &mut pb::$request, marker: String) {
-                request.marker = marker;
+                request.$marker = marker;
+            }
+            fn set_limit(request: &mut pb::$request, limit: Option<i32>) {
+                request.$limit = limit;
             }
             fn next_marker(&self) -> &str {
-                &self.next_marker
+                &self.$next_marker
             }
             fn truncated(&self) -> bool {
-                self.truncated
+                self.$truncated
+            }
+            fn len(&self) -> usize {
+                self.$items.len()
             }
             fn absorb(&mut self, next: Self) {
                 self.$items.extend(next.$items);
-                self.next_marker = next.next_marker;
-                self.truncated = next.truncated;
+                self.$next_marker = next.$next_marker;
+                self.$truncated = next.$truncated;
             }
         }
     )+};
 }
 
 pages! {
-    ListKeysResponse(ListKeysRequest).keys;
-    ListKeyRotationsResponse(ListKeyRotationsRequest).rotations;
-    ListAliasesResponse(ListAliasesRequest).aliases;
-    ListResourceTagsResponse(ListResourceTagsRequest).tags;
+    ListKeysResponse(ListKeysRequest { limit, marker })
+        .keys { next_marker: "NextMarker", truncated: "Truncated" };
+    ListKeyRotationsResponse(ListKeyRotationsRequest { limit, marker })
+        .rotations { next_marker: "NextMarker", truncated: "Truncated" };
+    ListAliasesResponse(ListAliasesRequest { limit, marker })
+        .aliases { next_marker: "NextMarker", truncated: "Truncated" };
+    ListResourceTagsResponse(ListResourceTagsRequest { limit, marker })
+        .tags { next_marker: "NextMarker", truncated: "Truncated" };
+    ListUsersResponse(ListUsersRequest { max_items, marker })
+        .users { marker: "Marker", is_truncated: "IsTruncated" };
+    ListAccessKeysResponse(ListAccessKeysRequest { max_items, marker })
+        .access_key_metadata { marker: "Marker", is_truncated: "IsTruncated" };
+    ListUserPoliciesResponse(ListUserPoliciesRequest { max_items, marker })
+        .policy_names { marker: "Marker", is_truncated: "IsTruncated" };
 }
 
-/// Calls a list operation; with [`Paging::AllPages`] follows NextMarker to the last page, and the
-/// merged answer has every item and neither NextMarker nor Truncated, like the AWS CLI's.
+/// Where the page after `page` starts, if there is one.
+fn next_page<P: Page>(page: &P) -> Option<String> {
+    (page.truncated() && !page.next_marker().is_empty()).then(|| page.next_marker().to_string())
+}
+
+/// The merged answer of several pages, without the page fields, as the AWS CLI prints it.
+fn merged<P: Page>(result: &P) -> Value {
+    let mut json = result.to_aws_json();
+    if let Some(fields) = json.as_object_mut() {
+        for field in P::PAGE_FIELDS {
+            fields.remove(field);
+        }
+    }
+    json
+}
+
+/// Calls a KMS list operation; with [`Paging::AllPages`] follows NextMarker to the last page, and
+/// the merged answer has every item and neither NextMarker nor Truncated, like the AWS CLI's.
 async fn paginate<P, F, Fut>(
     operation: &'static str,
     paging: Paging,
@@ -145,27 +245,75 @@ where
     F: Fn(P::Request) -> Fut,
     Fut: Future<Output = Result<P, ClientError>>,
 {
-    let failed = |error| CliError::Service { operation, error };
-    let mut result = fetch(request.clone()).await.map_err(failed)?;
+    let mut result = answer(operation, fetch(request.clone())).await?;
+    if paging == Paging::OnePage {
+        return Ok(result.to_aws_json());
+    }
     let mut previous = String::new();
-    while paging == Paging::AllPages && result.truncated() && !result.next_marker().is_empty() {
-        let marker = result.next_marker().to_string();
+    while let Some(marker) = next_page(&result) {
         if marker == previous {
             // A marker that does not move would loop forever: keep what we have.
             break;
         }
         P::set_marker(&mut request, marker.clone());
         previous = marker;
-        let page = fetch(request.clone()).await.map_err(failed)?;
-        result.absorb(page);
+        result.absorb(answer(operation, fetch(request.clone())).await?);
     }
-    let mut json = result.to_aws_json();
-    if paging == Paging::AllPages
-        && let Some(fields) = json.as_object_mut()
-    {
-        // The AWS CLI's merged answer has neither the marker nor the truncation flag.
-        fields.remove("Truncated");
-        fields.remove("NextMarker");
+    Ok(merged(&result))
+}
+
+/// The most items vaultd returns in one IAM page.
+const MAX_PAGE: usize = 1000;
+
+/// Calls an IAM list operation as the AWS CLI pages it: from the starting token, page after page
+/// until the last or until `max_items` items, each page at most `page_size` (and never more than
+/// the items still wanted, so the answer ends on a page boundary). The merged answer has neither
+/// Marker nor IsTruncated; it has NextToken, to pass as `--starting-token`, when items remain.
+async fn paginate_items<P, F, Fut>(
+    operation: &'static str,
+    paging: ItemPaging,
+    mut request: P::Request,
+    fetch: F,
+) -> Result<Value, CliError>
+where
+    P: Page,
+    F: Fn(P::Request) -> Fut,
+    Fut: Future<Output = Result<P, ClientError>>,
+{
+    let mut previous = paging.starting_token.clone();
+    if let Some(token) = paging.starting_token {
+        P::set_marker(&mut request, token);
+    }
+    let page_limit = |have: usize| {
+        let remaining = paging
+            .max_items
+            .map(|max| max.saturating_sub(have).min(MAX_PAGE));
+        let page_size = paging.page_size.and_then(|size| usize::try_from(size).ok());
+        let limit = match (page_size, remaining) {
+            (Some(size), Some(remaining)) => Some(size.min(remaining)),
+            (size, remaining) => size.or(remaining),
+        };
+        limit.map(|limit| i32::try_from(limit).unwrap_or(i32::MAX))
+    };
+    P::set_limit(&mut request, page_limit(0));
+    let mut result = answer(operation, fetch(request.clone())).await?;
+    let mut next_token = None;
+    while let Some(marker) = next_page(&result) {
+        if paging.max_items.is_some_and(|max| result.len() >= max) {
+            next_token = Some(marker);
+            break;
+        }
+        if previous.as_ref() == Some(&marker) {
+            break;
+        }
+        P::set_marker(&mut request, marker.clone());
+        P::set_limit(&mut request, page_limit(result.len()));
+        previous = Some(marker);
+        result.absorb(answer(operation, fetch(request.clone())).await?);
+    }
+    let mut json = merged(&result);
+    if let (Some(token), Some(fields)) = (next_token, json.as_object_mut()) {
+        fields.insert("NextToken".into(), token.into());
     }
     Ok(json)
 }

@@ -66,6 +66,24 @@ pub struct CredentialFlags {
     pub session_token: Option<String>,
 }
 
+impl CredentialFlags {
+    /// The flags of an action that has an `--access-key-id` of its own (`iam update-access-key`
+    /// names the key to update with it, as the AWS CLI does): that flag is not a credential, so
+    /// the credentials must come from the environment or a profile.
+    pub fn shadowed_access_key_id(self, action: &str) -> Result<Self, String> {
+        if self.secret_access_key.is_some() || self.session_token.is_some() {
+            return Err(format!(
+                "{action} takes --access-key-id as the access key it acts on, not as a credential: \
+                 give the credentials in the environment ({ENV_ACCESS_KEY_ID}...) or a profile"
+            ));
+        }
+        Ok(Self {
+            access_key_id: None,
+            ..self
+        })
+    }
+}
+
 /// Where to connect and what to sign with.
 pub struct Settings {
     pub endpoint: String,

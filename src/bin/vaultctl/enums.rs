@@ -2,7 +2,9 @@
 //! `pb::KeySpec::SymmetricDefault`, `PendingDeletion` ⇄ `pb::KeyState::PendingDeletion`.
 //!
 //! A proto value is the type's SCREAMING_SNAKE prefix plus the AWS value (api.md), so the AWS name
-//! is the proto name without its prefix; KeyState is the one AWS type spelled in PascalCase.
+//! is the proto name without its prefix, recased for the AWS types that are not spelled in
+//! SCREAMING_SNAKE_CASE: KeyState and IAM's statusType in PascalCase, IAM's
+//! PolicyEvaluationDecisionType in camelCase.
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use vaultd::pb;
@@ -11,8 +13,8 @@ use vaultd::pb;
 pub trait AwsEnum: Copy + TryFrom<i32> + Send + Sync + 'static {
     /// The prefix of every proto value name, e.g. `KEY_SPEC_`.
     const PREFIX: &'static str;
-    /// Whether AWS spells the values in PascalCase (`PendingDeletion`).
-    const PASCAL_CASE: bool = false;
+    /// How AWS spells the values.
+    const CASE: Case = Case::ScreamingSnake;
 
     fn proto_name(self) -> &'static str;
 
@@ -26,10 +28,16 @@ pub trait AwsEnum: Copy + TryFrom<i32> + Send + Sync + 'static {
     /// The AWS value as AWS spells it; `None` for the UNSPECIFIED value.
     fn aws_name(self) -> Option<String> {
         let name = self.snake_name()?;
-        Some(if Self::PASCAL_CASE {
-            pascal_case(name)
-        } else {
-            name.to_string()
+        Some(match Self::CASE {
+            Case::ScreamingSnake => name.to_string(),
+            Case::Pascal => pascal_case(name),
+            Case::Camel => {
+                let pascal = pascal_case(name);
+                let mut chars = pascal.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_ascii_lowercase().to_string() + chars.as_str()
+                })
+            }
         })
     }
 
@@ -51,11 +59,22 @@ pub trait AwsEnum: Copy + TryFrom<i32> + Send + Sync + 'static {
     }
 }
 
+/// The spelling of an AWS enum's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Case {
+    /// `SYMMETRIC_DEFAULT`, as most of KMS.
+    ScreamingSnake,
+    /// `PendingDeletion`.
+    Pascal,
+    /// `explicitDeny`.
+    Camel,
+}
+
 macro_rules! aws_enums {
-    ($($ty:ident: $prefix:literal $(, $pascal:literal)?;)+) => {$(
+    ($($ty:ident: $prefix:literal $(, $case:ident)?;)+) => {$(
         impl AwsEnum for pb::$ty {
             const PREFIX: &'static str = $prefix;
-            $(const PASCAL_CASE: bool = $pascal;)?
+            $(const CASE: Case = Case::$case;)?
             fn proto_name(self) -> &'static str {
                 self.as_str_name()
             }
@@ -66,12 +85,14 @@ macro_rules! aws_enums {
 aws_enums! {
     KeySpec: "KEY_SPEC_";
     KeyUsage: "KEY_USAGE_";
-    KeyState: "KEY_STATE_", true;
+    KeyState: "KEY_STATE_", Pascal;
     OriginType: "ORIGIN_TYPE_";
     KeyManagerType: "KEY_MANAGER_TYPE_";
     EncryptionAlgorithmSpec: "ENCRYPTION_ALGORITHM_SPEC_";
     DataKeySpec: "DATA_KEY_SPEC_";
     RotationType: "ROTATION_TYPE_";
+    StatusType: "STATUS_TYPE_", Pascal;
+    PolicyEvaluationDecisionType: "POLICY_EVALUATION_DECISION_TYPE_", Camel;
 }
 
 /// A clap parser for a flag taking an AWS enum value: an unknown value is a usage error that lists
@@ -116,5 +137,17 @@ mod tests {
         assert_eq!(pb::KeySpec::wire_to_aws(0), None);
         assert_eq!(pb::KeySpec::from_aws("UNSPECIFIED"), None);
         assert_eq!(pb::KeySpec::values().len(), 9);
+        assert_eq!(
+            pb::StatusType::Inactive.aws_name().as_deref(),
+            Some("Inactive")
+        );
+        assert_eq!(
+            pb::PolicyEvaluationDecisionType::wire_to_aws(2).as_deref(),
+            Some("explicitDeny")
+        );
+        assert_eq!(
+            pb::PolicyEvaluationDecisionType::from_aws("implicitDeny"),
+            Some(pb::PolicyEvaluationDecisionType::ImplicitDeny)
+        );
     }
 }

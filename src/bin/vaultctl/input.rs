@@ -1,6 +1,7 @@
 //! Flag values the way the AWS CLI reads them: binary values from `fileb://PATH`, `file://PATH`,
-//! `-` (stdin) or the command line; encryption contexts and tags in shorthand (`k1=v1,k2=v2`,
-//! `TagKey=k,TagValue=v`) or JSON. Every failure is a message naming the flag.
+//! `-` (stdin) or the command line; encryption contexts, tags and simulation context entries in
+//! shorthand (`k1=v1,k2=v2`, `TagKey=k,TagValue=v`) or JSON; policy documents as JSON text or
+//! `file://PATH`; times in RFC 3339 or Unix seconds. Every failure is a message naming the flag.
 //!
 //! A literal or `file://` plaintext is taken as its UTF-8 bytes by default, as AWS CLI v1 and
 //! AWS CLI v2 with `--cli-binary-format raw-in-base64-out` read it; `--cli-binary-format base64`
@@ -12,7 +13,7 @@ use std::{
 };
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use vaultd::pb;
 
 /// How a literal or `file://` binary value is read: the AWS CLI's `--cli-binary-format`.
@@ -132,22 +133,180 @@ pub fn tags(flag: &str, values: &[String]) -> Result<Vec<pb::Tag>, String> {
 
 /// Tag keys: plain words, or a JSON list of strings.
 pub fn tag_keys(flag: &str, values: &[String]) -> Result<Vec<String>, String> {
-    let mut keys = Vec::new();
+    let keys = string_list(flag, values)?;
+    if keys.is_empty() {
+        return Err(format!("{flag}: give at least one tag key"));
+    }
+    Ok(keys)
+}
+
+/// A list flag (`--action-names a b`): plain words, or a JSON list of strings.
+pub fn string_list(flag: &str, values: &[String]) -> Result<Vec<String>, String> {
+    let mut items = Vec::new();
     for value in values {
         if value.trim_start().starts_with('[') {
             let list: Vec<String> = serde_json::from_str::<Value>(value)
                 .ok()
                 .and_then(|v| serde_json::from_value(v).ok())
                 .ok_or_else(|| format!("{flag}: expected a JSON list of strings"))?;
-            keys.extend(list);
+            items.extend(list);
         } else {
-            keys.push(value.clone());
+            items.push(value.clone());
         }
     }
-    if keys.is_empty() {
-        return Err(format!("{flag}: give at least one tag key"));
+    Ok(items)
+}
+
+/// A JSON document such as a policy: the text itself or `file://PATH`. It must be a JSON object;
+/// it is sent as written.
+pub fn json_document(flag: &str, value: &str) -> Result<String, String> {
+    let text = text_argument(flag, value)?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(_)) => Ok(text),
+        Ok(_) => Err(format!("{flag}: expected a JSON object")),
+        Err(e) => Err(format!(
+            "{flag}: invalid JSON ({e}); give the document as JSON text or file://PATH"
+        )),
     }
-    Ok(keys)
+}
+
+/// Context entries of a policy simulation: each value is shorthand
+/// `ContextKeyName=aws:username,ContextKeyValues=alice,bob,ContextKeyType=stringList` (words
+/// after ContextKeyValues= without a `NAME=` of their own are more values), a JSON list of
+/// `{"ContextKeyName", "ContextKeyValues", "ContextKeyType"}`, or `file://PATH` holding either.
+pub fn context_entries(flag: &str, values: &[String]) -> Result<Vec<pb::ContextEntry>, String> {
+    const FIELDS: [&str; 3] = ["ContextKeyName", "ContextKeyValues", "ContextKeyType"];
+    let shape = || {
+        format!(
+            "{flag}: an entry is ContextKeyName=KEY,ContextKeyValues=V1,V2,ContextKeyType=TYPE \
+             or a JSON list of such objects"
+        )
+    };
+    let mut entries = Vec::new();
+    for value in values {
+        let text = text_argument(flag, value)?;
+        let text = text.trim();
+        if text.starts_with('[') {
+            let list: Vec<Map<String, Value>> = serde_json::from_str(text).map_err(|_| shape())?;
+            for object in list {
+                let mut entry = pb::ContextEntry::default();
+                for (name, value) in object {
+                    match (name.as_str(), value) {
+                        ("ContextKeyName", Value::String(v)) => entry.context_key_name = v,
+                        ("ContextKeyType", Value::String(v)) => entry.context_key_type = v,
+                        ("ContextKeyValues", v) => {
+                            entry.context_key_values =
+                                serde_json::from_value(v).map_err(|_| shape())?;
+                        }
+                        _ => return Err(shape()),
+                    }
+                }
+                entries.push(entry);
+            }
+            continue;
+        }
+        let mut entry = pb::ContextEntry::default();
+        let mut current = None;
+        for token in text.split(',') {
+            let field = token
+                .split_once('=')
+                .filter(|(name, _)| FIELDS.contains(&name.trim()));
+            match (field, current) {
+                (Some((name, value)), _) => {
+                    let name = name.trim();
+                    match name {
+                        "ContextKeyName" => entry.context_key_name = value.to_string(),
+                        "ContextKeyType" => entry.context_key_type = value.to_string(),
+                        _ => entry.context_key_values.push(value.to_string()),
+                    }
+                    current = Some(name);
+                }
+                (None, Some("ContextKeyValues")) => {
+                    entry.context_key_values.push(token.to_string())
+                }
+                (None, _) => return Err(shape()),
+            }
+        }
+        // The AWS shorthand for a list: ContextKeyValues=[a,b].
+        if let Some(first) = entry.context_key_values.first_mut() {
+            *first = first.strip_prefix('[').unwrap_or(first).to_string();
+        }
+        if let Some(last) = entry.context_key_values.last_mut() {
+            *last = last.strip_suffix(']').unwrap_or(last).to_string();
+        }
+        entries.push(entry);
+    }
+    if let Some(entry) = entries.iter().find(|e| e.context_key_name.is_empty()) {
+        return Err(format!(
+            "{flag}: an entry has no ContextKeyName (values {:?})",
+            entry.context_key_values
+        ));
+    }
+    Ok(entries)
+}
+
+/// A point in time (a clap value parser): RFC 3339 (`2024-05-01T12:00:00Z`,
+/// `2024-05-01T14:00:00.5+02:00`) or Unix seconds (`1714564800`).
+pub fn timestamp(text: &str) -> Result<prost_types::Timestamp, String> {
+    let invalid = || {
+        format!(
+            "{text:?} is not a time: give RFC 3339 (2024-05-01T12:00:00Z, \
+             2024-05-01T14:00:00+02:00) or Unix seconds"
+        )
+    };
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        let seconds = text.parse().map_err(|_| invalid())?;
+        return Ok(prost_types::Timestamp { seconds, nanos: 0 });
+    }
+    if !text.is_ascii() || text.len() < 20 {
+        return Err(invalid());
+    }
+    let (date_time, rest) = text.split_at(19);
+    let b = date_time.as_bytes();
+    if (b[4], b[7], b[13], b[16]) != (b'-', b'-', b':', b':') || !b"Tt ".contains(&b[10]) {
+        return Err(invalid());
+    }
+    // The library parses the basic form the request signatures use, with range checks.
+    let d = date_time;
+    let basic = format!(
+        "{}{}{}T{}{}{}Z",
+        &d[0..4],
+        &d[5..7],
+        &d[8..10],
+        &d[11..13],
+        &d[14..16],
+        &d[17..19]
+    );
+    let utc = vaultd::clock::parse_basic_iso8601(&basic).ok_or_else(invalid)?;
+    let (mut seconds, _) = vaultd::clock::to_unix_parts(utc);
+    let (nanos, zone) = match rest.strip_prefix('.') {
+        Some(fraction) => {
+            let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return Err(invalid());
+            }
+            let padded = format!("{:0<9}", &fraction[..digits.min(9)]);
+            (padded.parse().map_err(|_| invalid())?, &fraction[digits..])
+        }
+        None => (0, rest),
+    };
+    match zone.as_bytes() {
+        [b'Z' | b'z'] => {}
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]
+            if [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()) =>
+        {
+            let digit = |c: &u8| i64::from(c - b'0');
+            let (hours, minutes) = (digit(h1) * 10 + digit(h2), digit(m1) * 10 + digit(m2));
+            if hours > 23 || minutes > 59 {
+                return Err(invalid());
+            }
+            let offset = hours * 3600 + minutes * 60;
+            seconds -= if *sign == b'+' { offset } else { -offset };
+        }
+        _ => return Err(invalid()),
+    }
+    Ok(prost_types::Timestamp { seconds, nanos })
 }
 
 fn tag(flag: &str, fields: Vec<(String, String)>) -> Result<pb::Tag, String> {
@@ -289,6 +448,66 @@ mod tests {
         assert!(err.contains("not valid base64"), "{err}");
         assert!(err.contains("raw-in-base64-out"), "{err}");
         assert!(plaintext("--p", Some(""), b64).is_err());
+    }
+
+    #[test]
+    fn times_are_rfc_3339_or_unix_seconds() {
+        let t = |text: &str| timestamp(text).map(|t| (t.seconds, t.nanos));
+        assert_eq!(t("1714564800"), Ok((1_714_564_800, 0)));
+        assert_eq!(t("2024-05-01T12:00:00Z"), Ok((1_714_564_800, 0)));
+        assert_eq!(
+            t("2024-05-01 14:00:00.25+02:00"),
+            Ok((1_714_564_800, 250_000_000))
+        );
+        assert_eq!(t("2024-05-01T11:30:00-00:30"), Ok((1_714_564_800, 0)));
+        for bad in [
+            "",
+            "yesterday",
+            "2024-05-01",
+            "2024-05-01T12:00:00",
+            "2024-13-01T00:00:00Z",
+        ] {
+            assert!(timestamp(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn context_entries_in_shorthand_and_json_agree() {
+        let short = context_entries(
+            "--ce",
+            &[
+                "ContextKeyName=aws:username,ContextKeyValues=alice,bob,ContextKeyType=stringList"
+                    .into(),
+            ],
+        )
+        .unwrap();
+        let json = context_entries(
+            "--ce",
+            &[
+                r#"[{"ContextKeyName": "aws:username", "ContextKeyValues": ["alice", "bob"],
+                  "ContextKeyType": "stringList"}]"#
+                    .into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(short, json);
+        assert_eq!(short[0].context_key_values, ["alice", "bob"]);
+        let bracketed = context_entries(
+            "--ce",
+            &["ContextKeyName=k,ContextKeyValues=[a=1,b]".into()],
+        )
+        .unwrap();
+        assert_eq!(bracketed[0].context_key_values, ["a=1", "b"]);
+        assert!(context_entries("--ce", &["ContextKeyValues=a".into()]).is_err());
+        assert!(context_entries("--ce", &["Name=k".into()]).is_err());
+    }
+
+    #[test]
+    fn documents_must_be_json_objects() {
+        let doc = r#"{"Version": "2012-10-17", "Statement": []}"#;
+        assert_eq!(json_document("--d", doc).unwrap(), doc);
+        assert!(json_document("--d", "[]").is_err());
+        assert!(json_document("--d", "{not json").is_err());
     }
 
     #[test]

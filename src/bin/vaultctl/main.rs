@@ -1,45 +1,52 @@
 //! `vaultctl`: the command-line client of vaultd, shaped like the AWS CLI.
 //!
-//! `vaultctl kms <action> [--flags]` calls one RPC of `vault.v1.KeyManagement` through
+//! `vaultctl <service> <action> [--flags]` calls an RPC of vaultd through
 //! [`vaultd::client::Client`] and prints the answer as the AWS CLI would: JSON with AWS field names
-//! by default, or tab-separated text, optionally narrowed by `--query`.
+//! by default, or tab-separated text, optionally narrowed by `--query`. The services: `kms`
+//! (`vault.v1.KeyManagement`), `iam` (`vault.v1.Identity`), `sts` (`vault.v1.SecurityToken`) and
+//! `audit` (`vault.v1.Audit`: reading and verifying the audit trail, which the AWS CLI has no
+//! counterpart of).
 //!
-//! The layers: clap argument structs and request builders ([`kms`], reading inputs through
-//! [`input`] and [`enums`]) → the call ([`calls`]) → an AWS-shaped `serde_json::Value`
-//! ([`aws_json`]) → one formatter ([`output`]). Endpoint and credentials are resolved by
-//! [`credentials`]. Everything local (flags, files, stdin, credentials) is checked before the
-//! first byte is sent.
+//! The layers: clap argument structs and request builders ([`kms`], [`iam`], [`sts`], [`audit`],
+//! reading inputs through [`input`] and [`enums`]) → the call ([`calls`]) → an AWS-shaped
+//! `serde_json::Value` ([`aws_json`]) → one formatter ([`output`]). A few actions take more than
+//! one call or print in a shape of their own (`iam simulate-policy --user-name`,
+//! `sts get-session-token --export`, `audit tail` and `audit verify`): their modules run them.
+//! Endpoint and credentials are resolved by [`credentials`]. Everything local (flags, files,
+//! stdin, credentials) is checked before the first byte is sent.
 //!
 //! Exit status, as AWS CLI v2's: 0 on success; 252 for a bad command line or bad input (clap's usage
 //! errors included); 253 for bad configuration (credentials, profile, endpoint); 254 when the
 //! service answered with an error; 255 when vaultd could not be reached or did not answer in time,
-//! or for any other failure. Every error but clap's is printed after a blank line, as the AWS CLI
-//! prints them.
+//! or for any other failure. Beyond the AWS CLI: 1 when `audit verify` finds the trail broken.
+//! Every error but clap's is printed after a blank line, as the AWS CLI prints them.
 
 #![forbid(unsafe_code)]
 
+mod audit;
 mod aws_json;
 mod calls;
 mod credentials;
 mod enums;
+mod iam;
 mod input;
 mod kms;
 mod output;
+mod sts;
 
-use std::{fmt, io::Write, process::ExitCode, time::Duration};
+use std::{fmt, process::ExitCode, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 use tonic::Code;
 use vaultd::client::{Client, ClientConfig, ClientError, RetryPolicy};
-use zeroize::Zeroizing;
 
 use crate::{
     credentials::CredentialFlags,
     input::BinaryFormat,
-    output::{Format, Query},
+    output::{Format, Printer, Query},
 };
 
-/// The command-line client of vaultd, a key-management daemon that speaks AWS KMS.
+/// The command-line client of vaultd, a key-management daemon that speaks AWS KMS, IAM and STS.
 ///
 /// Credentials come from the flags, else VAULTD_ACCESS_KEY_ID / VAULTD_SECRET_ACCESS_KEY /
 /// VAULTD_SESSION_TOKEN, else a profile of ~/.vaultd/credentials (VAULTD_SHARED_CREDENTIALS_FILE
@@ -56,7 +63,7 @@ use crate::{
                   option, bad value, unreadable or invalid file or stdin); 253 bad configuration \
                   (no credentials, unknown profile, malformed credentials file, invalid endpoint); \
                   254 the service answered with an error; 255 vaultd unreachable or too slow, or \
-                  another failure."
+                  another failure; 1 `audit verify` found the audit trail broken."
 )]
 struct Cli {
     #[command(flatten)]
@@ -73,9 +80,9 @@ struct GlobalArgs {
     #[command(flatten)]
     credentials: CredentialFlags,
 
-    /// Output format.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Json)]
-    output: Format,
+    /// Output format [default: json; the audit commands print lines of text unless --output json].
+    #[arg(long, global = true, value_enum)]
+    output: Option<Format>,
 
     /// Print only this part of the output: a field or a dotted path such as KeyMetadata.KeyId,
     /// Keys[0].KeyId or Aliases[].AliasName (a subset of JMESPath).
@@ -116,6 +123,65 @@ enum Command {
     /// Key management: keys, aliases, tags, rotation and cryptographic operations (AWS KMS).
     #[command(subcommand)]
     Kms(kms::KmsCommand),
+    /// Identities: users, their access keys and inline policies, policy simulation (AWS IAM).
+    #[command(subcommand)]
+    Iam(iam::IamCommand),
+    /// Temporary session credentials and "who am I" (AWS STS).
+    #[command(subcommand)]
+    Sts(sts::StsCommand),
+    /// Read and verify the audit trail of every authenticated request (like AWS CloudTrail).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+}
+
+impl Command {
+    /// The name of the action when it has an `--access-key-id` of its own (the key it acts on,
+    /// as the AWS CLI names it), which shadows the credentials flag of that name.
+    fn own_access_key_id_flag(&self) -> Option<&'static str> {
+        match self {
+            Self::Iam(command) => command.own_access_key_id_flag(),
+            Self::Audit(command) => command.own_access_key_id_flag(),
+            Self::Kms(_) | Self::Sts(_) => None,
+        }
+    }
+
+    /// What the command will do, its flags checked and its files and stdin read; sends nothing.
+    fn job(self, binary_format: BinaryFormat) -> Result<Job, String> {
+        Ok(match self {
+            Self::Kms(command) => Job::Kms(command.request(binary_format)?),
+            Self::Iam(command) => Job::Iam(command.job()?),
+            Self::Sts(command) => Job::Sts(command.job()?),
+            Self::Audit(command) => Job::Audit(command.job()),
+        })
+    }
+}
+
+/// A command ready to run.
+enum Job {
+    Kms(calls::KmsRequest),
+    Iam(iam::IamJob),
+    Sts(sts::StsJob),
+    Audit(audit::AuditJob),
+}
+
+impl Job {
+    async fn run(self, context: &Context) -> Result<(), CliError> {
+        let response = match self {
+            Self::Kms(request) => request.send(&context.client).await?,
+            Self::Iam(job) => job.run(&context.client).await?,
+            Self::Sts(job) => return job.run(context).await,
+            Self::Audit(job) => return job.run(context).await,
+        };
+        context.out.value(&response).map(drop)
+    }
+}
+
+/// What a command runs with: the connection, who signs, and where the answer goes.
+pub struct Context {
+    pub client: Client,
+    /// The access key id the requests are signed with.
+    pub access_key_id: String,
+    pub out: Printer,
 }
 
 /// Why a command failed; each variant has its exit status, as AWS CLI v2 chooses them.
@@ -138,11 +204,14 @@ pub enum CliError {
     TimedOut { endpoint: String },
     /// Any other failure at run time (the output cannot be written...). Exit 255.
     Other(String),
+    /// `audit verify` found the trail broken: the first broken event and why. Exit 1.
+    BrokenTrail(String),
 }
 
 impl CliError {
     fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
+            Self::BrokenTrail(_) => 1,
             Self::Usage(_) => 252,
             Self::Config(_) => 253,
             Self::Service { .. } => 254,
@@ -201,6 +270,9 @@ impl fmt::Display for CliError {
             Self::TimedOut { endpoint } => {
                 write!(f, "Read timeout on endpoint URL: \"{endpoint}\"")
             }
+            Self::BrokenTrail(first_broken) => {
+                write!(f, "Audit trail broken at {first_broken}")
+            }
         }
     }
 }
@@ -242,14 +314,22 @@ fn fail(error: &CliError) -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
-    let global = cli.global;
-    let request = match cli.command {
-        Command::Kms(command) => command.request(global.cli_binary_format),
+    let mut global = cli.global;
+    if let Some(action) = cli.command.own_access_key_id_flag() {
+        // clap hands the action's --access-key-id to the global flag of that name as well.
+        global.credentials = global
+            .credentials
+            .shadowed_access_key_id(action)
+            .map_err(CliError::Config)?;
     }
-    .map_err(CliError::Usage)?;
+    let job = cli
+        .command
+        .job(global.cli_binary_format)
+        .map_err(CliError::Usage)?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let settings = credentials::resolve(&global.credentials, &env).map_err(CliError::Config)?;
     let endpoint = settings.endpoint.clone();
+    let access_key_id = settings.credentials.access_key_id.clone();
 
     let mut config = ClientConfig::new(settings.endpoint, settings.credentials);
     config.timeout = Duration::from_secs(global.timeout_secs);
@@ -260,26 +340,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         };
     }
     let client = Client::connect(config).map_err(|e| CliError::Config(e.message))?;
-
-    let response = request
-        .send(&client)
+    let context = Context {
+        client,
+        access_key_id,
+        out: Printer::new(global.query, global.output),
+    };
+    job.run(&context)
         .await
-        .map_err(|e| e.with_endpoint(&endpoint))?;
-
-    let rendered = output::render(&response, global.query.as_ref(), global.output);
-    print(&rendered)
-}
-
-/// Writes the output; a closed pipe (`| head`) is not an error.
-fn print(rendered: &Zeroizing<String>) -> Result<(), CliError> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(rendered.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(CliError::Other(format!("cannot write the output: {e}")))
-        }
-        _ => Ok(()),
-    }
+        .map_err(|e| e.with_endpoint(&endpoint))
 }

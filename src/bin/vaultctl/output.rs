@@ -3,10 +3,15 @@
 //! dictionary's scalars on one line in key order, each nested list or dictionary on following
 //! lines led by its field name in UPPERCASE; a bare string on its own, unquoted).
 //!
-//! This is the one formatter: it knows nothing of KMS, only of `serde_json::Value`.
+//! This is the one formatter: it knows nothing of KMS, only of `serde_json::Value`. [`Printer`]
+//! writes what it renders to stdout.
+
+use std::io::Write;
 
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
+
+use crate::CliError;
 
 /// The output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -97,6 +102,46 @@ fn select(value: &Value, steps: &[Step]) -> Value {
             ),
             _ => Value::Null,
         },
+    }
+}
+
+/// Where a command's answer goes: stdout, shaped by `--query` and `--output`.
+pub struct Printer {
+    query: Option<Query>,
+    format: Option<Format>,
+}
+
+impl Printer {
+    /// `format` is `None` when `--output` was not given.
+    pub fn new(query: Option<Query>, format: Option<Format>) -> Self {
+        Self { query, format }
+    }
+
+    /// Prints a response: narrowed by `--query`, as JSON unless `--output text`. Returns whether
+    /// stdout is still open (see [`Printer::write`]).
+    pub fn value(&self, value: &Value) -> Result<bool, CliError> {
+        let format = self.format.unwrap_or(Format::Json);
+        self.write(&render(value, self.query.as_ref(), format))
+    }
+
+    /// Whether a command that has a line format of its own (the audit trail) should print it
+    /// rather than [`Printer::value`]: unless `--output json` or `--query` was given.
+    pub fn wants_lines(&self) -> bool {
+        self.query.is_none() && self.format != Some(Format::Json)
+    }
+
+    /// Writes text to stdout. A closed pipe (`| head`) is not an error: it returns `false`, so
+    /// that a command that goes on printing can stop.
+    pub fn write(&self, text: &str) -> Result<bool, CliError> {
+        let mut stdout = std::io::stdout().lock();
+        match stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+            Err(e) => Err(CliError::Other(format!("cannot write the output: {e}"))),
+        }
     }
 }
 

@@ -66,6 +66,36 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX access_keys_by_user ON access_keys(user_id);
     "#,
+    // 2: identity (case-insensitive user names as IAM, session revocation, inline policies) and
+    // the hash-chained audit trail.
+    r#"
+    ALTER TABLE users ADD COLUMN sessions_valid_after INTEGER;
+    CREATE UNIQUE INDEX users_by_name_nocase ON users(name COLLATE NOCASE);
+    CREATE TABLE user_policies (
+        user_id  TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name     TEXT NOT NULL,
+        document TEXT NOT NULL,
+        PRIMARY KEY (user_id, name)
+    ) STRICT;
+    CREATE TABLE audit_events (
+        sequence      INTEGER PRIMARY KEY,
+        time          INTEGER NOT NULL,
+        user_name     TEXT NOT NULL,
+        access_key_id TEXT NOT NULL,
+        event_name    TEXT NOT NULL,
+        resources     TEXT NOT NULL,
+        body          TEXT NOT NULL,
+        hash          BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_events_by_time ON audit_events(time);
+    -- The resources an event names (also in `audit_events.resources`, in order), for lookups by
+    -- ARN; the primary key is the index.
+    CREATE TABLE audit_event_resources (
+        arn      TEXT NOT NULL,
+        sequence INTEGER NOT NULL REFERENCES audit_events(sequence),
+        PRIMARY KEY (arn, sequence)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// Applies the migrations the database has not seen yet, in one exclusive transaction.

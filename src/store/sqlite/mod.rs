@@ -4,6 +4,7 @@
 //!
 //! Schema changes are numbered migrations applied at open, tracked in `PRAGMA user_version`.
 
+mod audit;
 mod migrations;
 mod rows;
 #[cfg(test)]
@@ -369,7 +370,7 @@ impl Store for SqliteStore {
 
     fn user_by_name(&self, name: &str) -> Result<Option<UserRecord>> {
         self.query_one(
-            "SELECT id, name, created_at FROM users WHERE name = ?1",
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1 COLLATE NOCASE"),
             params![name],
             user_row,
         )
@@ -377,7 +378,7 @@ impl Store for SqliteStore {
 
     fn user(&self, id: &str) -> Result<Option<UserRecord>> {
         self.query_one(
-            "SELECT id, name, created_at FROM users WHERE id = ?1",
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
             params![id],
             user_row,
         )
@@ -386,10 +387,50 @@ impl Store for SqliteStore {
     fn insert_user(&self, user: &UserRecord) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO users (id, name, created_at) VALUES (?1, ?2, ?3)",
-                params![user.id, user.name, to_millis(user.created_at)],
+                &format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4)"),
+                params![
+                    user.id,
+                    user.name,
+                    to_millis(user.created_at),
+                    user.sessions_valid_after.map(to_millis)
+                ],
             )?;
             Ok(())
+        })
+    }
+
+    fn list_users(&self, after: Option<&str>, limit: usize) -> Result<Vec<UserRecord>> {
+        self.query(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE name > ?1 ORDER BY name LIMIT ?2"),
+            params![after.unwrap_or(""), limit as i64],
+            user_row,
+        )
+    }
+
+    fn delete_user(&self, id: &str) -> Result<bool> {
+        self.write(|tx| {
+            let attached: i64 = tx.query_row(
+                "SELECT (SELECT count(*) FROM access_keys WHERE user_id = ?1) \
+                      + (SELECT count(*) FROM user_policies WHERE user_id = ?1)",
+                params![id],
+                |r| r.get(0),
+            )?;
+            if attached > 0 {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+                    Some("the user still has access keys or policies".into()),
+                ));
+            }
+            Ok(tx.execute("DELETE FROM users WHERE id = ?1", params![id])? == 1)
+        })
+    }
+
+    fn set_sessions_valid_after(&self, user_id: &str, at: SystemTime) -> Result<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE users SET sessions_valid_after = ?2 WHERE id = ?1",
+                params![user_id, to_millis(at)],
+            )? == 1)
         })
     }
 
@@ -410,8 +451,16 @@ impl Store for SqliteStore {
         )
     }
 
-    fn insert_access_key(&self, key: &AccessKeyRecord) -> Result<()> {
+    fn insert_access_key(&self, key: &AccessKeyRecord, max_per_user: usize) -> Result<bool> {
         self.write(|tx| {
+            let count: i64 = tx.query_row(
+                "SELECT count(*) FROM access_keys WHERE user_id = ?1",
+                params![key.user_id],
+                |r| r.get(0),
+            )?;
+            if count as usize >= max_per_user {
+                return Ok(false);
+            }
             tx.execute(
                 "INSERT INTO access_keys (id, user_id, status, created_at, sealed_secret) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
@@ -422,14 +471,66 @@ impl Store for SqliteStore {
                     key.sealed_secret
                 ],
             )?;
+            Ok(true)
+        })
+    }
+
+    fn update_access_key_status(&self, id: &str, status: AccessKeyStatus) -> Result<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE access_keys SET status = ?2 WHERE id = ?1",
+                params![id, status.as_str()],
+            )? == 1)
+        })
+    }
+
+    fn delete_access_key(&self, id: &str) -> Result<bool> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM access_keys WHERE id = ?1", params![id])? == 1))
+    }
+
+    fn user_policies(&self, user_id: &str) -> Result<Vec<UserPolicyRecord>> {
+        self.query(
+            "SELECT user_id, name, document FROM user_policies WHERE user_id = ?1 ORDER BY name",
+            params![user_id],
+            |r| {
+                Ok(UserPolicyRecord {
+                    user_id: r.get(0)?,
+                    name: r.get(1)?,
+                    document: r.get(2)?,
+                })
+            },
+        )
+    }
+
+    fn put_user_policy(&self, policy: &UserPolicyRecord) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO user_policies (user_id, name, document) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (user_id, name) DO UPDATE SET document = excluded.document",
+                params![policy.user_id, policy.name, policy.document],
+            )?;
             Ok(())
         })
     }
 
-    fn delete_access_key(&self, id: &str) -> Result<()> {
+    fn delete_user_policy(&self, user_id: &str, name: &str) -> Result<bool> {
         self.write(|tx| {
-            tx.execute("DELETE FROM access_keys WHERE id = ?1", params![id])?;
-            Ok(())
+            Ok(tx.execute(
+                "DELETE FROM user_policies WHERE user_id = ?1 AND name = ?2",
+                params![user_id, name],
+            )? == 1)
         })
+    }
+
+    fn append_audit_events(&self, events: &[AuditRecord]) -> Result<()> {
+        audit::append(self, events)
+    }
+
+    fn last_audit_event(&self) -> Result<Option<AuditRecord>> {
+        audit::last(self)
+    }
+
+    fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        audit::query(self, query)
     }
 }

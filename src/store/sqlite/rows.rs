@@ -79,11 +79,15 @@ pub(super) fn alias_row(row: &Row<'_>) -> rusqlite::Result<AliasRecord> {
     })
 }
 
+/// The columns [`user_row`] reads, in order.
+pub(super) const USER_COLUMNS: &str = "id, name, created_at, sessions_valid_after";
+
 pub(super) fn user_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
         id: row.get(0)?,
         name: row.get(1)?,
         created_at: time_col(row, 2)?,
+        sessions_valid_after: opt_time_col(row, 3)?,
     })
 }
 

@@ -1,4 +1,5 @@
-//! KMS-style pagination: `limit` / `marker` in, `next_marker` / `truncated` out. Markers are opaque
+//! AWS-style pagination (KMS `limit` / `marker`, IAM `max_items` / `marker`, and the like): a limit
+//! and a marker in, the next marker out. Markers are opaque
 //! to callers (base64url of the last item's sort key); a marker that does not decode is
 //! InvalidMarkerException.
 
@@ -46,10 +47,15 @@ pub(crate) struct Cursor {
 impl Cursor {
     /// Validates `page` against an API's maximum and default limit (AWS's, per action).
     pub fn parse(page: &Page, max: i32, default: i32) -> Result<Self> {
+        Self::parse_field(page, "limit", max, default)
+    }
+
+    /// [`Cursor::parse`] for an API whose limit parameter has another name (`maxItems`).
+    pub fn parse_field(page: &Page, field: &str, max: i32, default: i32) -> Result<Self> {
         let limit = page.limit.unwrap_or(default);
         if !(1..=max).contains(&limit) {
             return Err(Error::validation(format!(
-                "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: \
+                "1 validation error detected: Value '{limit}' at '{field}' failed to satisfy constraint: \
                  Member must have value between 1 and {max}"
             )));
         }
