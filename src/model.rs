@@ -228,6 +228,8 @@ pub struct AccessKeyRecord {
     pub status: AccessKeyStatus,
     pub created_at: SystemTime,
     pub sealed_secret: Vec<u8>,
+    /// Sessions this key minted at or before this instant are void (set when it is deactivated).
+    pub sessions_valid_after: Option<SystemTime>,
 }
 
 aws_enum!(

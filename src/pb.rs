@@ -74,6 +74,37 @@ mod tests {
             ),
         ];
         let as_debug_bytes = format!("{secret:?}");
+        let text_secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+        let credentials = [
+            format!(
+                "{:?}",
+                CreateAccessKeyResponse {
+                    access_key: Some(AccessKey {
+                        access_key_id: "AKIAEXAMPLEKEY234567".into(),
+                        secret_access_key: text_secret.into(),
+                        ..Default::default()
+                    }),
+                }
+            ),
+            format!(
+                "{:?}",
+                GetSessionTokenResponse {
+                    credentials: Some(Credentials {
+                        access_key_id: "ASIAEXAMPLEKEY234567".into(),
+                        secret_access_key: text_secret.into(),
+                        session_token: "session-token-text".into(),
+                        expiration: None,
+                    }),
+                }
+            ),
+        ];
+        for s in credentials {
+            assert!(s.contains("EXAMPLEKEY234567"), "ids stay visible: {s}");
+            assert!(
+                !s.contains(text_secret) && !s.contains("session-token-text"),
+                "{s}"
+            );
+        }
         for s in shown {
             assert!(s.contains("[REDACTED 28 bytes]"), "{s}");
             assert!(

@@ -4,7 +4,8 @@
 //! 2. reserve the request's place in the audit queue — if the trail cannot take it, refuse
 //!    (fail closed) before doing anything;
 //! 3. take a throttling token for the caller's access key and the action's class;
-//! 4. serve it, with a [`Caller`] in the extensions for the service to authorize through;
+//! 4. serve it, with a [`Caller`] in the extensions for the service to authorize through, in a
+//!    task of its own so that a client going away does not cut a request short;
 //! 5. finish the audit event with the resources the service authorized and the outcome.
 //!
 //! A service that answers OK without having asked for an authorization decision is a bug; the
@@ -165,11 +166,21 @@ where
                 principal,
                 note: note.clone(),
             });
-            let response = inner.call(request).await?;
-            Ok(with_request_id(
-                finish(slot, &note, &action, response),
-                &request_id,
-            ))
+            // The service runs in a task of its own: if the client goes away, the request still
+            // completes (its writes would anyway, on the blocking pool) and its event records
+            // what really happened.
+            let served = tokio::spawn(async move {
+                let response = inner.call(request).await?;
+                Ok(finish(slot, &note, &action, response))
+            });
+            match served.await {
+                Ok(Ok(response)) => Ok(with_request_id(response, &request_id)),
+                Ok(Err(err)) => Err(err),
+                Err(_) => {
+                    let err = Error::internal("The request failed inside the service.");
+                    Ok(with_request_id(super::status(err).into_http(), &request_id))
+                }
+            }
         })
     }
 }

@@ -26,6 +26,10 @@ use crate::{
 
 type RpcResult<T> = std::result::Result<Response<T>, Status>;
 
+/// Bounds on one SimulatePrincipalPolicy call (it answers in one page).
+const MAX_SIMULATIONS: usize = 1_000;
+const MAX_INPUT_POLICIES: usize = 10;
+
 /// The Identity service over a vault.
 #[derive(Debug, Clone)]
 pub struct IamApi {
@@ -37,8 +41,10 @@ impl IamApi {
         Self { vault }
     }
 
-    /// Authorizes `action` on user `name` (the caller's own when empty) and returns the name.
-    fn authorize_on_user(
+    /// Authorizes `action` on user `name` (the caller's own when empty) and returns the name as
+    /// stored. IAM user names compare regardless of case, policies' resources do not: the ARN
+    /// authorized is built from the stored spelling, so `ROOT` is checked as `user/root`.
+    async fn authorize_on_user(
         &self,
         who: &Caller,
         action: &str,
@@ -47,7 +53,10 @@ impl IamApi {
         let name = if name.is_empty() {
             who.principal.user_name().to_string()
         } else {
-            name.to_string()
+            let requested = name.to_string();
+            self.blocking(move |iam| iam.stored_user_name(&requested))
+                .await?
+                .unwrap_or_else(|| name.to_string())
         };
         let arn = self.vault.arns.user(&name);
         self.authorize(who, action, &arn)?;
@@ -126,7 +135,9 @@ impl Identity for IamApi {
         if req.user_name.is_empty() {
             return Err(status(Error::validation("UserName is required.")));
         }
-        let name = self.authorize_on_user(&who, "iam:CreateUser", &req.user_name)?;
+        let name = self
+            .authorize_on_user(&who, "iam:CreateUser", &req.user_name)
+            .await?;
         let created = self.blocking(move |iam| iam.create_user(&name)).await?;
         Ok(Response::new(pb::CreateUserResponse {
             user: Some(user(&created)),
@@ -138,7 +149,9 @@ impl Identity for IamApi {
         request: Request<pb::GetUserRequest>,
     ) -> RpcResult<pb::GetUserResponse> {
         let who = caller(&request)?;
-        let name = self.authorize_on_user(&who, "iam:GetUser", &request.get_ref().user_name)?;
+        let name = self
+            .authorize_on_user(&who, "iam:GetUser", &request.get_ref().user_name)
+            .await?;
         let found = self.blocking(move |iam| iam.user(&name)).await?;
         Ok(Response::new(pb::GetUserResponse {
             user: Some(user(&found)),
@@ -181,7 +194,9 @@ impl Identity for IamApi {
         if req.user_name.is_empty() {
             return Err(status(Error::validation("UserName is required.")));
         }
-        let name = self.authorize_on_user(&who, "iam:DeleteUser", &req.user_name)?;
+        let name = self
+            .authorize_on_user(&who, "iam:DeleteUser", &req.user_name)
+            .await?;
         self.blocking(move |iam| iam.delete_user(&name)).await?;
         Ok(Response::new(pb::DeleteUserResponse {}))
     }
@@ -191,8 +206,9 @@ impl Identity for IamApi {
         request: Request<pb::RevokeUserSessionsRequest>,
     ) -> RpcResult<pb::RevokeUserSessionsResponse> {
         let who = caller(&request)?;
-        let name =
-            self.authorize_on_user(&who, "iam:RevokeUserSessions", &request.get_ref().user_name)?;
+        let name = self
+            .authorize_on_user(&who, "iam:RevokeUserSessions", &request.get_ref().user_name)
+            .await?;
         let at = self
             .blocking(move |iam| iam.revoke_user_sessions(&name))
             .await?;
@@ -206,8 +222,9 @@ impl Identity for IamApi {
         request: Request<pb::CreateAccessKeyRequest>,
     ) -> RpcResult<pb::CreateAccessKeyResponse> {
         let who = caller(&request)?;
-        let name =
-            self.authorize_on_user(&who, "iam:CreateAccessKey", &request.get_ref().user_name)?;
+        let name = self
+            .authorize_on_user(&who, "iam:CreateAccessKey", &request.get_ref().user_name)
+            .await?;
         let created = self
             .blocking(move |iam| iam.create_access_key(&name))
             .await?;
@@ -228,7 +245,9 @@ impl Identity for IamApi {
     ) -> RpcResult<pb::ListAccessKeysResponse> {
         let who = caller(&request)?;
         let req = request.into_inner();
-        let name = self.authorize_on_user(&who, "iam:ListAccessKeys", &req.user_name)?;
+        let name = self
+            .authorize_on_user(&who, "iam:ListAccessKeys", &req.user_name)
+            .await?;
         let page = Page::new(req.max_items, &req.marker);
         let (owner, listed) = self
             .blocking(move |iam| iam.list_access_keys(&name, &page))
@@ -250,7 +269,9 @@ impl Identity for IamApi {
     ) -> RpcResult<pb::UpdateAccessKeyResponse> {
         let who = caller(&request)?;
         let req = request.into_inner();
-        let name = self.authorize_on_user(&who, "iam:UpdateAccessKey", &req.user_name)?;
+        let name = self
+            .authorize_on_user(&who, "iam:UpdateAccessKey", &req.user_name)
+            .await?;
         let new_status = AccessKeyStatus::from_wire(req.status, "status")
             .map_err(status)?
             .ok_or_else(|| {
@@ -269,7 +290,9 @@ impl Identity for IamApi {
     ) -> RpcResult<pb::DeleteAccessKeyResponse> {
         let who = caller(&request)?;
         let req = request.into_inner();
-        let name = self.authorize_on_user(&who, "iam:DeleteAccessKey", &req.user_name)?;
+        let name = self
+            .authorize_on_user(&who, "iam:DeleteAccessKey", &req.user_name)
+            .await?;
         self.blocking(move |iam| iam.delete_access_key(&name, &req.access_key_id))
             .await?;
         Ok(Response::new(pb::DeleteAccessKeyResponse {}))
@@ -284,7 +307,9 @@ impl Identity for IamApi {
         if req.user_name.is_empty() {
             return Err(status(Error::validation("UserName is required.")));
         }
-        let name = self.authorize_on_user(&who, "iam:PutUserPolicy", &req.user_name)?;
+        let name = self
+            .authorize_on_user(&who, "iam:PutUserPolicy", &req.user_name)
+            .await?;
         self.blocking(move |iam| {
             iam.put_user_policy(&name, &req.policy_name, &req.policy_document)
         })
@@ -301,7 +326,9 @@ impl Identity for IamApi {
         if req.user_name.is_empty() {
             return Err(status(Error::validation("UserName is required.")));
         }
-        let name = self.authorize_on_user(&who, "iam:GetUserPolicy", &req.user_name)?;
+        let name = self
+            .authorize_on_user(&who, "iam:GetUserPolicy", &req.user_name)
+            .await?;
         let policy_name = req.policy_name.clone();
         let (user_name, document) = self
             .blocking(move |iam| iam.get_user_policy(&name, &policy_name))
@@ -322,7 +349,9 @@ impl Identity for IamApi {
         if req.user_name.is_empty() {
             return Err(status(Error::validation("UserName is required.")));
         }
-        let name = self.authorize_on_user(&who, "iam:ListUserPolicies", &req.user_name)?;
+        let name = self
+            .authorize_on_user(&who, "iam:ListUserPolicies", &req.user_name)
+            .await?;
         let page = Page::new(req.max_items, &req.marker);
         let listed = self
             .blocking(move |iam| iam.list_user_policies(&name, &page))
@@ -343,7 +372,9 @@ impl Identity for IamApi {
         if req.user_name.is_empty() {
             return Err(status(Error::validation("UserName is required.")));
         }
-        let name = self.authorize_on_user(&who, "iam:DeleteUserPolicy", &req.user_name)?;
+        let name = self
+            .authorize_on_user(&who, "iam:DeleteUserPolicy", &req.user_name)
+            .await?;
         self.blocking(move |iam| iam.delete_user_policy(&name, &req.policy_name))
             .await?;
         Ok(Response::new(pb::DeleteUserPolicyResponse {}))
@@ -355,7 +386,6 @@ impl Identity for IamApi {
     ) -> RpcResult<pb::SimulatePrincipalPolicyResponse> {
         let who = caller(&request)?;
         let req = request.into_inner();
-        self.authorize(&who, "iam:SimulatePrincipalPolicy", &req.policy_source_arn)?;
         let name = self
             .vault
             .arns
@@ -367,10 +397,21 @@ impl Identity for IamApi {
                 )))
             })?
             .to_string();
+        // Authorized on the user's ARN as stored (user names compare regardless of case).
+        let name = self
+            .authorize_on_user(&who, "iam:SimulatePrincipalPolicy", &name)
+            .await?;
         if req.action_names.is_empty() {
             return Err(status(Error::validation(
                 "ActionNames must name at least one action.",
             )));
+        }
+        let pairs = req.action_names.len() * req.resource_arns.len().max(1);
+        if pairs > MAX_SIMULATIONS || req.policy_input_list.len() > MAX_INPUT_POLICIES {
+            return Err(status(Error::validation(format!(
+                "A simulation evaluates at most {MAX_SIMULATIONS} action and resource pairs, with at \
+                 most {MAX_INPUT_POLICIES} policies in PolicyInputList."
+            ))));
         }
         let extra = req
             .policy_input_list

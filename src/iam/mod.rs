@@ -11,9 +11,12 @@ pub mod credentials;
 pub mod session;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     fmt,
-    sync::{Arc, Mutex, RwLock},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, SystemTime},
 };
 
@@ -38,8 +41,8 @@ pub const ROOT_USER: &str = "root";
 pub const MAX_ACCESS_KEYS: usize = 2;
 /// The aggregate size of a user's inline policies, not counting white space (IAM's quota).
 pub const MAX_USER_POLICY_CHARS: usize = 2_048;
-/// The largest session policy.
-pub const MAX_SESSION_POLICY_CHARS: usize = 2_048;
+/// The largest session policy, in bytes (as STS's packed-policy limit, roughly).
+pub const MAX_SESSION_POLICY_BYTES: usize = 2_048;
 /// GetSessionToken's duration bounds and default (STS's), and root's ceiling.
 pub const SESSION_MIN: Duration = Duration::from_secs(900);
 pub const SESSION_MAX: Duration = Duration::from_secs(129_600);
@@ -47,6 +50,8 @@ pub const SESSION_DEFAULT: Duration = Duration::from_secs(43_200);
 pub const ROOT_SESSION_MAX: Duration = Duration::from_secs(3_600);
 /// Opened session tokens kept in memory (a cache: a miss only costs one AEAD open).
 const SESSION_CACHE: usize = 10_000;
+/// Unknown access key ids remembered (a cache: a miss only costs one store read).
+const UNKNOWN_KEY_CACHE: usize = 10_000;
 
 /// A user with its ARN and parsed inline policies, as requests see it.
 #[derive(Debug)]
@@ -63,7 +68,20 @@ pub struct AccessKey {
     pub user_id: String,
     pub status: AccessKeyStatus,
     pub created_at: SystemTime,
+    /// Sessions this key minted at or before this instant are void.
+    pub sessions_valid_after: Option<SystemTime>,
     secret: Zeroizing<String>,
+}
+
+impl AccessKey {
+    /// Whether a session this key minted at `issued_at` may still be used: not minted by an
+    /// earlier key of the same id (root's key replaced at start), nor before a deactivation.
+    pub fn honours_session(&self, issued_at: SystemTime) -> bool {
+        issued_at >= self.created_at
+            && self
+                .sessions_valid_after
+                .is_none_or(|after| issued_at > after)
+    }
 }
 
 impl AccessKey {
@@ -90,8 +108,7 @@ pub struct NewAccessKey {
     pub credentials: Credentials,
 }
 
-/// Freshly minted session credentials.
-#[derive(Debug)]
+/// Freshly minted session credentials. Holds secrets: `Debug` is redacted.
 pub struct SessionCredentials {
     pub credentials: Credentials,
     /// The session token (holds the sealed secret: never log it).
@@ -102,6 +119,16 @@ pub struct SessionCredentials {
 /// A session token already opened: the token text and what it carries.
 type OpenedSession = (Box<str>, Arc<Session>);
 
+impl fmt::Debug for SessionCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionCredentials")
+            .field("credentials", &self.credentials)
+            .field("session_token", &"[REDACTED]")
+            .field("expiration", &self.expiration)
+            .finish()
+    }
+}
+
 /// The IAM domain service.
 pub struct Iam {
     store: Arc<dyn Store>,
@@ -109,9 +136,15 @@ pub struct Iam {
     clock: Arc<dyn Clock>,
     arns: Arns,
     access_keys: RwLock<HashMap<String, Arc<AccessKey>>>,
+    /// Access key ids the store does not have: requests naming them are refused without a
+    /// store read each (bounded; a miss costs one read).
+    unknown_keys: RwLock<HashSet<String>>,
     users: RwLock<HashMap<String, Arc<User>>>,
     /// Opened session tokens by temporary access key id, with the token they came from.
     sessions: RwLock<HashMap<String, OpenedSession>>,
+    /// Bumped (under the cache's write lock) whenever a cached entry is invalidated, so a lookup
+    /// that read the store before an invalidation does not put its stale answer in the cache.
+    generation: AtomicU64,
     /// Serializes read-check-write sequences (policy size, key limits, delete conflicts).
     writer: Mutex<()>,
     /// Set by [`Iam::bootstrap_root`].
@@ -177,8 +210,10 @@ impl Iam {
             clock,
             arns,
             access_keys: RwLock::new(HashMap::new()),
+            unknown_keys: RwLock::new(HashSet::new()),
             users: RwLock::new(HashMap::new()),
             sessions: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
             writer: Mutex::new(()),
             root_user_id: RwLock::new(None),
         }
@@ -229,10 +264,16 @@ impl Iam {
                 {
                     self.store.delete_access_key(&key.id)?;
                 }
-                if matches {
-                    // A key deactivated in a previous run is what the operator asks to use.
-                    self.store
-                        .update_access_key_status(&creds.access_key_id, AccessKeyStatus::Active)?;
+                let kept = existing
+                    .iter()
+                    .find(|k| matches && k.id == creds.access_key_id);
+                if let Some(kept) = kept {
+                    // A key deactivated in a previous run is what the operator asks to use (its
+                    // old sessions stay void).
+                    self.store.update_access_key(&AccessKeyRecord {
+                        status: AccessKeyStatus::Active,
+                        ..kept.clone()
+                    })?;
                 } else {
                     self.insert_access_key(&root, &creds)?;
                 }
@@ -264,8 +305,15 @@ impl Iam {
             status: AccessKeyStatus::Active,
             created_at: self.clock.now(),
             sealed_secret: sealed,
+            sessions_valid_after: None,
         };
-        if !self.store.insert_access_key(&record, MAX_ACCESS_KEYS)? {
+        let inserted = self.store.insert_access_key(&record, MAX_ACCESS_KEYS)?;
+        {
+            let mut unknown = self.unknown_keys.write().expect("unknown key cache");
+            unknown.remove(&record.id);
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        if !inserted {
             return Err(Error::new(
                 ErrorKind::LimitExceeded,
                 format!(
@@ -308,12 +356,28 @@ impl Iam {
             .cloned()
     }
 
+    /// Whether the store was found not to have access key `id` (and nothing changed since).
+    pub fn is_unknown_access_key(&self, id: &str) -> bool {
+        self.unknown_keys
+            .read()
+            .expect("unknown key cache")
+            .contains(id)
+    }
+
     /// The access key `id` with its secret, from memory after first use.
     pub fn access_key(&self, id: &str) -> Result<Option<Arc<AccessKey>>> {
         if let Some(key) = self.cached_access_key(id) {
             return Ok(Some(key));
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let Some(record) = self.store.access_key(id)? else {
+            let mut unknown = self.unknown_keys.write().expect("unknown key cache");
+            if self.generation.load(Ordering::Acquire) == generation {
+                if unknown.len() >= UNKNOWN_KEY_CACHE {
+                    unknown.clear();
+                }
+                unknown.insert(id.to_string());
+            }
             return Ok(None);
         };
         let key = Arc::new(AccessKey {
@@ -322,11 +386,12 @@ impl Iam {
             user_id: record.user_id,
             status: record.status,
             created_at: record.created_at,
+            sessions_valid_after: record.sessions_valid_after,
         });
-        self.access_keys
-            .write()
-            .expect("access key cache")
-            .insert(key.id.clone(), key.clone());
+        let mut cache = self.access_keys.write().expect("access key cache");
+        if self.generation.load(Ordering::Acquire) == generation {
+            cache.insert(key.id.clone(), key.clone());
+        }
         Ok(Some(key))
     }
 
@@ -340,14 +405,16 @@ impl Iam {
         if let Some(user) = self.cached_user(id) {
             return Ok(Some(user));
         }
+        let generation = self.generation.load(Ordering::Acquire);
         match self.store.user(id)? {
-            Some(record) => self.load_user(record).map(Some),
+            Some(record) => self.load_user(record, generation).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Reads a user's policies and (re)places the user in the cache.
-    fn load_user(&self, record: UserRecord) -> Result<Arc<User>> {
+    /// Reads a user's policies and (re)places the user in the cache, unless an invalidation
+    /// happened since `generation` was read (before `record` was).
+    fn load_user(&self, record: UserRecord, generation: u64) -> Result<Arc<User>> {
         let mut policies = Vec::new();
         for stored in self.store.user_policies(&record.id)? {
             let policy = Policy::parse(&stored.document).map_err(|e| {
@@ -361,22 +428,23 @@ impl Iam {
             record,
             policies,
         });
-        self.users
-            .write()
-            .expect("user cache")
-            .insert(user.record.id.clone(), user.clone());
+        let mut cache = self.users.write().expect("user cache");
+        if self.generation.load(Ordering::Acquire) == generation {
+            cache.insert(user.record.id.clone(), user.clone());
+        }
         Ok(user)
     }
 
     fn forget_user(&self, id: &str) {
-        self.users.write().expect("user cache").remove(id);
+        let mut cache = self.users.write().expect("user cache");
+        cache.remove(id);
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     fn forget_access_key(&self, id: &str) {
-        self.access_keys
-            .write()
-            .expect("access key cache")
-            .remove(id);
+        let mut cache = self.access_keys.write().expect("access key cache");
+        cache.remove(id);
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Opens a session token presented with `access_key_id` (memory first). `None` when it is
@@ -406,9 +474,17 @@ impl Iam {
 
     // --- Users ------------------------------------------------------------------------------
 
+    /// How the user named `name` (compared case-insensitively, as IAM) spells its name, if it
+    /// exists: ARNs, and so authorization, use the stored spelling.
+    pub fn stored_user_name(&self, name: &str) -> Result<Option<String>> {
+        validate_name(name, "userName", 64)?;
+        Ok(self.store.user_by_name(name)?.map(|u| u.name))
+    }
+
     /// The user named `name` (case-insensitively, as IAM), or NoSuchEntity.
     pub fn user(&self, name: &str) -> Result<Arc<User>> {
         validate_name(name, "userName", 64)?;
+        let generation = self.generation.load(Ordering::Acquire);
         let record = self.store.user_by_name(name)?.ok_or_else(|| {
             Error::new(
                 ErrorKind::NoSuchEntity,
@@ -417,7 +493,7 @@ impl Iam {
         })?;
         match self.cached_user(&record.id) {
             Some(user) if user.record == record => Ok(user),
-            _ => self.load_user(record),
+            _ => self.load_user(record, generation),
         }
     }
 
@@ -436,8 +512,9 @@ impl Iam {
             created_at: self.clock.now(),
             sessions_valid_after: None,
         };
+        let generation = self.generation.load(Ordering::Acquire);
         self.store.insert_user(&record)?;
-        self.load_user(record)
+        self.load_user(record, generation)
     }
 
     /// Users in name order, 1–1000 a page (100 by default).
@@ -552,8 +629,13 @@ impl Iam {
     ) -> Result<()> {
         let user = self.user(user_name)?;
         let _guard = self.lock();
-        self.key_of(&user, id)?;
-        self.store.update_access_key_status(id, status)?;
+        let mut key = self.key_of(&user, id)?;
+        if status == AccessKeyStatus::Inactive && key.status == AccessKeyStatus::Active {
+            // Deactivation ends the key's sessions for good: reactivating it does not revive them.
+            key.sessions_valid_after = Some(self.clock.now());
+        }
+        key.status = status;
+        self.store.update_access_key(&key)?;
         self.forget_access_key(id);
         Ok(())
     }
@@ -685,9 +767,10 @@ impl Iam {
             requested
         };
         if let Some(policy) = policy {
-            if policy.chars().count() > MAX_SESSION_POLICY_CHARS {
+            // Bytes, not characters: the token that carries the policy has a byte limit.
+            if policy.len() > MAX_SESSION_POLICY_BYTES {
                 return Err(Error::validation(format!(
-                    "The session policy is longer than {MAX_SESSION_POLICY_CHARS} characters."
+                    "The session policy is longer than {MAX_SESSION_POLICY_BYTES} bytes."
                 )));
             }
             parse_policy(policy)?;
@@ -712,5 +795,56 @@ impl Iam {
             session_token: Zeroizing::new(token),
             expiration,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{clock::ManualClock, crypto::barrier::Keyring, store::SqliteStore};
+
+    fn fixed(secret: &str) -> RootCredentials {
+        RootCredentials::Fixed(Credentials {
+            access_key_id: "AKIAEXAMPLEKEY234567".into(),
+            secret_access_key: Zeroizing::new(secret.into()),
+        })
+    }
+
+    #[test]
+    fn replacing_roots_key_at_start_voids_the_sessions_the_old_one_minted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("vault.db")).unwrap());
+        let barrier = Arc::new(Barrier::new(&Keyring::generate(0).unwrap(), b"db"));
+        let clock = Arc::new(ManualClock::starting_now());
+        let iam = Iam::new(store, barrier, clock.clone(), Arns::default());
+        let old_secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+        iam.bootstrap_root(fixed(old_secret)).unwrap();
+        let root = iam.access_key("AKIAEXAMPLEKEY234567").unwrap().unwrap();
+        let minted = iam
+            .get_session_token(&root.user_id, &root.id, None, None)
+            .unwrap();
+        let session = iam
+            .session(&minted.session_token, &minted.credentials.access_key_id)
+            .unwrap();
+        assert!(root.honours_session(session.issued_at));
+        assert!(!format!("{minted:?}").contains(minted.session_token.as_str()));
+
+        // The same start with the same secret keeps the key and its sessions.
+        clock.advance(Duration::from_secs(1));
+        iam.bootstrap_root(fixed(old_secret)).unwrap();
+        let kept = iam.access_key("AKIAEXAMPLEKEY234567").unwrap().unwrap();
+        assert!(kept.honours_session(session.issued_at));
+
+        // A new secret under the same id is a new key: the old key's sessions are void.
+        clock.advance(Duration::from_secs(1));
+        iam.bootstrap_root(fixed("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+            .unwrap();
+        let replaced = iam.access_key("AKIAEXAMPLEKEY234567").unwrap().unwrap();
+        assert_eq!(
+            replaced.secret(),
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        );
+        assert!(!replaced.honours_session(session.issued_at));
     }
 }

@@ -12,8 +12,8 @@ use std::time::SystemTime;
 use uuid::Uuid;
 
 use crate::model::{
-    AccessKeyRecord, AccessKeyStatus, AliasRecord, AuditQuery, AuditRecord, KeyRecord,
-    MaterialVersion, Tag, UserPolicyRecord, UserRecord,
+    AccessKeyRecord, AliasRecord, AuditQuery, AuditRecord, KeyRecord, MaterialVersion, Tag,
+    UserPolicyRecord, UserRecord,
 };
 
 pub use sqlite::SqliteStore;
@@ -100,7 +100,8 @@ pub trait Store: Send + Sync + 'static {
     fn access_keys_of(&self, user_id: &str) -> Result<Vec<AccessKeyRecord>>;
     /// Adds an access key unless its user already has `max_per_user`; `false` if refused.
     fn insert_access_key(&self, key: &AccessKeyRecord, max_per_user: usize) -> Result<bool>;
-    fn update_access_key_status(&self, id: &str, status: AccessKeyStatus) -> Result<bool>;
+    /// Writes an access key's status and session revocation instant.
+    fn update_access_key(&self, key: &AccessKeyRecord) -> Result<bool>;
     fn delete_access_key(&self, id: &str) -> Result<bool>;
     /// A user's inline policies ordered by name.
     fn user_policies(&self, user_id: &str) -> Result<Vec<UserPolicyRecord>>;

@@ -432,3 +432,124 @@ async fn creating_an_alias_needs_permission_on_the_alias_and_the_key() {
         "arn:aws:kms:us-east-1:000000000000:alias/other",
     );
 }
+
+#[tokio::test]
+async fn user_names_in_another_case_are_checked_as_the_stored_user() {
+    let server = TestServer::start().await;
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iam:*", "Resource": "arn:aws:iam::*:user/root"},
+    ]})
+    .to_string();
+    let admin = server.client_with(app_user(&server, "admin", Some(&policy)).await);
+    for spelling in ["root", "ROOT", "Root"] {
+        assert_denied(
+            admin
+                .create_access_key(pb::CreateAccessKeyRequest {
+                    user_name: spelling.into(),
+                })
+                .await,
+            "iam:CreateAccessKey",
+            "arn:aws:iam::000000000000:user/root",
+        );
+        assert_denied(
+            admin
+                .simulate_principal_policy(pb::SimulatePrincipalPolicyRequest {
+                    policy_source_arn: format!("arn:aws:iam::000000000000:user/{spelling}"),
+                    action_names: vec!["kms:CreateKey".into()],
+                    ..Default::default()
+                })
+                .await,
+            "iam:SimulatePrincipalPolicy",
+            "arn:aws:iam::000000000000:user/root",
+        );
+    }
+    // Other users remain manageable, whatever the spelling.
+    admin
+        .create_user(pb::CreateUserRequest {
+            user_name: "worker".into(),
+        })
+        .await
+        .unwrap();
+    admin
+        .get_user(pb::GetUserRequest {
+            user_name: "WORKER".into(),
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn re_pointing_or_deleting_an_alias_needs_rights_on_the_key_it_names() {
+    let server = TestServer::start().await;
+    let root = server.client();
+    let theirs = create_key(&root).await;
+    let mine = create_key(&root).await;
+    root.create_alias(pb::CreateAliasRequest {
+        alias_name: "alias/prod-billing".into(),
+        target_key_id: theirs.clone(),
+    })
+    .await
+    .unwrap();
+    let policy = serde_json::json!({"Statement": [
+        {"Effect": "Allow", "Action": ["kms:UpdateAlias", "kms:DeleteAlias"], "Resource": "arn:aws:kms:*:*:alias/*"},
+        {"Effect": "Allow", "Action": ["kms:UpdateAlias", "kms:DeleteAlias"], "Resource": key_arn(&mine)},
+    ]})
+    .to_string();
+    let app = server.client_with(app_user(&server, "app", Some(&policy)).await);
+    assert_denied(
+        app.update_alias(pb::UpdateAliasRequest {
+            alias_name: "alias/prod-billing".into(),
+            target_key_id: mine.clone(),
+        })
+        .await,
+        "kms:UpdateAlias",
+        &key_arn(&theirs),
+    );
+    assert_denied(
+        app.delete_alias(pb::DeleteAliasRequest {
+            alias_name: "alias/prod-billing".into(),
+        })
+        .await,
+        "kms:DeleteAlias",
+        &key_arn(&theirs),
+    );
+    // The alias still names their key.
+    let described = root
+        .describe_key(pb::DescribeKeyRequest {
+            key_id: "alias/prod-billing".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(described.key_metadata.unwrap().key_id, theirs);
+    // On an alias of its own key, the same rights suffice.
+    root.create_alias(pb::CreateAliasRequest {
+        alias_name: "alias/mine".into(),
+        target_key_id: mine.clone(),
+    })
+    .await
+    .unwrap();
+    app.delete_alias(pb::DeleteAliasRequest {
+        alias_name: "alias/mine".into(),
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_simulation_is_bounded() {
+    let server = TestServer::start().await;
+    app_user(&server, "app", None).await;
+    let result = server
+        .client()
+        .simulate_principal_policy(pb::SimulatePrincipalPolicyRequest {
+            policy_source_arn: "arn:aws:iam::000000000000:user/app".into(),
+            action_names: (0..100).map(|i| format!("kms:Action{i}")).collect(),
+            resource_arns: (0..11)
+                .map(|i| format!("arn:aws:kms:us-east-1:000000000000:key/{i}"))
+                .collect(),
+            ..Default::default()
+        })
+        .await;
+    assert_error(result, Code::InvalidArgument, "ValidationException");
+}

@@ -2,6 +2,7 @@
 //! files and real crypto.
 
 mod aliases_tags;
+mod audit;
 mod auth;
 mod authorization;
 mod client;
@@ -12,4 +13,6 @@ mod identity;
 mod interop;
 mod keys;
 mod sessions;
+mod throttle;
 mod vaultctl;
+mod vaultctl_identity;

@@ -279,7 +279,8 @@ async fn revoking_deactivating_or_deleting_the_minting_key_ends_sessions() {
     let after = session(&server, user.clone(), None, "").await;
     works(&after).await.unwrap();
 
-    // Deactivating the minting key ends its sessions; reactivating restores them.
+    // Deactivating the minting key ends its sessions, for good: reactivating the key does not
+    // revive them, though it can mint new ones.
     let set_status = |status: pb::StatusType| {
         root.update_access_key(pb::UpdateAccessKeyRequest {
             user_name: "app".into(),
@@ -293,7 +294,14 @@ async fn revoking_deactivating_or_deleting_the_minting_key_ends_sessions() {
         Code::Unauthenticated,
         "UnrecognizedClientException",
     );
+    server.clock.advance(Duration::from_secs(1));
     set_status(pb::StatusType::Active).await.unwrap();
+    assert_error(
+        works(&after).await,
+        Code::Unauthenticated,
+        "UnrecognizedClientException",
+    );
+    let after = session(&server, user.clone(), None, "").await;
     works(&after).await.unwrap();
 
     // Deleting it ends them for good.

@@ -258,7 +258,13 @@ impl KeyManagement for KmsApi {
         let who = caller(&request)?;
         let req = request.into_inner();
         let target = self
-            .alias_and_target(&who, "kms:CreateAlias", &req.alias_name, &req.target_key_id)
+            .alias_and_target(
+                &who,
+                "kms:CreateAlias",
+                &req.alias_name,
+                &req.target_key_id,
+                false,
+            )
             .await?;
         self.blocking(move |kms| kms.create_alias(&req.alias_name, target))
             .await?;
@@ -272,7 +278,13 @@ impl KeyManagement for KmsApi {
         let who = caller(&request)?;
         let req = request.into_inner();
         let target = self
-            .alias_and_target(&who, "kms:UpdateAlias", &req.alias_name, &req.target_key_id)
+            .alias_and_target(
+                &who,
+                "kms:UpdateAlias",
+                &req.alias_name,
+                &req.target_key_id,
+                true,
+            )
             .await?;
         self.blocking(move |kms| kms.update_alias(&req.alias_name, target))
             .await?;
@@ -286,8 +298,10 @@ impl KeyManagement for KmsApi {
         let who = caller(&request)?;
         let req = request.into_inner();
         decode(crate::kms::validate_alias_name(&req.alias_name))?;
+        // As AWS: the permission is needed on the alias and on the key it points to.
+        let current = self.resolve(&req.alias_name).await?;
         let alias_arn = self.vault.arns.alias(&req.alias_name);
-        self.authorize(&who, "kms:DeleteAlias", &[&alias_arn])?;
+        self.authorize(&who, "kms:DeleteAlias", &[&alias_arn, &current.arn])?;
         self.blocking(move |kms| kms.delete_alias(&req.alias_name))
             .await?;
         Ok(Response::new(pb::DeleteAliasResponse {}))

@@ -87,18 +87,30 @@ impl KmsApi {
     }
 
     /// CreateAlias and UpdateAlias: a valid alias name and a target key (id or ARN, not an
-    /// alias), with `action` authorized on both, as AWS does.
+    /// alias), with `action` authorized on both, as AWS does. UpdateAlias (`existing`) also
+    /// needs it on the key the alias points to now, so nobody can re-point an alias away from a
+    /// key they have no rights on.
     pub(super) async fn alias_and_target(
         &self,
         caller: &Caller,
         action: &str,
         alias_name: &str,
         target_key_id: &str,
+        existing: bool,
     ) -> Result<Uuid, Status> {
         decode(crate::kms::validate_alias_name(alias_name))?;
+        let current = match existing {
+            true => Some(self.resolve(alias_name).await?),
+            false => None,
+        };
         let target = self.key_reference(target_key_id, "TargetKeyId").await?;
         let alias_arn = self.vault.arns.alias(alias_name);
-        self.authorize(caller, action, &[&alias_arn, &target.arn])?;
+        let mut resources = vec![alias_arn.as_str()];
+        if let Some(current) = &current {
+            resources.push(&current.arn);
+        }
+        resources.push(&target.arn);
+        self.authorize(caller, action, &resources)?;
         Ok(target.id)
     }
 

@@ -69,67 +69,67 @@ macro_rules! requests {
 requests! {
     /// A `vault.v1.KeyManagement` request ready to send, named after its RPC.
     KmsRequest {
-    calls {
-        CreateKey(CreateKeyRequest) => create_key;
-        DescribeKey(DescribeKeyRequest) => describe_key;
-        UpdateKeyDescription(UpdateKeyDescriptionRequest) => update_key_description;
-        EnableKey(EnableKeyRequest) => enable_key;
-        DisableKey(DisableKeyRequest) => disable_key;
-        ScheduleKeyDeletion(ScheduleKeyDeletionRequest) => schedule_key_deletion;
-        CancelKeyDeletion(CancelKeyDeletionRequest) => cancel_key_deletion;
-        EnableKeyRotation(EnableKeyRotationRequest) => enable_key_rotation;
-        DisableKeyRotation(DisableKeyRotationRequest) => disable_key_rotation;
-        GetKeyRotationStatus(GetKeyRotationStatusRequest) => get_key_rotation_status;
-        RotateKeyOnDemand(RotateKeyOnDemandRequest) => rotate_key_on_demand;
-        CreateAlias(CreateAliasRequest) => create_alias;
-        UpdateAlias(UpdateAliasRequest) => update_alias;
-        DeleteAlias(DeleteAliasRequest) => delete_alias;
-        TagResource(TagResourceRequest) => tag_resource;
-        UntagResource(UntagResourceRequest) => untag_resource;
-        Encrypt(EncryptRequest) => encrypt;
-        Decrypt(DecryptRequest) => decrypt;
-        ReEncrypt(ReEncryptRequest) => re_encrypt;
-        GenerateDataKey(GenerateDataKeyRequest) => generate_data_key;
-        GenerateDataKeyWithoutPlaintext(GenerateDataKeyWithoutPlaintextRequest)
-            => generate_data_key_without_plaintext;
-        GenerateRandom(GenerateRandomRequest) => generate_random;
-    }
-    lists(Paging, paginate) {
-        ListKeys(ListKeysRequest) => list_keys;
-        ListKeyRotations(ListKeyRotationsRequest) => list_key_rotations;
-        ListAliases(ListAliasesRequest) => list_aliases;
-        ListResourceTags(ListResourceTagsRequest) => list_resource_tags;
-    }
+        calls {
+            CreateKey(CreateKeyRequest) => create_key;
+            DescribeKey(DescribeKeyRequest) => describe_key;
+            UpdateKeyDescription(UpdateKeyDescriptionRequest) => update_key_description;
+            EnableKey(EnableKeyRequest) => enable_key;
+            DisableKey(DisableKeyRequest) => disable_key;
+            ScheduleKeyDeletion(ScheduleKeyDeletionRequest) => schedule_key_deletion;
+            CancelKeyDeletion(CancelKeyDeletionRequest) => cancel_key_deletion;
+            EnableKeyRotation(EnableKeyRotationRequest) => enable_key_rotation;
+            DisableKeyRotation(DisableKeyRotationRequest) => disable_key_rotation;
+            GetKeyRotationStatus(GetKeyRotationStatusRequest) => get_key_rotation_status;
+            RotateKeyOnDemand(RotateKeyOnDemandRequest) => rotate_key_on_demand;
+            CreateAlias(CreateAliasRequest) => create_alias;
+            UpdateAlias(UpdateAliasRequest) => update_alias;
+            DeleteAlias(DeleteAliasRequest) => delete_alias;
+            TagResource(TagResourceRequest) => tag_resource;
+            UntagResource(UntagResourceRequest) => untag_resource;
+            Encrypt(EncryptRequest) => encrypt;
+            Decrypt(DecryptRequest) => decrypt;
+            ReEncrypt(ReEncryptRequest) => re_encrypt;
+            GenerateDataKey(GenerateDataKeyRequest) => generate_data_key;
+            GenerateDataKeyWithoutPlaintext(GenerateDataKeyWithoutPlaintextRequest)
+                => generate_data_key_without_plaintext;
+            GenerateRandom(GenerateRandomRequest) => generate_random;
+        }
+        lists(Paging, paginate) {
+            ListKeys(ListKeysRequest) => list_keys;
+            ListKeyRotations(ListKeyRotationsRequest) => list_key_rotations;
+            ListAliases(ListAliasesRequest) => list_aliases;
+            ListResourceTags(ListResourceTagsRequest) => list_resource_tags;
+        }
     }
 
     /// A `vault.v1.Identity` (IAM) request ready to send, named after its RPC.
     IamRequest {
-    calls {
-        CreateUser(CreateUserRequest) => create_user;
-        GetUser(GetUserRequest) => get_user;
-        DeleteUser(DeleteUserRequest) => delete_user;
-        RevokeUserSessions(RevokeUserSessionsRequest) => revoke_user_sessions;
-        CreateAccessKey(CreateAccessKeyRequest) => create_access_key;
-        UpdateAccessKey(UpdateAccessKeyRequest) => update_access_key;
-        DeleteAccessKey(DeleteAccessKeyRequest) => delete_access_key;
-        PutUserPolicy(PutUserPolicyRequest) => put_user_policy;
-        GetUserPolicy(GetUserPolicyRequest) => get_user_policy;
-        DeleteUserPolicy(DeleteUserPolicyRequest) => delete_user_policy;
-        SimulatePrincipalPolicy(SimulatePrincipalPolicyRequest) => simulate_principal_policy;
-    }
-    lists(ItemPaging, paginate_items) {
-        ListUsers(ListUsersRequest) => list_users;
-        ListAccessKeys(ListAccessKeysRequest) => list_access_keys;
-        ListUserPolicies(ListUserPoliciesRequest) => list_user_policies;
-    }
+        calls {
+            CreateUser(CreateUserRequest) => create_user;
+            GetUser(GetUserRequest) => get_user;
+            DeleteUser(DeleteUserRequest) => delete_user;
+            RevokeUserSessions(RevokeUserSessionsRequest) => revoke_user_sessions;
+            CreateAccessKey(CreateAccessKeyRequest) => create_access_key;
+            UpdateAccessKey(UpdateAccessKeyRequest) => update_access_key;
+            DeleteAccessKey(DeleteAccessKeyRequest) => delete_access_key;
+            PutUserPolicy(PutUserPolicyRequest) => put_user_policy;
+            GetUserPolicy(GetUserPolicyRequest) => get_user_policy;
+            DeleteUserPolicy(DeleteUserPolicyRequest) => delete_user_policy;
+            SimulatePrincipalPolicy(SimulatePrincipalPolicyRequest) => simulate_principal_policy;
+        }
+        lists(ItemPaging, paginate_items) {
+            ListUsers(ListUsersRequest) => list_users;
+            ListAccessKeys(ListAccessKeysRequest) => list_access_keys;
+            ListUserPolicies(ListUserPoliciesRequest) => list_user_policies;
+        }
     }
 
     /// A `vault.v1.SecurityToken` (STS) request ready to send, named after its RPC.
     StsRequest {
-    calls {
-        GetSessionToken(GetSessionTokenRequest) => get_session_token;
-        GetCallerIdentity(GetCallerIdentityRequest) => get_caller_identity;
-    }
+        calls {
+            GetSessionToken(GetSessionTokenRequest) => get_session_token;
+            GetCallerIdentity(GetCallerIdentityRequest) => get_caller_identity;
+        }
     }
 }
 

@@ -24,7 +24,7 @@ pub enum IamCommand {
     GetUser(CallerOrUserArgs),
     /// List the users (ListUsers).
     ListUsers(PaginationArgs),
-    /// Delete a user, with its access keys and policies; its sessions end (DeleteUser).
+    /// Delete a user that has no access keys and no inline policies left (DeleteUser).
     DeleteUser(UserNameArgs),
     /// End every session a user holds, by default the caller's (RevokeUserSessions).
     RevokeUserSessions(CallerOrUserArgs),

@@ -70,6 +70,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // the hash-chained audit trail.
     r#"
     ALTER TABLE users ADD COLUMN sessions_valid_after INTEGER;
+    ALTER TABLE access_keys ADD COLUMN sessions_valid_after INTEGER;
     CREATE UNIQUE INDEX users_by_name_nocase ON users(name COLLATE NOCASE);
     CREATE TABLE user_policies (
         user_id  TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,

@@ -436,7 +436,7 @@ impl Store for SqliteStore {
 
     fn access_key(&self, id: &str) -> Result<Option<AccessKeyRecord>> {
         self.query_one(
-            "SELECT id, user_id, status, created_at, sealed_secret FROM access_keys WHERE id = ?1",
+            &format!("SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE id = ?1"),
             params![id],
             access_key_row,
         )
@@ -444,8 +444,9 @@ impl Store for SqliteStore {
 
     fn access_keys_of(&self, user_id: &str) -> Result<Vec<AccessKeyRecord>> {
         self.query(
-            "SELECT id, user_id, status, created_at, sealed_secret FROM access_keys \
-             WHERE user_id = ?1 ORDER BY created_at, id",
+            &format!(
+                "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE user_id = ?1 ORDER BY created_at, id"
+            ),
             params![user_id],
             access_key_row,
         )
@@ -462,24 +463,31 @@ impl Store for SqliteStore {
                 return Ok(false);
             }
             tx.execute(
-                "INSERT INTO access_keys (id, user_id, status, created_at, sealed_secret) VALUES (?1, ?2, ?3, ?4, ?5)",
+                &format!(
+                    "INSERT INTO access_keys ({ACCESS_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                ),
                 params![
                     key.id,
                     key.user_id,
                     key.status.as_str(),
                     to_millis(key.created_at),
-                    key.sealed_secret
+                    key.sealed_secret,
+                    key.sessions_valid_after.map(to_millis)
                 ],
             )?;
             Ok(true)
         })
     }
 
-    fn update_access_key_status(&self, id: &str, status: AccessKeyStatus) -> Result<bool> {
+    fn update_access_key(&self, key: &AccessKeyRecord) -> Result<bool> {
         self.write(|tx| {
             Ok(tx.execute(
-                "UPDATE access_keys SET status = ?2 WHERE id = ?1",
-                params![id, status.as_str()],
+                "UPDATE access_keys SET status = ?2, sessions_valid_after = ?3 WHERE id = ?1",
+                params![
+                    key.id,
+                    key.status.as_str(),
+                    key.sessions_valid_after.map(to_millis)
+                ],
             )? == 1)
         })
     }

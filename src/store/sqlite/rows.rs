@@ -91,6 +91,10 @@ pub(super) fn user_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
     })
 }
 
+/// The columns [`access_key_row`] reads, in order.
+pub(super) const ACCESS_KEY_COLUMNS: &str =
+    "id, user_id, status, created_at, sealed_secret, sessions_valid_after";
+
 pub(super) fn access_key_row(row: &Row<'_>) -> rusqlite::Result<AccessKeyRecord> {
     Ok(AccessKeyRecord {
         id: row.get(0)?,
@@ -98,6 +102,7 @@ pub(super) fn access_key_row(row: &Row<'_>) -> rusqlite::Result<AccessKeyRecord>
         status: parse(row.get(2)?, AccessKeyStatus::parse, "access key status")?,
         created_at: time_col(row, 3)?,
         sealed_secret: row.get(4)?,
+        sessions_valid_after: opt_time_col(row, 5)?,
     })
 }
 
