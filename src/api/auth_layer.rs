@@ -4,8 +4,7 @@
 //! 2. reserve the request's place in the audit queue — if the trail cannot take it, refuse
 //!    (fail closed) before doing anything;
 //! 3. take a throttling token for the caller's access key and the action's class;
-//! 4. serve it, with a [`Caller`] in the extensions for the service to authorize through, in a
-//!    task of its own so that a client going away does not cut a request short;
+//! 4. serve it, with a [`Caller`] in the extensions for the service to authorize through;
 //! 5. finish the audit event with the resources the service authorized and the outcome.
 //!
 //! A service that answers OK without having asked for an authorization decision is a bug; the
@@ -23,7 +22,7 @@ use tower::{Layer, Service};
 
 use super::call::{CallNote, Caller};
 use crate::{
-    audit::{AuditEvent, AuditSlot},
+    audit::{AuditEvent, AuditSlot, REQUEST_CANCELLED},
     auth::{
         Principal, SignedRequest, action_for_method,
         signature::{AUTHORIZATION_HEADER, DATE_HEADER, SECURITY_TOKEN_HEADER},
@@ -136,7 +135,7 @@ where
             };
             let action = action_for_method(request.uri().path())
                 .unwrap_or_else(|| request.uri().path().to_string());
-            let request_id = uuid::Uuid::new_v4().to_string();
+            let request_id = next_request_id();
             let slot =
                 match vault
                     .audit
@@ -169,20 +168,36 @@ where
             // The service runs in a task of its own: if the client goes away, the request still
             // completes (its writes would anyway, on the blocking pool) and its event records
             // what really happened.
-            let served = tokio::spawn(async move {
-                let response = inner.call(request).await?;
-                Ok(finish(slot, &note, &action, response))
-            });
-            match served.await {
-                Ok(Ok(response)) => Ok(with_request_id(response, &request_id)),
-                Ok(Err(err)) => Err(err),
-                Err(_) => {
-                    let err = Error::internal("The request failed inside the service.");
-                    Ok(with_request_id(super::status(err).into_http(), &request_id))
-                }
-            }
+            // If the client goes away, this future is dropped mid-call, and the pending event
+            // is recorded as cancelled with the resources authorized so far (a write already on
+            // the blocking pool still completes).
+            let mut pending = PendingEvent {
+                slot: Some(slot),
+                note,
+            };
+            let response = inner.call(request).await?;
+            Ok(with_request_id(
+                pending.finish(&action, response),
+                &request_id,
+            ))
         })
     }
+}
+
+/// A fresh request id: a UUID (version 4 layout) made of a random per-process prefix and a
+/// 56-bit counter. Ids only need to be unique, and this costs no system call per request.
+fn next_request_id() -> String {
+    static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| getrandom::u64().unwrap_or_default());
+    let counter = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Bytes 6 and 8 take the version and variant bits; the counter sits in bytes 9–15.
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&prefix.to_be_bytes());
+    bytes[8..].copy_from_slice(&(counter & 0x00ff_ffff_ffff_ffff).to_be_bytes());
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 fn audit_event(vault: &Vault, principal: &Principal, action: &str, request_id: &str) -> AuditEvent {
@@ -198,34 +213,50 @@ fn audit_event(vault: &Vault, principal: &Principal, action: &str, request_id: &
     }
 }
 
-/// Records the outcome in the audit event, replacing an OK answer that was never authorized.
-fn finish(
-    slot: AuditSlot,
-    note: &CallNote,
-    action: &str,
-    response: Response<Body>,
-) -> Response<Body> {
-    // An error answer carries its status in the headers (trailers-only); a success in trailers.
-    let error = tonic::Status::from_header_map(response.headers())
-        .filter(|status| status.code() != tonic::Code::Ok);
-    let resources = note.resources();
-    match error {
-        Some(status) => {
-            let reason = tonic_types::StatusExt::get_details_error_info(&status)
-                .map(|info| info.reason)
-                .unwrap_or_else(|| format!("{:?}", status.code()));
-            slot.finish(resources, Some(&reason));
-            response
+/// A served request's audit event, finished when the answer is known, or as cancelled (with the
+/// resources authorized so far) if the request is dropped first.
+struct PendingEvent {
+    slot: Option<AuditSlot>,
+    note: Arc<CallNote>,
+}
+
+impl PendingEvent {
+    /// Records the outcome in the audit event, replacing an OK answer that was never authorized.
+    fn finish(&mut self, action: &str, response: Response<Body>) -> Response<Body> {
+        let Some(slot) = self.slot.take() else {
+            return response;
+        };
+        // An error answer carries its status in the headers (trailers-only); a success in
+        // trailers.
+        let error = tonic::Status::from_header_map(response.headers())
+            .filter(|status| status.code() != tonic::Code::Ok);
+        let resources = self.note.resources();
+        match error {
+            Some(status) => {
+                let reason = tonic_types::StatusExt::get_details_error_info(&status)
+                    .map(|info| info.reason)
+                    .unwrap_or_else(|| format!("{:?}", status.code()));
+                slot.finish(resources, Some(&reason));
+                response
+            }
+            None if !self.note.authorized() => {
+                tracing::error!(action, "a service answered without authorizing the request");
+                let err = Error::internal("The request was not authorized by its service.");
+                slot.finish(resources, Some(err.kind.aws_name()));
+                super::status(err).into_http()
+            }
+            None => {
+                slot.finish(resources, None);
+                response
+            }
         }
-        None if !note.authorized() => {
-            tracing::error!(action, "a service answered without authorizing the request");
-            let err = Error::internal("The request was not authorized by its service.");
-            slot.finish(resources, Some(err.kind.aws_name()));
-            super::status(err).into_http()
-        }
-        None => {
-            slot.finish(resources, None);
-            response
+    }
+}
+
+impl Drop for PendingEvent {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            slot.finish(self.note.resources(), Some(REQUEST_CANCELLED));
         }
     }
 }
