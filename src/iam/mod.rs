@@ -1,4 +1,6 @@
-//! Principals: users, their access keys and inline policies, and session credentials (auth.md).
+//! Principals: users ([`users`]), their access keys ([`access_keys`]) and inline policies
+//! ([`policies`]), and session credentials ([`session`]) (auth.md). This file holds the service,
+//! its caches and the lookups authentication makes.
 //! IAM's rules live here: name shapes, at most two access keys per user, the aggregate policy size,
 //! no deleting a user that still has keys or policies, session durations.
 //!
@@ -7,8 +9,11 @@
 //! parsed policies; every change goes to the store first, then replaces the cached entry, so a
 //! deactivated key or a deleted policy takes effect on the next request.
 
+mod access_keys;
 pub mod credentials;
+mod policies;
 pub mod session;
+mod users;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -23,6 +28,7 @@ use std::{
 use zeroize::Zeroizing;
 
 pub use credentials::{Announce, Credentials, RootCredentials};
+pub use policies::parse_policy;
 pub use session::Session;
 
 use crate::{
@@ -31,8 +37,7 @@ use crate::{
     clock::Clock,
     crypto::barrier::{Barrier, Binding, Purpose},
     error::{Error, ErrorKind, Result},
-    model::{AccessKeyRecord, AccessKeyStatus, UserPolicyRecord, UserRecord},
-    paging::{Cursor, Page, Paged},
+    model::{AccessKeyRecord, AccessKeyStatus, UserRecord},
     store::Store,
 };
 
@@ -82,9 +87,7 @@ impl AccessKey {
                 .sessions_valid_after
                 .is_none_or(|after| issued_at > after)
     }
-}
 
-impl AccessKey {
     pub fn secret(&self) -> &str {
         &self.secret
     }
@@ -167,7 +170,7 @@ fn secret_binding<'a>(key_id: &'a str, user_id: &'a str) -> Binding<'a> {
 }
 
 /// IAM's name pattern `[\w+=,.@-]+` with a length limit; the error names the parameter as AWS does.
-fn validate_name(value: &str, field: &str, max: usize) -> Result<()> {
+pub(crate) fn validate_name(value: &str, field: &str, max: usize) -> Result<()> {
     let ok = !value.is_empty()
         && value.chars().count() <= max
         && value
@@ -181,20 +184,6 @@ fn validate_name(value: &str, field: &str, max: usize) -> Result<()> {
              Member must have length between 1 and {max} and match [\\w+=,.@-]+"
         )))
     }
-}
-
-/// Parses a policy document, naming the problem (MalformedPolicyDocument).
-pub fn parse_policy(document: &str) -> Result<Policy> {
-    Policy::parse(document).map_err(|e| {
-        Error::new(
-            ErrorKind::MalformedPolicyDocument,
-            format!("The policy document is malformed: {e}"),
-        )
-    })
-}
-
-fn non_white_len(text: &str) -> usize {
-    text.chars().filter(|c| !c.is_whitespace()).count()
 }
 
 impl Iam {
@@ -470,331 +459,6 @@ impl Iam {
         }
         cache.insert(access_key_id.to_string(), (token.into(), session.clone()));
         Some(session)
-    }
-
-    // --- Users ------------------------------------------------------------------------------
-
-    /// How the user named `name` (compared case-insensitively, as IAM) spells its name, if it
-    /// exists: ARNs, and so authorization, use the stored spelling.
-    pub fn stored_user_name(&self, name: &str) -> Result<Option<String>> {
-        validate_name(name, "userName", 64)?;
-        Ok(self.store.user_by_name(name)?.map(|u| u.name))
-    }
-
-    /// The user named `name` (case-insensitively, as IAM), or NoSuchEntity.
-    pub fn user(&self, name: &str) -> Result<Arc<User>> {
-        validate_name(name, "userName", 64)?;
-        let generation = self.generation.load(Ordering::Acquire);
-        let record = self.store.user_by_name(name)?.ok_or_else(|| {
-            Error::new(
-                ErrorKind::NoSuchEntity,
-                format!("The user with name {name} cannot be found."),
-            )
-        })?;
-        match self.cached_user(&record.id) {
-            Some(user) if user.record == record => Ok(user),
-            _ => self.load_user(record, generation),
-        }
-    }
-
-    pub fn create_user(&self, name: &str) -> Result<Arc<User>> {
-        validate_name(name, "userName", 64)?;
-        let _guard = self.lock();
-        if self.store.user_by_name(name)?.is_some() {
-            return Err(Error::new(
-                ErrorKind::EntityAlreadyExists,
-                format!("User with name {name} already exists."),
-            ));
-        }
-        let record = UserRecord {
-            id: credentials::random_id("AIDA")?,
-            name: name.to_string(),
-            created_at: self.clock.now(),
-            sessions_valid_after: None,
-        };
-        let generation = self.generation.load(Ordering::Acquire);
-        self.store.insert_user(&record)?;
-        self.load_user(record, generation)
-    }
-
-    /// Users in name order, 1–1000 a page (100 by default).
-    pub fn list_users(&self, page: &Page) -> Result<Paged<UserRecord>> {
-        let cursor = Cursor::parse_field(page, "maxItems", 1000, 100)?;
-        let users = self
-            .store
-            .list_users(cursor.after.as_deref(), cursor.limit + 1)?;
-        Ok(cursor.finish(users, |u| u.name.clone()))
-    }
-
-    /// Deletes a user that has no access keys and no inline policies left (DeleteConflict
-    /// otherwise, as IAM). Root cannot be deleted.
-    pub fn delete_user(&self, name: &str) -> Result<()> {
-        let user = self.user(name)?;
-        if self.is_root_user(&user.record.id) {
-            return Err(Error::new(
-                ErrorKind::DeleteConflict,
-                "The root user cannot be deleted.",
-            ));
-        }
-        let _guard = self.lock();
-        let keys = self.store.access_keys_of(&user.record.id)?.len();
-        let policies = self.store.user_policies(&user.record.id)?.len();
-        if keys + policies > 0 {
-            return Err(Error::new(
-                ErrorKind::DeleteConflict,
-                format!(
-                    "Cannot delete entity, must delete access keys ({keys}) and policies ({policies}) first."
-                ),
-            ));
-        }
-        let deleted = self.store.delete_user(&user.record.id);
-        self.forget_user(&user.record.id);
-        match deleted {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(Error::new(
-                ErrorKind::NoSuchEntity,
-                format!("The user with name {name} cannot be found."),
-            )),
-            Err(crate::store::Error::Conflict(_)) => Err(Error::new(
-                ErrorKind::DeleteConflict,
-                "Cannot delete entity, must delete access keys and policies first.",
-            )),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Ends every session the user holds now: sessions issued at or before this instant are
-    /// refused from the next request on.
-    pub fn revoke_user_sessions(&self, name: &str) -> Result<SystemTime> {
-        let user = self.user(name)?;
-        let _guard = self.lock();
-        let now = self.clock.now();
-        if !self.store.set_sessions_valid_after(&user.record.id, now)? {
-            return Err(Error::new(
-                ErrorKind::NoSuchEntity,
-                format!("The user with name {name} cannot be found."),
-            ));
-        }
-        self.forget_user(&user.record.id);
-        Ok(now)
-    }
-
-    // --- Access keys ------------------------------------------------------------------------
-
-    pub fn create_access_key(&self, user_name: &str) -> Result<NewAccessKey> {
-        let user = self.user(user_name)?;
-        let credentials = Credentials::generate()?;
-        let _guard = self.lock();
-        let record = self.insert_access_key(&user.record, &credentials)?;
-        Ok(NewAccessKey {
-            user_name: user.record.name.clone(),
-            record,
-            credentials,
-        })
-    }
-
-    /// A user's access keys, oldest first (IAM pages them; two fit on any page).
-    pub fn list_access_keys(
-        &self,
-        user_name: &str,
-        page: &Page,
-    ) -> Result<(Arc<User>, Paged<AccessKeyRecord>)> {
-        let cursor = Cursor::parse_field(page, "maxItems", 1000, 100)?;
-        let user = self.user(user_name)?;
-        let keys = self.store.access_keys_of(&user.record.id)?;
-        Ok((user, cursor.slice(keys, |k| k.id.clone())))
-    }
-
-    /// The access key `id` of user `user_name`, or NoSuchEntity (also when it is another user's).
-    fn key_of(&self, user: &User, id: &str) -> Result<AccessKeyRecord> {
-        self.store
-            .access_key(id)?
-            .filter(|k| k.user_id == user.record.id)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NoSuchEntity,
-                    format!(
-                        "The Access Key with id {id} cannot be found for user {}.",
-                        user.record.name
-                    ),
-                )
-            })
-    }
-
-    pub fn update_access_key(
-        &self,
-        user_name: &str,
-        id: &str,
-        status: AccessKeyStatus,
-    ) -> Result<()> {
-        let user = self.user(user_name)?;
-        let _guard = self.lock();
-        let mut key = self.key_of(&user, id)?;
-        if status == AccessKeyStatus::Inactive && key.status == AccessKeyStatus::Active {
-            // Deactivation ends the key's sessions for good: reactivating it does not revive them.
-            key.sessions_valid_after = Some(self.clock.now());
-        }
-        key.status = status;
-        self.store.update_access_key(&key)?;
-        self.forget_access_key(id);
-        Ok(())
-    }
-
-    pub fn delete_access_key(&self, user_name: &str, id: &str) -> Result<()> {
-        let user = self.user(user_name)?;
-        let _guard = self.lock();
-        self.key_of(&user, id)?;
-        self.store.delete_access_key(id)?;
-        self.forget_access_key(id);
-        Ok(())
-    }
-
-    // --- Inline policies --------------------------------------------------------------------
-
-    pub fn put_user_policy(
-        &self,
-        user_name: &str,
-        policy_name: &str,
-        document: &str,
-    ) -> Result<()> {
-        validate_name(policy_name, "policyName", 128)?;
-        parse_policy(document)?;
-        let user = self.user(user_name)?;
-        let _guard = self.lock();
-        let others: usize = self
-            .store
-            .user_policies(&user.record.id)?
-            .iter()
-            .filter(|p| p.name != policy_name)
-            .map(|p| non_white_len(&p.document))
-            .sum();
-        if others + non_white_len(document) > MAX_USER_POLICY_CHARS {
-            return Err(Error::new(
-                ErrorKind::LimitExceeded,
-                format!(
-                    "Maximum policy size of {MAX_USER_POLICY_CHARS} bytes exceeded for user {}.",
-                    user.record.name
-                ),
-            ));
-        }
-        self.store.put_user_policy(&UserPolicyRecord {
-            user_id: user.record.id.clone(),
-            name: policy_name.to_string(),
-            document: document.to_string(),
-        })?;
-        self.forget_user(&user.record.id);
-        Ok(())
-    }
-
-    fn no_such_policy(user: &User, policy_name: &str) -> Error {
-        Error::new(
-            ErrorKind::NoSuchEntity,
-            format!(
-                "The user policy with name {policy_name} cannot be found for user {}.",
-                user.record.name
-            ),
-        )
-    }
-
-    /// A user's inline policy: (user name as stored, document).
-    pub fn get_user_policy(&self, user_name: &str, policy_name: &str) -> Result<(String, String)> {
-        validate_name(policy_name, "policyName", 128)?;
-        let user = self.user(user_name)?;
-        self.store
-            .user_policies(&user.record.id)?
-            .into_iter()
-            .find(|p| p.name == policy_name)
-            .map(|p| (user.record.name.clone(), p.document))
-            .ok_or_else(|| Self::no_such_policy(&user, policy_name))
-    }
-
-    pub fn list_user_policies(&self, user_name: &str, page: &Page) -> Result<Paged<String>> {
-        let cursor = Cursor::parse_field(page, "maxItems", 1000, 100)?;
-        let user = self.user(user_name)?;
-        let names = self
-            .store
-            .user_policies(&user.record.id)?
-            .into_iter()
-            .map(|p| p.name)
-            .collect();
-        Ok(cursor.slice(names, Clone::clone))
-    }
-
-    pub fn delete_user_policy(&self, user_name: &str, policy_name: &str) -> Result<()> {
-        validate_name(policy_name, "policyName", 128)?;
-        let user = self.user(user_name)?;
-        let _guard = self.lock();
-        if !self
-            .store
-            .delete_user_policy(&user.record.id, policy_name)?
-        {
-            return Err(Self::no_such_policy(&user, policy_name));
-        }
-        self.forget_user(&user.record.id);
-        Ok(())
-    }
-
-    // --- Sessions ---------------------------------------------------------------------------
-
-    /// Mints session credentials for the holder of long-term key `minted_by` (GetSessionToken).
-    /// The caller has checked that the request was not itself made with session credentials.
-    pub fn get_session_token(
-        &self,
-        user_id: &str,
-        minted_by: &str,
-        duration_seconds: Option<i32>,
-        policy: Option<&str>,
-    ) -> Result<SessionCredentials> {
-        let requested = match duration_seconds {
-            None => SESSION_DEFAULT,
-            Some(secs) => {
-                let secs = u64::try_from(secs).unwrap_or(0);
-                let d = Duration::from_secs(secs);
-                if d < SESSION_MIN || d > SESSION_MAX {
-                    return Err(Error::validation(format!(
-                        "1 validation error detected: Value '{secs}' at 'durationSeconds' failed to satisfy \
-                         constraint: Member must have value between {} and {}",
-                        SESSION_MIN.as_secs(),
-                        SESSION_MAX.as_secs()
-                    )));
-                }
-                d
-            }
-        };
-        let duration = if self.is_root_user(user_id) {
-            requested.min(ROOT_SESSION_MAX)
-        } else {
-            requested
-        };
-        if let Some(policy) = policy {
-            // Bytes, not characters: the token that carries the policy has a byte limit.
-            if policy.len() > MAX_SESSION_POLICY_BYTES {
-                return Err(Error::validation(format!(
-                    "The session policy is longer than {MAX_SESSION_POLICY_BYTES} bytes."
-                )));
-            }
-            parse_policy(policy)?;
-        }
-        let credentials = Credentials::generate_with_prefix(credentials::TEMPORARY_PREFIX)?;
-        let issued_at = self.clock.now();
-        let expiration = issued_at + duration;
-        let token = session::seal(
-            &self.barrier,
-            &session::Claims {
-                user_id,
-                minted_by,
-                access_key_id: &credentials.access_key_id,
-                secret: &credentials.secret_access_key,
-                issued_at,
-                expiration,
-                policy,
-            },
-        )?;
-        Ok(SessionCredentials {
-            credentials,
-            session_token: Zeroizing::new(token),
-            expiration,
-        })
     }
 }
 

@@ -13,16 +13,27 @@
 //! (big-endian lengths), bound by AAD to the temporary access key id: a token presented with any
 //! other key id does not open. Revocation is by state the token points at: the minting key must
 //! still exist and be Active, and the user's `sessions_valid_after` must precede issue.
+//!
+//! Minting (GetSessionToken's rules: durations, root's ceiling, the session policy) is here too.
 
-use std::{fmt, sync::Arc, time::SystemTime};
+use std::{
+    fmt,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use zeroize::Zeroizing;
 
+use super::{
+    Credentials, Iam, MAX_SESSION_POLICY_BYTES, ROOT_SESSION_MAX, SESSION_DEFAULT, SESSION_MAX,
+    SESSION_MIN, SessionCredentials, credentials, parse_policy,
+};
 use crate::{
     auth::policy::Policy,
     clock::{from_millis, to_millis},
     crypto::barrier::{Barrier, Binding, Purpose},
+    error::Error,
 };
 
 const FORMAT: u8 = 1;
@@ -166,6 +177,69 @@ impl<'a> Reader<'a> {
     fn string16(&mut self) -> Option<String> {
         let len = u16::from_be_bytes(self.take(2)?.try_into().ok()?) as usize;
         String::from_utf8(self.take(len)?.to_vec()).ok()
+    }
+}
+
+impl Iam {
+    /// Mints session credentials for the holder of long-term key `minted_by` (GetSessionToken).
+    /// The caller has checked that the request was not itself made with session credentials.
+    pub fn get_session_token(
+        &self,
+        user_id: &str,
+        minted_by: &str,
+        duration_seconds: Option<i32>,
+        policy: Option<&str>,
+    ) -> crate::error::Result<SessionCredentials> {
+        let requested = match duration_seconds {
+            None => SESSION_DEFAULT,
+            Some(secs) => {
+                let secs = u64::try_from(secs).unwrap_or(0);
+                let d = Duration::from_secs(secs);
+                if d < SESSION_MIN || d > SESSION_MAX {
+                    return Err(Error::validation(format!(
+                        "1 validation error detected: Value '{secs}' at 'durationSeconds' failed to satisfy \
+                         constraint: Member must have value between {} and {}",
+                        SESSION_MIN.as_secs(),
+                        SESSION_MAX.as_secs()
+                    )));
+                }
+                d
+            }
+        };
+        let duration = if self.is_root_user(user_id) {
+            requested.min(ROOT_SESSION_MAX)
+        } else {
+            requested
+        };
+        if let Some(policy) = policy {
+            // Bytes, not characters: the token that carries the policy has a byte limit.
+            if policy.len() > MAX_SESSION_POLICY_BYTES {
+                return Err(Error::validation(format!(
+                    "The session policy is longer than {MAX_SESSION_POLICY_BYTES} bytes."
+                )));
+            }
+            parse_policy(policy)?;
+        }
+        let credentials = Credentials::generate_with_prefix(credentials::TEMPORARY_PREFIX)?;
+        let issued_at = self.clock.now();
+        let expiration = issued_at + duration;
+        let token = seal(
+            &self.barrier,
+            &Claims {
+                user_id,
+                minted_by,
+                access_key_id: &credentials.access_key_id,
+                secret: &credentials.secret_access_key,
+                issued_at,
+                expiration,
+                policy,
+            },
+        )?;
+        Ok(SessionCredentials {
+            credentials,
+            session_token: Zeroizing::new(token),
+            expiration,
+        })
     }
 }
 
