@@ -165,9 +165,6 @@ where
                 principal,
                 note: note.clone(),
             });
-            // The service runs in a task of its own: if the client goes away, the request still
-            // completes (its writes would anyway, on the blocking pool) and its event records
-            // what really happened.
             // If the client goes away, this future is dropped mid-call, and the pending event
             // is recorded as cancelled with the resources authorized so far (a write already on
             // the blocking pool still completes).
@@ -266,4 +263,136 @@ fn with_request_id(mut response: Response<Body>, request_id: &str) -> Response<B
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{convert::Infallible, future::Ready};
+
+    use super::*;
+    use crate::{
+        arn::Arns,
+        auth::signature,
+        clock::{Clock, ManualClock, format_basic_iso8601},
+        crypto::barrier::RootKey,
+        iam::{Credentials, RootCredentials},
+        model::AuditQuery,
+        vault::VaultConfig,
+    };
+
+    const KEY_ID: &str = "AKIAEXAMPLEKEY234567";
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    const METHOD: &str = "/vault.v1.KeyManagement/ListKeys";
+
+    /// A service that answers OK, authorizing first or not.
+    #[derive(Clone)]
+    struct Answer {
+        authorize: bool,
+        vault: Arc<Vault>,
+    }
+
+    impl Service<Request<()>> for Answer {
+        type Response = Response<Body>;
+        type Error = Infallible;
+        type Future = Ready<Result<Self::Response, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: Request<()>) -> Self::Future {
+            if self.authorize {
+                let caller = request.extensions().get::<Caller>().unwrap();
+                let action = crate::auth::Action {
+                    name: "kms:ListKeys",
+                    resources: &["*"],
+                    encryption_context: None,
+                };
+                caller.authorize(&self.vault.authorizer, &action).unwrap();
+            }
+            std::future::ready(Ok(Response::new(Body::empty())))
+        }
+    }
+
+    fn signed(clock: &ManualClock) -> Request<()> {
+        let date = format_basic_iso8601(clock.now());
+        Request::builder()
+            .uri(METHOD)
+            .header(DATE_HEADER, &date)
+            .header(
+                AUTHORIZATION_HEADER,
+                signature::authorization_header(KEY_ID, SECRET, &date, METHOD, None),
+            )
+            .body(())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_ok_answer_its_service_never_authorized_becomes_an_internal_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::starting_now());
+        let vault = Arc::new(
+            Vault::open(VaultConfig {
+                data_dir: dir.path().join("data"),
+                root_key: RootKey::generate().unwrap(),
+                arns: Arns::default(),
+                clock: clock.clone(),
+                root_credentials: RootCredentials::Fixed(Credentials {
+                    access_key_id: KEY_ID.into(),
+                    secret_access_key: zeroize::Zeroizing::new(SECRET.into()),
+                }),
+                throttle: crate::auth::throttle::ThrottleConfig::off(),
+                audit: crate::audit::AuditConfig::default(),
+            })
+            .unwrap(),
+        );
+        let code = |response: &Response<Body>| {
+            tonic::Status::from_header_map(response.headers()).map(|s| s.code())
+        };
+        let layer = AuthLayer::new(vault.clone());
+
+        let mut careless = layer.layer(Answer {
+            authorize: false,
+            vault: vault.clone(),
+        });
+        let response = careless.call(signed(&clock)).await.unwrap();
+        assert_eq!(code(&response), Some(tonic::Code::Internal));
+        assert!(response.headers().contains_key(REQUEST_ID_HEADER));
+
+        let mut careful = layer.layer(Answer {
+            authorize: true,
+            vault: vault.clone(),
+        });
+        let response = careful.call(signed(&clock)).await.unwrap();
+        assert_eq!(code(&response), None, "an authorized OK passes untouched");
+
+        assert!(vault.audit.flush(std::time::Duration::from_secs(5)));
+        let events = vault
+            .audit
+            .lookup(&AuditQuery {
+                ascending: true,
+                ..Default::default()
+            })
+            .unwrap();
+        let outcomes: Vec<_> = events
+            .iter()
+            .map(|e| {
+                let body: serde_json::Value = serde_json::from_str(&e.body).unwrap();
+                (
+                    e.event_name.clone(),
+                    body["errorCode"].as_str().map(str::to_string),
+                )
+            })
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                (
+                    "kms:ListKeys".to_string(),
+                    Some("KMSInternalException".to_string())
+                ),
+                ("kms:ListKeys".to_string(), None),
+            ]
+        );
+    }
 }
