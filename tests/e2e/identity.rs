@@ -379,6 +379,24 @@ async fn simulation_answers_which_statement_decided() {
     );
     assert!(results[2].matched_statements.is_empty());
 
+    // What needs no permission is reported allowed, as it is enforced.
+    let results = simulate(
+        &["sts:GetSessionToken", "sts:GetCallerIdentity"],
+        "*",
+        vec![],
+    )
+    .await
+    .unwrap()
+    .evaluation_results;
+    for result in &results {
+        assert_eq!(
+            result.eval_decision,
+            pb::PolicyEvaluationDecisionType::Allowed as i32,
+            "{}",
+            result.eval_action_name
+        );
+    }
+
     // Without the context the condition fails.
     let results = simulate(&["kms:Encrypt"], key_arn, vec![])
         .await
