@@ -1,5 +1,6 @@
 //! Interop: a Python client generated from `proto/` alone, signing with the rule of auth.md, does
-//! CreateKey / Encrypt / Decrypt / GenerateDataKey against the real `vaultd` binary
+//! CreateKey / Encrypt / Decrypt / GenerateDataKey against the real `vaultd` binary, then sets up
+//! an application user with a narrow policy and works on its session credentials
 //! (tests/interop/kms_client.py).
 //!
 //! The Python packages live in a virtualenv under CARGO_TARGET_TMPDIR, created on first use and

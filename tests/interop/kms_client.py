@@ -4,7 +4,9 @@
 Generates stubs from proto/ with grpc_tools.protoc into a temporary directory, signs every call in
 a client interceptor, and runs CreateKey / Encrypt / Decrypt / GenerateDataKey against a running
 vaultd, plus the error paths (wrong encryption context, unsigned and badly signed calls) with their
-google.rpc.ErrorInfo reasons.
+google.rpc.ErrorInfo reasons. Then, as an application would: a user with a narrow inline policy
+(Identity), session credentials for it (SecurityToken.GetSessionToken), and calls signed with the
+session token, allowed and denied by the policy's encryption-context condition.
 
 Environment: VAULTD_ENDPOINT (host:port, plaintext), VAULTD_ACCESS_KEY_ID, VAULTD_SECRET_ACCESS_KEY.
 Exits 0 on success, 1 with a message on the first failed check, 2 on a setup problem.
@@ -25,7 +27,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 PROTO_ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "proto"))
-PROTO_FILE = "vault/v1/key_management.proto"
+PROTO_FILES = ["vault/v1/key_management.proto", "vault/v1/identity.proto", "vault/v1/security_token.proto"]
 SERVICE_PATH = "/vault.v1.KeyManagement/"
 TIMEOUT = 10.0  # seconds, per call
 
@@ -46,13 +48,15 @@ def generate_stubs(out_dir):
 
     well_known = str(importlib.resources.files("grpc_tools") / "_proto")
     args = ["grpc_tools.protoc", f"-I{PROTO_ROOT}", f"-I{well_known}",
-            f"--python_out={out_dir}", f"--grpc_python_out={out_dir}", PROTO_FILE]
+            f"--python_out={out_dir}", f"--grpc_python_out={out_dir}", *PROTO_FILES]
     if protoc.main(args) != 0:
-        raise RuntimeError(f"protoc failed on {PROTO_ROOT}/{PROTO_FILE}")
+        raise RuntimeError(f"protoc failed on {PROTO_ROOT}/{PROTO_FILES}")
     sys.path.insert(0, out_dir)
-    pb2 = importlib.import_module("vault.v1.key_management_pb2")
-    pb2_grpc = importlib.import_module("vault.v1.key_management_pb2_grpc")
-    return pb2, pb2_grpc
+    modules = {}
+    for name in ["key_management", "identity", "security_token"]:
+        modules[name] = (importlib.import_module(f"vault.v1.{name}_pb2"),
+                         importlib.import_module(f"vault.v1.{name}_pb2_grpc"))
+    return modules
 
 
 # --- The auth.md signing rule, as a client interceptor -------------------------------------------
@@ -127,7 +131,8 @@ def expect_error(call, code, reason, what):
 
 # --- The scenario --------------------------------------------------------------------------------
 
-def run(pb2, pb2_grpc, endpoint, access_key_id, secret):
+def run(modules, endpoint, access_key_id, secret):
+    pb2, pb2_grpc = modules["key_management"]
     summary = []
     raw_channel = grpc.insecure_channel(endpoint)
     try:
@@ -201,7 +206,66 @@ def run(pb2, pb2_grpc, endpoint, access_key_id, secret):
                  grpc.StatusCode.UNAUTHENTICATED, "InvalidSignatureException", "Encrypt signed with a wrong secret")
     summary.append("unsigned / wrongly signed -> UNAUTHENTICATED [MissingAuthenticationToken / InvalidSignature]")
 
+    summary.extend(run_session(modules, raw_channel, access_key_id, secret, meta.arn, key_id))
     raw_channel.close()
+    return summary
+
+
+def run_session(modules, raw_channel, access_key_id, secret, key_arn, key_id):
+    """An application user with a narrow policy, working on session credentials."""
+    pb2 = modules["key_management"][0]
+    iam_pb2, iam_grpc = modules["identity"]
+    sts_pb2, sts_grpc = modules["security_token"]
+    summary = []
+    root = grpc.intercept_channel(raw_channel, SigningInterceptor(access_key_id, secret))
+    iam = iam_grpc.IdentityStub(root)
+    user = iam.CreateUser(iam_pb2.CreateUserRequest(user_name="py-app"), timeout=TIMEOUT).user
+    check(user.arn.endswith(":user/py-app"), f"CreateUser: arn {user.arn!r}")
+    policy = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+              '"Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "%s", '
+              '"Condition": {"StringEquals": {"kms:EncryptionContext:app": "interop"}}}]}' % key_arn)
+    iam.PutUserPolicy(iam_pb2.PutUserPolicyRequest(user_name="py-app", policy_name="use-key",
+                                                   policy_document=policy), timeout=TIMEOUT)
+    key = iam.CreateAccessKey(iam_pb2.CreateAccessKeyRequest(user_name="py-app"), timeout=TIMEOUT).access_key
+    check(key.access_key_id.startswith("AKIA") and len(key.secret_access_key) == 40,
+          f"CreateAccessKey: id {key.access_key_id!r}")
+    summary.append("Identity: CreateUser, PutUserPolicy (encryption-context condition), CreateAccessKey")
+
+    long_term = grpc.intercept_channel(raw_channel, SigningInterceptor(key.access_key_id, key.secret_access_key))
+    creds = sts_grpc.SecurityTokenStub(long_term).GetSessionToken(
+        sts_pb2.GetSessionTokenRequest(duration_seconds=900), timeout=TIMEOUT).credentials
+    check(creds.access_key_id.startswith("ASIA") and creds.session_token, "GetSessionToken: no session credentials")
+    session = grpc.intercept_channel(
+        raw_channel, SigningInterceptor(creds.access_key_id, creds.secret_access_key, creds.session_token))
+    me = sts_grpc.SecurityTokenStub(session).GetCallerIdentity(sts_pb2.GetCallerIdentityRequest(), timeout=TIMEOUT)
+    check(me.arn == user.arn, f"GetCallerIdentity with the session: {me.arn!r}, want {user.arn!r}")
+    summary.append("GetSessionToken -> ASIA credentials; GetCallerIdentity with them -> the user's ARN")
+
+    kms = modules["key_management"][1].KeyManagementStub(session)
+    context = {"app": "interop"}
+    blob = kms.Encrypt(pb2.EncryptRequest(key_id=key_id, plaintext=b"from a session", encryption_context=context),
+                       timeout=TIMEOUT).ciphertext_blob
+    back = kms.Decrypt(pb2.DecryptRequest(ciphertext_blob=blob, encryption_context=context), timeout=TIMEOUT)
+    check(back.plaintext == b"from a session", "Decrypt with the session gives other bytes")
+    err, _ = expect_error(
+        lambda: kms.Encrypt(pb2.EncryptRequest(key_id=key_id, plaintext=b"x", encryption_context={"app": "other"}),
+                            timeout=TIMEOUT),
+        grpc.StatusCode.PERMISSION_DENIED, "AccessDeniedException", "Encrypt outside the policy's context")
+    check("kms:Encrypt" in err.details() and key_arn in err.details(),
+          f"AccessDenied names the action and the resource: {err.details()!r}")
+    expect_error(
+        lambda: kms.ListKeys(pb2.ListKeysRequest(), timeout=TIMEOUT),
+        grpc.StatusCode.PERMISSION_DENIED, "AccessDeniedException", "ListKeys, which the policy does not allow")
+    token, mid = creds.session_token, len(creds.session_token) // 2
+    altered = token[:mid] + ("B" if token[mid] == "A" else "A") + token[mid + 1:]
+    tampered = grpc.intercept_channel(
+        raw_channel, SigningInterceptor(creds.access_key_id, creds.secret_access_key, altered))
+    expect_error(
+        lambda: modules["key_management"][1].KeyManagementStub(tampered).Encrypt(
+            pb2.EncryptRequest(key_id=key_id, plaintext=b"x", encryption_context=context), timeout=TIMEOUT),
+        grpc.StatusCode.UNAUTHENTICATED, "UnrecognizedClientException", "Encrypt with a tampered session token")
+    summary.append("session-signed Encrypt/Decrypt in context -> OK; outside it / ListKeys -> "
+                   "PERMISSION_DENIED [AccessDeniedException]; tampered token -> UNAUTHENTICATED")
     return summary
 
 
@@ -216,8 +280,8 @@ def main():
     try:
         check_test_vectors()
         with tempfile.TemporaryDirectory(prefix="vaultd-interop-") as out_dir:
-            pb2, pb2_grpc = generate_stubs(out_dir)
-            summary = run(pb2, pb2_grpc, endpoint, access_key_id, secret)
+            modules = generate_stubs(out_dir)
+            summary = run(modules, endpoint, access_key_id, secret)
     except CheckFailed as failure:
         print(f"FAIL: {failure}", file=sys.stderr)
         return 1
