@@ -184,7 +184,7 @@ impl From<crate::crypto::Error> for Error {
     fn from(err: crate::crypto::Error) -> Self {
         match err {
             crate::crypto::Error::InvalidCiphertext => Error::invalid_ciphertext(),
-            crate::crypto::Error::TooLarge(what) => Error::validation(what),
+            crate::crypto::Error::InvalidInput(what) => Error::validation(what),
             crate::crypto::Error::WrongRootKey
             | crate::crypto::Error::Malformed(_)
             | crate::crypto::Error::Rng => {

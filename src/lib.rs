@@ -6,10 +6,11 @@
 //! Layers only point downward; the crypto layer and the domain know nothing of tonic or SQLite.
 //!
 //! - [`crypto`] — pure functions and key types: the ciphertext blob, encryption contexts, the
-//!   storage barrier (crypto.md).
+//!   storage barrier, asymmetric (RSA, P-256) and HMAC keys (crypto.md).
 //! - [`store`] — the [`store::Store`] trait and its SQLite implementation, with migrations.
 //! - [`model`] — the vocabulary shared by domain and store (key specs, states, records).
-//! - [`kms`], [`iam`] — the domain: rules, limits and state machines over crypto and store.
+//! - [`kms`], [`iam`] — the domain: rules, limits and state machines over crypto and store;
+//!   [`audit`] — the hash-chained audit trail; [`paging`] — AWS-style markers.
 //! - [`auth`] — request signatures, authentication and authorization, for every front end.
 //! - [`api`] — thin gRPC services and the one error table; [`pb`] holds the generated wire types.
 //! - [`server`] — assembles services, health, reflection and layers; `run(listener, …, shutdown)`.

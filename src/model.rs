@@ -104,6 +104,44 @@ aws_enum!(
 );
 
 aws_enum!(
+    /// AWS `SigningAlgorithmSpec`, for the key specs vaultd has.
+    SigningAlgorithm {
+        RsassaPssSha256 => "RSASSA_PSS_SHA_256",
+        RsassaPssSha384 => "RSASSA_PSS_SHA_384",
+        RsassaPssSha512 => "RSASSA_PSS_SHA_512",
+        RsassaPkcs1V15Sha256 => "RSASSA_PKCS1_V1_5_SHA_256",
+        RsassaPkcs1V15Sha384 => "RSASSA_PKCS1_V1_5_SHA_384",
+        RsassaPkcs1V15Sha512 => "RSASSA_PKCS1_V1_5_SHA_512",
+        EcdsaSha256 => "ECDSA_SHA_256",
+    }
+);
+
+aws_enum!(
+    /// AWS `MessageType`: whether Sign and Verify get the message or its digest.
+    MessageType {
+        Raw => "RAW",
+        Digest => "DIGEST",
+    }
+);
+
+aws_enum!(
+    /// AWS `KeyAgreementAlgorithmSpec`.
+    KeyAgreementAlgorithm {
+        Ecdh => "ECDH",
+    }
+);
+
+aws_enum!(
+    /// AWS `MacAlgorithmSpec`.
+    MacAlgorithm {
+        HmacSha224 => "HMAC_SHA_224",
+        HmacSha256 => "HMAC_SHA_256",
+        HmacSha384 => "HMAC_SHA_384",
+        HmacSha512 => "HMAC_SHA_512",
+    }
+);
+
+aws_enum!(
     /// Whether an access key can sign requests.
     AccessKeyStatus {
         Active => "Active",

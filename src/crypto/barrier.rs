@@ -150,7 +150,7 @@ impl Keyring {
         let mut plain = Zeroizing::new(Vec::with_capacity(6 + self.terms.len() * 44));
         plain.extend_from_slice(&self.active.to_be_bytes());
         let count =
-            u16::try_from(self.terms.len()).map_err(|_| Error::TooLarge("too many terms"))?;
+            u16::try_from(self.terms.len()).map_err(|_| Error::InvalidInput("too many terms"))?;
         plain.extend_from_slice(&count.to_be_bytes());
         for (term, entry) in &self.terms {
             plain.extend_from_slice(&term.to_be_bytes());
@@ -168,7 +168,7 @@ impl Keyring {
                     aad: &aad,
                 },
             )
-            .map_err(|_| Error::TooLarge("keyring too large"))?;
+            .map_err(|_| Error::InvalidInput("keyring too large"))?;
         let mut out = Vec::with_capacity(1 + 12 + sealed.len());
         out.push(KEYRING_VERSION);
         out.extend_from_slice(&iv);
@@ -292,7 +292,7 @@ impl Barrier {
                     aad: &binding.aad(),
                 },
             )
-            .map_err(|_| Error::TooLarge("value too large to seal"))?;
+            .map_err(|_| Error::InvalidInput("value too large to seal"))?;
         let mut out = Vec::with_capacity(SEALED_HEADER_LEN + sealed.len());
         out.push(SEALED_VERSION);
         out.extend_from_slice(&self.active.to_be_bytes());

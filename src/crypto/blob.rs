@@ -96,7 +96,7 @@ pub fn seal_with(
                 aad: &aad,
             },
         )
-        .map_err(|_| Error::TooLarge("the plaintext is too large for AES-GCM"))?;
+        .map_err(|_| Error::InvalidInput("the plaintext is too large for AES-GCM"))?;
     blob.extend_from_slice(&ciphertext);
     Ok(blob)
 }

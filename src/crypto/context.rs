@@ -22,7 +22,7 @@ impl EncryptionContext {
 
     /// The canonical encoding; fails when the context is too large to encode.
     pub fn canonical(&self) -> Result<Vec<u8>, Error> {
-        let too_large = Error::TooLarge("the encryption context is larger than 8192 bytes");
+        let too_large = Error::InvalidInput("the encryption context is larger than 8192 bytes");
         let count = u16::try_from(self.0.len()).map_err(|_| too_large.clone())?;
         let mut out = Vec::with_capacity(2 + self.0.len() * 8);
         out.extend_from_slice(&count.to_be_bytes());
@@ -95,6 +95,6 @@ mod tests {
     fn oversized_context_is_refused() {
         let big = "x".repeat(9000);
         let ctx: EncryptionContext = [("k", big.as_str())].into_iter().collect();
-        assert!(matches!(ctx.canonical(), Err(Error::TooLarge(_))));
+        assert!(matches!(ctx.canonical(), Err(Error::InvalidInput(_))));
     }
 }

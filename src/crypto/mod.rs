@@ -1,16 +1,20 @@
 //! Cryptography as pure functions and key types: no I/O, no clocks, no knowledge of gRPC or storage.
 //!
+//! - [`asymmetric`] — RSA and ECC NIST P-256 keys: sign, verify, RSAES-OAEP, ECDH (crypto.md §5).
 //! - [`blob`] — the symmetric ciphertext blob of Encrypt and GenerateDataKey (crypto.md §1).
 //! - [`context`] — the canonical encoding of an encryption context.
+//! - [`mac`] — HMAC keys: GenerateMac and VerifyMac.
 //! - [`barrier`] — the root key, the keyring of barrier keys and sealed columns (crypto.md §2).
 //! - [`secret`] — types that hold key material; they zeroize on drop and redact their `Debug`.
 //!
 //! Every failure to authenticate a ciphertext is one error, [`Error::InvalidCiphertext`], so that
 //! callers cannot leak which check failed.
 
+pub mod asymmetric;
 pub mod barrier;
 pub mod blob;
 pub mod context;
+pub mod mac;
 pub mod secret;
 
 use hkdf::Hkdf;
@@ -28,10 +32,13 @@ pub enum Error {
     /// The keyring does not open under the root key: the root key is wrong or the data is damaged.
     #[error("the root key does not unlock this database (wrong root key, or a damaged keyring)")]
     WrongRootKey,
-    /// An encoded input exceeds what the format can carry.
+    /// Caller input the operation cannot take: more than the format can carry, a digest of the
+    /// wrong length, a peer public key that does not parse. Reported to the caller as a
+    /// validation error, with this message.
     #[error("{0}")]
-    TooLarge(&'static str),
-    /// A malformed encoding of a key or keyring.
+    InvalidInput(&'static str),
+    /// A malformed encoding of a key or keyring, or a key asked for an algorithm it does not have
+    /// (which the domain checks first): an internal error.
     #[error("{0}")]
     Malformed(&'static str),
     /// The operating system's random number generator failed.
