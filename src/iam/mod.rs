@@ -1,5 +1,5 @@
-//! Principals: users ([`users`]), their access keys ([`access_keys`]) and inline policies
-//! ([`policies`]), and session credentials ([`session`]) (auth.md). This file holds the service,
+//! Principals: users (`users.rs`), their access keys (`access_keys.rs`) and inline policies
+//! (`policies.rs`), and session credentials ([`session`]) (auth.md). This file holds the service,
 //! its caches and the lookups authentication makes.
 //! IAM's rules live here: name shapes, at most two access keys per user, the aggregate policy size,
 //! no deleting a user that still has keys or policies, session durations.

@@ -41,7 +41,7 @@ pub struct PolicyError(pub String);
 
 /// Values of condition keys for one request.
 ///
-/// Keys are stored normalized (see [`normalize_key`]), so that lookups from precompiled
+/// Keys are stored normalized (see `normalize_key`), so that lookups from precompiled
 /// conditions are plain hash lookups.
 #[derive(Clone, Debug, Default)]
 pub struct ConditionContext {

@@ -3,13 +3,13 @@
 //! RESOURCE_EXHAUSTED / ThrottlingException.
 //!
 //! - Each (caller, class) bucket holds up to one second of the class's rate (the burst) and refills
-//!   continuously. Accounting is exact integer arithmetic: a token is [`NANOS_PER_SEC`] units and a
+//!   continuously. Accounting is exact integer arithmetic: a token is `NANOS_PER_SEC` units and a
 //!   bucket gains `rate` units per nanosecond, so no precision is lost at any rate.
 //! - Time comes from the injected [`Clock`]. A clock going backwards never mints tokens: the
 //!   bucket keeps what it has and counts refill from the new, earlier time.
 //! - Buckets live in a sharded map looked up by `&str`; only a new caller allocates. Memory stays
 //!   bounded although callers are not (every session has its own access key id): when a shard grows
-//!   past [`SHARD_LIMIT`] entries, callers whose buckets are all full are dropped. A full bucket
+//!   past `SHARD_LIMIT` entries, callers whose buckets are all full are dropped. A full bucket
 //!   behaves exactly like a fresh one, so eviction never changes an answer; a bucket that is not
 //!   full was used within the last second, so what remains is bounded by the request rate.
 

@@ -50,7 +50,7 @@ use crate::{
 ///
 /// Credentials come from the flags, else VAULTD_ACCESS_KEY_ID / VAULTD_SECRET_ACCESS_KEY /
 /// VAULTD_SESSION_TOKEN, else a profile of ~/.vaultd/credentials (VAULTD_SHARED_CREDENTIALS_FILE
-/// names another file): an INI file with [default] and named sections holding endpoint,
+/// names another file): an INI file with `[default]` and named sections holding endpoint,
 /// access_key_id, secret_access_key and session_token (or the AWS CLI's names endpoint_url,
 /// aws_access_key_id, aws_secret_access_key and aws_session_token).
 #[derive(Parser)]
@@ -85,7 +85,7 @@ struct GlobalArgs {
     output: Option<Format>,
 
     /// Print only this part of the output: a field or a dotted path such as KeyMetadata.KeyId,
-    /// Keys[0].KeyId or Aliases[].AliasName (a subset of JMESPath).
+    /// `Keys[0].KeyId` or `Aliases[].AliasName` (a subset of JMESPath).
     #[arg(long, global = true, value_parser = Query::parse)]
     query: Option<Query>,
 
