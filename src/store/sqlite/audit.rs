@@ -115,7 +115,7 @@ pub(super) fn query(store: &SqliteStore, query: &AuditQuery) -> Result<Vec<Audit
             i64::try_from(query.limit).unwrap_or(i64::MAX),
         ));
     }
-    store.query(&sql, params_from_iter(values), record_row)
+    store.query_long(&sql, params_from_iter(values), record_row)
 }
 
 fn record_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {

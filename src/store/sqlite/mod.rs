@@ -29,6 +29,8 @@ use crate::{clock::to_millis, model::*};
 /// hot path are served from the domain's caches.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Read-only, for reads that may take long (see [`SqliteStore::open`]).
+    reader: Mutex<Connection>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -103,8 +105,20 @@ impl SqliteStore {
             params![id.as_slice()],
         )
         .map_err(storage_error)?;
+        // Long reads (audit lookups that scan) go through a second, read-only connection: in WAL
+        // mode they then never hold up a write, so a slow lookup cannot stall the audit writer
+        // (and with it, fail closed, every request).
+        let reader = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(storage_error)?;
+        reader
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(storage_error)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
         })
     }
 
@@ -127,6 +141,24 @@ impl SqliteStore {
         row: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>> {
         let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql).map_err(storage_error)?;
+        stmt.query_map(params, row)
+            .and_then(|rows| rows.collect())
+            .map_err(storage_error)
+    }
+
+    /// [`SqliteStore::query`] on the read-only connection, for reads that may scan: they see the
+    /// last committed state and never wait for, nor hold up, a write.
+    fn query_long<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        row: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let conn = self
+            .reader
+            .lock()
+            .map_err(|_| Error::Unavailable("a previous storage operation panicked".into()))?;
         let mut stmt = conn.prepare_cached(sql).map_err(storage_error)?;
         stmt.query_map(params, row)
             .and_then(|rows| rows.collect())
