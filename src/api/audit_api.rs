@@ -153,12 +153,11 @@ impl Audit for AuditApi {
             }
         }
         let vault = self.vault.clone();
-        let mut records = tokio::task::spawn_blocking(move || {
+        let mut records = super::blocking(move || {
             vault.audit.flush(FLUSH_WAIT);
             vault.audit.lookup(&query)
         })
         .await
-        .map_err(|_| status(Error::internal("The request was interrupted.")))?
         .map_err(status)?;
         let more = records.len() > limit as usize;
         records.truncate(limit as usize);

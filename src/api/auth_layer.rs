@@ -117,9 +117,7 @@ where
                 // allowed.
                 None => {
                     let vault = vault.clone();
-                    tokio::task::spawn_blocking(move || vault.authenticator.authenticate(&signed))
-                        .await
-                        .unwrap_or_else(|_| Err(Error::internal("Authentication was interrupted.")))
+                    super::blocking(move || vault.authenticator.authenticate(&signed)).await
                 }
             };
             let principal = match authenticated {

@@ -63,6 +63,20 @@ impl IamApi {
         Ok(name)
     }
 
+    /// [`IamApi::authorize_on_user`] for the actions whose UserName is required (no default to
+    /// the caller, as in IAM).
+    async fn authorize_on_named_user(
+        &self,
+        who: &Caller,
+        action: &str,
+        name: &str,
+    ) -> std::result::Result<String, Status> {
+        if name.is_empty() {
+            return Err(status(Error::validation("UserName is required.")));
+        }
+        self.authorize_on_user(who, action, name).await
+    }
+
     fn authorize(
         &self,
         who: &Caller,
@@ -85,10 +99,7 @@ impl IamApi {
         f: impl FnOnce(&Iam) -> Result<T> + Send + 'static,
     ) -> std::result::Result<T, Status> {
         let vault = self.vault.clone();
-        tokio::task::spawn_blocking(move || f(&vault.iam))
-            .await
-            .map_err(|_| status(Error::internal("The request was interrupted.")))?
-            .map_err(status)
+        super::blocking(move || f(&vault.iam)).await.map_err(status)
     }
 }
 
@@ -132,11 +143,8 @@ impl Identity for IamApi {
     ) -> RpcResult<pb::CreateUserResponse> {
         let who = caller(&request)?;
         let req = request.into_inner();
-        if req.user_name.is_empty() {
-            return Err(status(Error::validation("UserName is required.")));
-        }
         let name = self
-            .authorize_on_user(&who, "iam:CreateUser", &req.user_name)
+            .authorize_on_named_user(&who, "iam:CreateUser", &req.user_name)
             .await?;
         let created = self.blocking(move |iam| iam.create_user(&name)).await?;
         Ok(Response::new(pb::CreateUserResponse {
@@ -191,11 +199,8 @@ impl Identity for IamApi {
     ) -> RpcResult<pb::DeleteUserResponse> {
         let who = caller(&request)?;
         let req = request.into_inner();
-        if req.user_name.is_empty() {
-            return Err(status(Error::validation("UserName is required.")));
-        }
         let name = self
-            .authorize_on_user(&who, "iam:DeleteUser", &req.user_name)
+            .authorize_on_named_user(&who, "iam:DeleteUser", &req.user_name)
             .await?;
         self.blocking(move |iam| iam.delete_user(&name)).await?;
         Ok(Response::new(pb::DeleteUserResponse {}))
@@ -304,11 +309,8 @@ impl Identity for IamApi {
     ) -> RpcResult<pb::PutUserPolicyResponse> {
         let who = caller(&request)?;
         let req = request.into_inner();
-        if req.user_name.is_empty() {
-            return Err(status(Error::validation("UserName is required.")));
-        }
         let name = self
-            .authorize_on_user(&who, "iam:PutUserPolicy", &req.user_name)
+            .authorize_on_named_user(&who, "iam:PutUserPolicy", &req.user_name)
             .await?;
         self.blocking(move |iam| {
             iam.put_user_policy(&name, &req.policy_name, &req.policy_document)
@@ -323,11 +325,8 @@ impl Identity for IamApi {
     ) -> RpcResult<pb::GetUserPolicyResponse> {
         let who = caller(&request)?;
         let req = request.into_inner();
-        if req.user_name.is_empty() {
-            return Err(status(Error::validation("UserName is required.")));
-        }
         let name = self
-            .authorize_on_user(&who, "iam:GetUserPolicy", &req.user_name)
+            .authorize_on_named_user(&who, "iam:GetUserPolicy", &req.user_name)
             .await?;
         let policy_name = req.policy_name.clone();
         let (user_name, document) = self
@@ -346,11 +345,8 @@ impl Identity for IamApi {
     ) -> RpcResult<pb::ListUserPoliciesResponse> {
         let who = caller(&request)?;
         let req = request.into_inner();
-        if req.user_name.is_empty() {
-            return Err(status(Error::validation("UserName is required.")));
-        }
         let name = self
-            .authorize_on_user(&who, "iam:ListUserPolicies", &req.user_name)
+            .authorize_on_named_user(&who, "iam:ListUserPolicies", &req.user_name)
             .await?;
         let page = Page::new(req.max_items, &req.marker);
         let listed = self
@@ -369,11 +365,8 @@ impl Identity for IamApi {
     ) -> RpcResult<pb::DeleteUserPolicyResponse> {
         let who = caller(&request)?;
         let req = request.into_inner();
-        if req.user_name.is_empty() {
-            return Err(status(Error::validation("UserName is required.")));
-        }
         let name = self
-            .authorize_on_user(&who, "iam:DeleteUserPolicy", &req.user_name)
+            .authorize_on_named_user(&who, "iam:DeleteUserPolicy", &req.user_name)
             .await?;
         self.blocking(move |iam| iam.delete_user_policy(&name, &req.policy_name))
             .await?;

@@ -50,6 +50,16 @@ pub fn code(kind: ErrorKind) -> Code {
     }
 }
 
+/// Runs a domain call that may block (a store read, an fsync'd write) on the blocking pool. A call
+/// that panics or is lost answers as an internal error.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|_| Err(Error::internal("The request was interrupted.")))
+}
+
 /// A domain error as a gRPC status with its `ErrorInfo` (reason = the AWS exception name).
 pub fn status(err: Error) -> Status {
     Status::with_error_details(

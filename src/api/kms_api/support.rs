@@ -203,13 +203,8 @@ impl KmsApi {
         f: impl FnOnce(&Kms) -> Result<T> + Send + 'static,
     ) -> Result<T, Status> {
         let vault = self.vault.clone();
-        tokio::task::spawn_blocking(move || f(&vault.kms))
+        crate::api::blocking(move || f(&vault.kms))
             .await
-            .map_err(|_| {
-                status(crate::error::Error::internal(
-                    "The request was interrupted.",
-                ))
-            })?
             .map_err(status)
     }
 }

@@ -35,6 +35,26 @@ fn flip_last_byte(bytes: &[u8]) -> Vec<u8> {
     tampered
 }
 
+/// `signature` verifies over [`MESSAGE`] sent RAW and over its `digest` sent as DIGEST.
+#[track_caller]
+fn assert_verifies(
+    public: &PublicKey,
+    algorithm: SigningAlgorithm,
+    digest: &[u8],
+    signature: &[u8],
+) {
+    assert!(
+        public
+            .verify(algorithm, MessageType::Raw, MESSAGE, signature)
+            .unwrap()
+    );
+    assert!(
+        public
+            .verify(algorithm, MessageType::Digest, digest, signature)
+            .unwrap()
+    );
+}
+
 fn b64(text: &str) -> Vec<u8> {
     BASE64.decode(text).unwrap()
 }
@@ -545,16 +565,7 @@ fn python_pkcs1_v1_5_signatures_equal_ours_byte_for_byte() {
             key.sign(algorithm, MessageType::Digest, &digest).unwrap(),
             signature
         );
-        assert!(
-            public
-                .verify(algorithm, MessageType::Raw, MESSAGE, &signature)
-                .unwrap()
-        );
-        assert!(
-            public
-                .verify(algorithm, MessageType::Digest, &digest, &signature)
-                .unwrap()
-        );
+        assert_verifies(&public, algorithm, &digest, &signature);
     }
 }
 
@@ -569,16 +580,7 @@ fn python_pss_signatures_verify_and_python_verified_ours() {
     ] {
         let signature = b64(signature);
         let digest = digest_of(algorithm, MESSAGE);
-        assert!(
-            public
-                .verify(algorithm, MessageType::Raw, MESSAGE, &signature)
-                .unwrap()
-        );
-        assert!(
-            public
-                .verify(algorithm, MessageType::Digest, &digest, &signature)
-                .unwrap()
-        );
+        assert_verifies(&public, algorithm, &digest, &signature);
         assert!(
             !public
                 .verify(algorithm, MessageType::Raw, PLAINTEXT, &signature)
@@ -614,16 +616,7 @@ fn python_ecdsa_signatures_verify_and_rfc6979_matches_byte_for_byte() {
     );
     for signature in [python::ECDSA_RANDOM, python::ECDSA_RFC6979] {
         let signature = hex(signature);
-        assert!(
-            public
-                .verify(ecdsa, MessageType::Raw, MESSAGE, &signature)
-                .unwrap()
-        );
-        assert!(
-            public
-                .verify(ecdsa, MessageType::Digest, &digest, &signature)
-                .unwrap()
-        );
+        assert_verifies(&public, ecdsa, &digest, &signature);
         assert!(
             !public
                 .verify(ecdsa, MessageType::Raw, PLAINTEXT, &signature)
