@@ -10,6 +10,12 @@ const REDACTED: &[&str] = &[
     ".vault.v1.DecryptResponse",
     ".vault.v1.GenerateDataKeyResponse",
     ".vault.v1.GenerateRandomResponse",
+    ".vault.v1.SignRequest",
+    ".vault.v1.VerifyRequest",
+    ".vault.v1.GenerateMacRequest",
+    ".vault.v1.VerifyMacRequest",
+    ".vault.v1.GenerateDataKeyPairResponse",
+    ".vault.v1.DeriveSharedSecretResponse",
     ".vault.v1.AccessKey",
     ".vault.v1.Credentials",
 ];

@@ -35,6 +35,11 @@ pub enum ErrorKind {
     EntityAlreadyExists,
     DeleteConflict,
     MalformedPolicyDocument,
+    KmsInvalidSignature,
+    KmsInvalidMac,
+    InvalidImportToken,
+    ExpiredImportToken,
+    IncorrectKeyMaterial,
 }
 
 impl ErrorKind {
@@ -67,11 +72,16 @@ impl ErrorKind {
             ErrorKind::EntityAlreadyExists => "EntityAlreadyExists",
             ErrorKind::DeleteConflict => "DeleteConflict",
             ErrorKind::MalformedPolicyDocument => "MalformedPolicyDocument",
+            ErrorKind::KmsInvalidSignature => "KMSInvalidSignatureException",
+            ErrorKind::KmsInvalidMac => "KMSInvalidMacException",
+            ErrorKind::InvalidImportToken => "InvalidImportTokenException",
+            ErrorKind::ExpiredImportToken => "ExpiredImportTokenException",
+            ErrorKind::IncorrectKeyMaterial => "IncorrectKeyMaterialException",
         }
     }
 
     /// Every kind, for exhaustive tests of the error table.
-    pub const ALL: [ErrorKind; 25] = [
+    pub const ALL: [ErrorKind; 30] = [
         ErrorKind::NotFound,
         ErrorKind::AlreadyExists,
         ErrorKind::Validation,
@@ -97,6 +107,11 @@ impl ErrorKind {
         ErrorKind::EntityAlreadyExists,
         ErrorKind::DeleteConflict,
         ErrorKind::MalformedPolicyDocument,
+        ErrorKind::KmsInvalidSignature,
+        ErrorKind::KmsInvalidMac,
+        ErrorKind::InvalidImportToken,
+        ErrorKind::ExpiredImportToken,
+        ErrorKind::IncorrectKeyMaterial,
     ];
 }
 

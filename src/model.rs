@@ -142,6 +142,52 @@ aws_enum!(
 );
 
 aws_enum!(
+    /// AWS `DataKeyPairSpec`, for the key pair specs vaultd has.
+    DataKeyPairSpec {
+        Rsa2048 => "RSA_2048",
+        Rsa3072 => "RSA_3072",
+        Rsa4096 => "RSA_4096",
+        EccNistP256 => "ECC_NIST_P256",
+    }
+);
+
+aws_enum!(
+    /// AWS `AlgorithmSpec`: how key material to import is wrapped.
+    WrappingAlgorithm {
+        RsaesPkcs1V15 => "RSAES_PKCS1_V1_5",
+        RsaesOaepSha1 => "RSAES_OAEP_SHA_1",
+        RsaesOaepSha256 => "RSAES_OAEP_SHA_256",
+        RsaAesKeyWrapSha1 => "RSA_AES_KEY_WRAP_SHA_1",
+        RsaAesKeyWrapSha256 => "RSA_AES_KEY_WRAP_SHA_256",
+    }
+);
+
+aws_enum!(
+    /// AWS `WrappingKeySpec`: the RSA key that wraps key material to import.
+    WrappingKeySpec {
+        Rsa2048 => "RSA_2048",
+        Rsa3072 => "RSA_3072",
+        Rsa4096 => "RSA_4096",
+    }
+);
+
+aws_enum!(
+    /// AWS `ExpirationModelType`, for keys with imported material.
+    ExpirationModel {
+        KeyMaterialExpires => "KEY_MATERIAL_EXPIRES",
+        KeyMaterialDoesNotExpire => "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    }
+);
+
+aws_enum!(
+    /// AWS `ImportType`: material the key had before, or new material for a rotation.
+    ImportType {
+        ExistingKeyMaterial => "EXISTING_KEY_MATERIAL",
+        NewKeyMaterial => "NEW_KEY_MATERIAL",
+    }
+);
+
+aws_enum!(
     /// Whether an access key can sign requests.
     AccessKeyStatus {
         Active => "Active",
@@ -167,6 +213,9 @@ pub struct KeyRecord {
     pub rotation: Option<RotationSchedule>,
     /// The material version new ciphertexts use.
     pub current_version: u32,
+    /// Keys with imported material: whether it expires, and when (`valid_to`).
+    pub expiration_model: Option<ExpirationModel>,
+    pub valid_to: Option<SystemTime>,
 }
 
 /// Automatic rotation settings of a key.
@@ -176,7 +225,8 @@ pub struct RotationSchedule {
     pub next_rotation: SystemTime,
 }
 
-/// One version of a key's material, sealed under the barrier.
+/// One version of a key's material, sealed under the barrier. A version above the key's current
+/// one is imported material waiting for RotateKeyOnDemand.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MaterialVersion {
     pub key_id: Uuid,
@@ -184,7 +234,10 @@ pub struct MaterialVersion {
     pub created_at: SystemTime,
     /// How this version came to be; `None` for the key's initial material.
     pub rotation_type: Option<RotationType>,
-    pub sealed: Vec<u8>,
+    /// `None` once imported material was deleted (DeleteImportedKeyMaterial, or it expired).
+    pub sealed: Option<Vec<u8>>,
+    /// Imported material only: what identifies it, so that only the same material re-imports.
+    pub fingerprint: Option<Vec<u8>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

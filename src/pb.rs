@@ -32,6 +32,12 @@ redacted_debug! {
     DecryptResponse { shown: [key_id, encryption_algorithm, key_material_id], redacted: [plaintext] }
     GenerateDataKeyResponse { shown: [key_id, ciphertext_blob, key_material_id], redacted: [plaintext] }
     GenerateRandomResponse { shown: [], redacted: [plaintext] }
+    SignRequest { shown: [key_id, message_type, signing_algorithm], redacted: [message] }
+    VerifyRequest { shown: [key_id, message_type, signature, signing_algorithm], redacted: [message] }
+    GenerateMacRequest { shown: [key_id, mac_algorithm], redacted: [message] }
+    VerifyMacRequest { shown: [key_id, mac_algorithm, mac], redacted: [message] }
+    GenerateDataKeyPairResponse { shown: [key_id, private_key_ciphertext_blob, public_key, key_pair_spec, key_material_id], redacted: [private_key_plaintext] }
+    DeriveSharedSecretResponse { shown: [key_id, key_agreement_algorithm, key_origin], redacted: [shared_secret] }
     AccessKey { shown: [user_name, access_key_id, status, create_date], redacted: [secret_access_key] }
     Credentials { shown: [access_key_id, expiration], redacted: [secret_access_key, session_token] }
 }
@@ -63,6 +69,48 @@ mod tests {
                 "{:?}",
                 GenerateDataKeyResponse {
                     plaintext: secret.clone(),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                SignRequest {
+                    message: secret.clone(),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                VerifyRequest {
+                    message: secret.clone(),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                GenerateMacRequest {
+                    message: secret.clone(),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                VerifyMacRequest {
+                    message: secret.clone(),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                GenerateDataKeyPairResponse {
+                    private_key_plaintext: secret.clone(),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                DeriveSharedSecretResponse {
+                    shared_secret: secret.clone(),
                     ..Default::default()
                 }
             ),

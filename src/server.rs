@@ -135,6 +135,7 @@ async fn maintenance_loop(
                 tracing::info!(
                     deleted = report.deleted,
                     rotated = report.rotated,
+                    expired = report.expired,
                     "maintenance"
                 );
             }

@@ -49,6 +49,15 @@ enum_bridge!(EncryptionAlgorithm <=> EncryptionAlgorithmSpec { SymmetricDefault,
 enum_bridge!(DataKeySpec <=> DataKeySpec { Aes256, Aes128 });
 enum_bridge!(RotationType <=> RotationType { Automatic, OnDemand });
 enum_bridge!(AccessKeyStatus <=> StatusType { Active, Inactive });
+enum_bridge!(SigningAlgorithm <=> SigningAlgorithmSpec { RsassaPssSha256, RsassaPssSha384, RsassaPssSha512, RsassaPkcs1V15Sha256, RsassaPkcs1V15Sha384, RsassaPkcs1V15Sha512, EcdsaSha256 });
+enum_bridge!(MessageType <=> MessageType { Raw, Digest });
+enum_bridge!(MacAlgorithm <=> MacAlgorithmSpec { HmacSha224, HmacSha256, HmacSha384, HmacSha512 });
+enum_bridge!(KeyAgreementAlgorithm <=> KeyAgreementAlgorithmSpec { Ecdh });
+enum_bridge!(DataKeyPairSpec <=> DataKeyPairSpec { Rsa2048, Rsa3072, Rsa4096, EccNistP256 });
+enum_bridge!(WrappingAlgorithm <=> AlgorithmSpec { RsaesPkcs1V15, RsaesOaepSha1, RsaesOaepSha256, RsaAesKeyWrapSha1, RsaAesKeyWrapSha256 });
+enum_bridge!(WrappingKeySpec <=> WrappingKeySpec { Rsa2048, Rsa3072, Rsa4096 });
+enum_bridge!(ExpirationModel <=> ExpirationModelType { KeyMaterialExpires, KeyMaterialDoesNotExpire });
+enum_bridge!(ImportType <=> ImportType { ExistingKeyMaterial, NewKeyMaterial });
 
 pub fn timestamp(t: SystemTime) -> prost_types::Timestamp {
     let (seconds, nanos) = to_unix_parts(t);
@@ -117,11 +126,23 @@ pub fn key_metadata(view: &KeyView, account: &str) -> pb::KeyMetadata {
     metadata.set_origin(r.origin.into());
     metadata.set_key_manager(r.key_manager.into());
     metadata.set_key_spec(r.key_spec.into());
-    if r.key_usage == model::KeyUsage::EncryptDecrypt
-        && r.key_spec == model::KeySpec::SymmetricDefault
-    {
-        metadata.push_encryption_algorithms(pb::EncryptionAlgorithmSpec::SymmetricDefault);
+    let algorithms = crate::kms::key_algorithms(r.key_spec, r.key_usage);
+    for algorithm in algorithms.encryption {
+        metadata.push_encryption_algorithms(algorithm.into());
     }
+    for algorithm in algorithms.signing {
+        metadata.push_signing_algorithms(algorithm.into());
+    }
+    for algorithm in algorithms.mac {
+        metadata.push_mac_algorithms(algorithm.into());
+    }
+    for algorithm in algorithms.key_agreement {
+        metadata.push_key_agreement_algorithms(algorithm.into());
+    }
+    if let Some(model) = r.expiration_model {
+        metadata.set_expiration_model(model.into());
+    }
+    metadata.valid_to = r.valid_to.map(timestamp);
     metadata
 }
 

@@ -38,7 +38,12 @@ pub fn code(kind: ErrorKind) -> Code {
         | InvalidMarker
         | Tag
         | UnsupportedOperation
-        | MalformedPolicyDocument => Code::InvalidArgument,
+        | MalformedPolicyDocument
+        | KmsInvalidSignature
+        | KmsInvalidMac
+        | InvalidImportToken
+        | ExpiredImportToken
+        | IncorrectKeyMaterial => Code::InvalidArgument,
         Disabled | KmsInvalidState | LimitExceeded | DeleteConflict => Code::FailedPrecondition,
         AccessDenied => Code::PermissionDenied,
         UnrecognizedClient | InvalidSignature | ExpiredToken | MissingAuthenticationToken => {
@@ -118,6 +123,11 @@ mod tests {
             (EntityAlreadyExists, Code::AlreadyExists),
             (DeleteConflict, Code::FailedPrecondition),
             (MalformedPolicyDocument, Code::InvalidArgument),
+            (KmsInvalidSignature, Code::InvalidArgument),
+            (KmsInvalidMac, Code::InvalidArgument),
+            (InvalidImportToken, Code::InvalidArgument),
+            (ExpiredImportToken, Code::InvalidArgument),
+            (IncorrectKeyMaterial, Code::InvalidArgument),
         ];
         assert_eq!(
             expected.len(),

@@ -380,6 +380,17 @@ rpcs! { kms, "KeyManagement";
     generate_data_key(GenerateDataKeyRequest) -> GenerateDataKeyResponse;
     generate_data_key_without_plaintext(GenerateDataKeyWithoutPlaintextRequest) -> GenerateDataKeyWithoutPlaintextResponse;
     generate_random(GenerateRandomRequest) -> GenerateRandomResponse;
+    sign(SignRequest) -> SignResponse;
+    verify(VerifyRequest) -> VerifyResponse;
+    get_public_key(GetPublicKeyRequest) -> GetPublicKeyResponse;
+    generate_mac(GenerateMacRequest) -> GenerateMacResponse;
+    verify_mac(VerifyMacRequest) -> VerifyMacResponse;
+    generate_data_key_pair(GenerateDataKeyPairRequest) -> GenerateDataKeyPairResponse;
+    generate_data_key_pair_without_plaintext(GenerateDataKeyPairWithoutPlaintextRequest) -> GenerateDataKeyPairWithoutPlaintextResponse;
+    derive_shared_secret(DeriveSharedSecretRequest) -> DeriveSharedSecretResponse;
+    get_parameters_for_import(GetParametersForImportRequest) -> GetParametersForImportResponse;
+    import_key_material(ImportKeyMaterialRequest) -> ImportKeyMaterialResponse;
+    delete_imported_key_material(DeleteImportedKeyMaterialRequest) -> DeleteImportedKeyMaterialResponse;
 }
 
 #[cfg(test)]

@@ -20,6 +20,10 @@ impl EncryptionContext {
         Self::default()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The canonical encoding; fails when the context is too large to encode.
     pub fn canonical(&self) -> Result<Vec<u8>, Error> {
         let too_large = Error::InvalidInput("the encryption context is larger than 8192 bytes");

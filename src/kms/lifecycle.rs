@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use uuid::Uuid;
 
-use super::{KeyView, Kms, Page, Paged, rotatable, tags::validate_tags};
+use super::{KeyView, Kms, Page, Paged, auto_rotatable, material::Material, tags::validate_tags};
 use crate::paging::Cursor;
 use crate::{
     clock::DAY,
@@ -88,15 +88,33 @@ impl Kms {
         }
     }
 
-    fn require_rotatable(&self, record: &KeyRecord) -> Result<()> {
-        if rotatable(record) {
+    /// Automatic rotation: symmetric keys whose material vaultd generated, as AWS.
+    fn require_auto_rotatable(&self, record: &KeyRecord) -> Result<()> {
+        self.require_symmetric_for_rotation(record)?;
+        if auto_rotatable(record) {
             return Ok(());
         }
         Err(Error::new(
             ErrorKind::UnsupportedOperation,
             format!(
-                "{} does not support rotation: only symmetric keys with AWS_KMS origin rotate.",
+                "{} has imported key material: it does not rotate automatically. Import new \
+                 material (ImportType NEW_KEY_MATERIAL) and call RotateKeyOnDemand.",
                 self.arns.key(record.id)
+            ),
+        ))
+    }
+
+    /// Rotation of any kind: symmetric encryption keys only, as AWS.
+    fn require_symmetric_for_rotation(&self, record: &KeyRecord) -> Result<()> {
+        if record.key_spec == KeySpec::SymmetricDefault {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::UnsupportedOperation,
+            format!(
+                "{} is a {} key: only symmetric encryption keys rotate.",
+                self.arns.key(record.id),
+                record.key_spec
             ),
         ))
     }
@@ -107,22 +125,15 @@ impl Kms {
         let key_spec = input.key_spec.unwrap_or(KeySpec::SymmetricDefault);
         let key_usage = input.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
         let origin = input.origin.unwrap_or(Origin::AwsKms);
-        if key_spec != KeySpec::SymmetricDefault {
-            return Err(Error::new(
-                ErrorKind::UnsupportedOperation,
-                format!("KeySpec {key_spec} is not supported yet; use SYMMETRIC_DEFAULT."),
-            ));
-        }
-        if key_usage != KeyUsage::EncryptDecrypt {
+        if !usages_of(key_spec).contains(&key_usage) {
             return Err(Error::validation(format!(
-                "KeyUsage {key_usage} is not compatible with KeySpec {key_spec}."
+                "KeyUsage {key_usage} is not compatible with KeySpec {key_spec}: use {}.",
+                usages_of(key_spec)
+                    .iter()
+                    .map(|u| u.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             )));
-        }
-        if origin != Origin::AwsKms {
-            return Err(Error::new(
-                ErrorKind::UnsupportedOperation,
-                format!("Origin {origin} is not supported yet; use AWS_KMS."),
-            ));
         }
         if input.multi_region {
             return Err(Error::new(
@@ -131,6 +142,7 @@ impl Kms {
             ));
         }
         let now = self.now();
+        let imported = origin == Origin::External;
         let record = KeyRecord {
             id: Uuid::new_v4(),
             created_at: now,
@@ -139,25 +151,42 @@ impl Kms {
             key_usage,
             origin,
             key_manager: KeyManager::Customer,
-            state: KeyState::Enabled,
+            // A key for imported material waits for it.
+            state: match imported {
+                true => KeyState::PendingImport,
+                false => KeyState::Enabled,
+            },
             deletion_date: None,
             pending_window_days: None,
             rotation: None,
             current_version: 1,
+            expiration_model: None,
+            valid_to: None,
         };
-        let material = crate::crypto::secret::Key256::generate()?;
-        let stored = MaterialVersion {
-            key_id: record.id,
-            version: 1,
-            created_at: now,
-            rotation_type: None,
-            sealed: self.seal_material(&record, 1, &material)?,
+        let material = match imported {
+            true => None,
+            false => {
+                let material = Material::generate(key_spec)?;
+                let stored = MaterialVersion {
+                    key_id: record.id,
+                    version: 1,
+                    created_at: now,
+                    rotation_type: None,
+                    sealed: Some(self.seal_material(&record, 1, &material)?),
+                    fingerprint: None,
+                };
+                Some((stored, material))
+            }
         };
         let _guard = self.write_lock()?;
-        self.store.insert_key(&record, &stored, &input.tags)?;
+        self.store
+            .insert_key(&record, material.as_ref().map(|m| &m.0), &input.tags)?;
         let key = std::sync::Arc::new(super::CachedKey {
             record: record.clone(),
-            materials: [(1, material)].into_iter().collect(),
+            materials: material
+                .map(|(_, m)| (1, std::sync::Arc::new(m)))
+                .into_iter()
+                .collect(),
         });
         self.keys.write().expect("key cache").insert(record.id, key);
         Ok(self.view(&record))
@@ -242,22 +271,31 @@ impl Kms {
         Ok(self.view(&key.record))
     }
 
-    /// CancelKeyDeletion: the key comes back Disabled, as in AWS.
+    /// CancelKeyDeletion: the key comes back Disabled, as in AWS (PendingImport if it has no
+    /// material).
     pub fn cancel_key_deletion(&self, id: Uuid) -> Result<KeyView> {
-        let key = self.update_key(id, |current, _| {
-            if current.state != KeyState::PendingDeletion {
-                return Err(Error::invalid_state(format!(
-                    "{} is not pending deletion.",
-                    self.arns.key(current.id)
-                )));
-            }
-            Ok(Some(KeyRecord {
-                state: KeyState::Disabled,
-                deletion_date: None,
-                pending_window_days: None,
-                ..current.clone()
-            }))
-        })?;
+        self.key(id)?;
+        let _guard = self.write_lock()?;
+        let current = self.current(id)?;
+        if current.record.state != KeyState::PendingDeletion {
+            return Err(Error::invalid_state(format!(
+                "{} is not pending deletion.",
+                self.arns.key(id)
+            )));
+        }
+        let has_material = current
+            .materials
+            .contains_key(&current.record.current_version);
+        let record = KeyRecord {
+            state: match has_material {
+                true => KeyState::Disabled,
+                false => KeyState::PendingImport,
+            },
+            deletion_date: None,
+            pending_window_days: None,
+            ..current.record.clone()
+        };
+        let key = self.put_record(&current, record)?;
         Ok(self.view(&key.record))
     }
 
@@ -272,7 +310,7 @@ impl Kms {
             )));
         }
         self.update_key(id, |current, now| {
-            self.require_rotatable(current)?;
+            self.require_auto_rotatable(current)?;
             self.require_enabled(current)?;
             let rotation = match (current.rotation, period_days) {
                 // Already on and no new period: nothing changes.
@@ -295,7 +333,7 @@ impl Kms {
 
     pub fn disable_key_rotation(&self, id: Uuid) -> Result<()> {
         self.update_key(id, |current, _| {
-            self.require_rotatable(current)?;
+            self.require_auto_rotatable(current)?;
             self.require_enabled(current)?;
             Ok(Some(KeyRecord {
                 rotation: None,
@@ -307,7 +345,7 @@ impl Kms {
 
     pub fn get_key_rotation_status(&self, id: Uuid) -> Result<RotationStatus> {
         let key = self.key(id)?;
-        self.require_rotatable(&key.record)?;
+        self.require_symmetric_for_rotation(&key.record)?;
         Ok(RotationStatus {
             key_arn: self.arns.key(id),
             enabled: key.record.rotation.is_some(),
@@ -317,16 +355,16 @@ impl Kms {
     }
 
     /// RotateKeyOnDemand: new material now, at most ten times per key; the automatic schedule is
-    /// not changed.
+    /// not changed. A key with imported material rotates to the material imported for it
+    /// (ImportType NEW_KEY_MATERIAL).
     pub fn rotate_key_on_demand(&self, id: Uuid) -> Result<KeyView> {
         self.key(id)?;
         let _guard = self.write_lock()?;
         let current = self.current(id)?;
-        self.require_rotatable(&current.record)?;
+        self.require_symmetric_for_rotation(&current.record)?;
         self.require_enabled(&current.record)?;
-        let on_demand = self
-            .store
-            .materials(id)?
+        let materials = self.store.materials(id)?;
+        let on_demand = materials
             .iter()
             .filter(|m| m.rotation_type == Some(RotationType::OnDemand))
             .count();
@@ -341,6 +379,17 @@ impl Kms {
         }
         let mut record = current.record.clone();
         record.current_version += 1;
+        if record.origin == Origin::External {
+            if !current.materials.contains_key(&record.current_version) {
+                return Err(Error::invalid_state(format!(
+                    "{} has no new key material to rotate to: import it with ImportType \
+                     NEW_KEY_MATERIAL first.",
+                    self.arns.key(id)
+                )));
+            }
+            let key = self.put_record(&current, record)?;
+            return Ok(self.view(&key.record));
+        }
         let key = self.add_material(&current, record, RotationType::OnDemand)?;
         Ok(self.view(&key.record))
     }
@@ -349,11 +398,13 @@ impl Kms {
     pub fn list_key_rotations(&self, id: Uuid, page: &Page) -> Result<Paged<Rotation>> {
         let cursor = Cursor::parse(page, 1000, 100)?;
         let key = self.key(id)?;
-        self.require_rotatable(&key.record)?;
+        self.require_symmetric_for_rotation(&key.record)?;
         let rotations: Vec<Rotation> = self
             .store
             .materials(id)?
             .into_iter()
+            // Imported material waiting for RotateKeyOnDemand is not a rotation yet.
+            .filter(|m| m.version <= key.record.current_version)
             .filter_map(|m| {
                 Some(Rotation {
                     key_id: id,
@@ -365,5 +416,19 @@ impl Kms {
             .collect();
         // Versions sort as zero-padded strings so the marker order matches numeric order.
         Ok(cursor.slice(rotations, |r| format!("{:010}", r.version)))
+    }
+}
+
+/// The key usages a key spec allows, as AWS.
+pub(super) fn usages_of(spec: KeySpec) -> &'static [KeyUsage] {
+    match spec {
+        KeySpec::SymmetricDefault => &[KeyUsage::EncryptDecrypt],
+        KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
+            &[KeyUsage::EncryptDecrypt, KeyUsage::SignVerify]
+        }
+        KeySpec::EccNistP256 => &[KeyUsage::SignVerify, KeyUsage::KeyAgreement],
+        KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
+            &[KeyUsage::GenerateVerifyMac]
+        }
     }
 }

@@ -11,7 +11,10 @@
 //! way it is driven by the injected [`Clock`].
 
 mod aliases;
+mod asymmetric;
+mod import;
 mod lifecycle;
+mod material;
 mod ops;
 mod tags;
 
@@ -26,17 +29,19 @@ use uuid::Uuid;
 use crate::{
     arn::{Arns, KmsResource},
     clock::Clock,
-    crypto::{
-        barrier::{Barrier, Binding, Purpose},
-        secret::Key256,
-    },
+    crypto::barrier::{Barrier, Binding, Purpose},
     error::{Error, Result},
-    model::{KeyRecord, KeySpec, KeyState, MaterialVersion, Origin},
+    model::{KeyRecord, KeySpec, KeyState, MaterialVersion, Origin, RotationType},
     store::Store,
 };
+use material::Material;
 
 pub use crate::paging::{Page, Paged};
 pub use aliases::{AliasView, validate_alias_name};
+pub use asymmetric::{
+    DataKeyPair, KeyAlgorithms, MacResult, PublicKeyView, SharedSecret, Signature, key_algorithms,
+};
+pub use import::{ImportParameters, ImportedMaterial};
 pub use lifecycle::{CreateKeyInput, Rotation, RotationStatus};
 pub use ops::{DataKey, Decrypted, Encrypted, ReEncrypted};
 
@@ -54,11 +59,11 @@ pub struct ResolvedKey {
     pub arn: String,
 }
 
-/// A cached key: its metadata and every version of its material, decrypted.
+/// A cached key: its metadata and every version of its material that is present, decrypted.
 #[derive(Debug)]
 struct CachedKey {
     record: KeyRecord,
-    materials: BTreeMap<u32, Key256>,
+    materials: BTreeMap<u32, Arc<Material>>,
 }
 
 /// Whether a key's deletion window has ended.
@@ -74,6 +79,19 @@ impl CachedKey {
     fn rotation_due(&self, now: SystemTime) -> bool {
         self.record.state == KeyState::Enabled
             && self.record.rotation.is_some_and(|r| r.next_rotation <= now)
+    }
+
+    /// Whether imported material has reached its ValidTo.
+    fn expiry_due(&self, now: SystemTime) -> bool {
+        self.record.valid_to.is_some_and(|t| t <= now)
+    }
+
+    /// The material new ciphertexts, signatures and MACs use.
+    fn current_material(&self) -> Result<&Material> {
+        self.materials
+            .get(&self.record.current_version)
+            .map(|m| m.as_ref())
+            .ok_or_else(|| Error::internal("The current key material is missing."))
     }
 }
 
@@ -102,6 +120,8 @@ impl std::fmt::Debug for Kms {
 pub struct MaintenanceReport {
     pub deleted: usize,
     pub rotated: usize,
+    /// Keys whose imported material expired (and was deleted).
+    pub expired: usize,
 }
 
 const MATERIAL_TABLE: &str = "key_materials";
@@ -173,7 +193,7 @@ impl Kms {
     pub fn is_hot(&self, id: Uuid) -> bool {
         let now = self.now();
         self.cached(id)
-            .is_some_and(|k| !k.deletion_due(now) && !k.rotation_due(now))
+            .is_some_and(|k| !k.deletion_due(now) && !k.rotation_due(now) && !k.expiry_due(now))
     }
 
     /// [`Kms::resolve`] from memory only: `None` when answering would need the store.
@@ -268,6 +288,10 @@ impl Kms {
             self.purge_if_due(id)?;
             return Err(self.not_found(id));
         }
+        if key.expiry_due(now) {
+            self.expire_material_if_due(id)?;
+            return self.cached(id).ok_or_else(|| self.not_found(id));
+        }
         if key.rotation_due(now) {
             self.rotate_if_due(id)?;
             return self.cached(id).ok_or_else(|| self.not_found(id));
@@ -297,14 +321,20 @@ impl Kms {
         };
         let mut materials = BTreeMap::new();
         for version in self.store.materials(id)? {
-            let plain = with_material_binding(&record, version.version, |b| {
-                self.barrier.open(Purpose::KeyMaterial, b, &version.sealed)
+            // Deleted imported material leaves its row without a sealed value.
+            let Some(sealed) = &version.sealed else {
+                continue;
+            };
+            let material = with_material_binding(&record, version.version, |b| {
+                self.barrier.open(Purpose::KeyMaterial, b, sealed)
             })
-            .map_err(|_| {
-                    tracing::error!(key_id = %id, version = version.version, "key material does not unseal");
-                    Error::internal("The key material of this key cannot be read.")
-                })?;
-            materials.insert(version.version, Key256::from_slice(&plain)?);
+            .ok()
+            .and_then(|plain| Material::from_stored(record.key_spec, &plain).ok())
+            .ok_or_else(|| {
+                tracing::error!(key_id = %id, version = version.version, "key material does not unseal");
+                Error::internal("The key material of this key cannot be read.")
+            })?;
+            materials.insert(version.version, Arc::new(material));
         }
         let key = Arc::new(CachedKey { record, materials });
         self.keys
@@ -344,16 +374,16 @@ impl Kms {
         }
     }
 
-    /// Seals new material for `record` at `version`.
+    /// Seals material for `record` at `version`.
     fn seal_material(
         &self,
         record: &KeyRecord,
         version: u32,
-        material: &Key256,
+        material: &Material,
     ) -> Result<Vec<u8>> {
+        let bytes = material.to_bytes();
         Ok(with_material_binding(record, version, |b| {
-            self.barrier
-                .seal(Purpose::KeyMaterial, b, material.expose())
+            self.barrier.seal(Purpose::KeyMaterial, b, &bytes)
         })?)
     }
 
@@ -362,20 +392,33 @@ impl Kms {
         &self,
         current: &CachedKey,
         record: KeyRecord,
-        rotation_type: crate::model::RotationType,
+        rotation_type: RotationType,
     ) -> Result<Arc<CachedKey>> {
-        let material = Key256::generate()?;
+        let material = Material::generate(record.key_spec)?;
         let version = record.current_version;
         let stored = MaterialVersion {
             key_id: record.id,
             version,
             created_at: self.now(),
             rotation_type: Some(rotation_type),
-            sealed: self.seal_material(&record, version, &material)?,
+            sealed: Some(self.seal_material(&record, version, &material)?),
+            fingerprint: None,
         };
+        self.put_material(current, record, stored, material)
+    }
+
+    /// Writes one material version (`stored`, sealing `material`) and the key's new record, store
+    /// first, then cache. Call under the writer lock.
+    fn put_material(
+        &self,
+        current: &CachedKey,
+        record: KeyRecord,
+        stored: MaterialVersion,
+        material: Material,
+    ) -> Result<Arc<CachedKey>> {
         self.store.add_material(&record, &stored)?;
         let mut materials = current.materials.clone();
-        materials.insert(version, material);
+        materials.insert(stored.version, Arc::new(material));
         let key = Arc::new(CachedKey { record, materials });
         self.keys
             .write()
@@ -433,7 +476,7 @@ impl Kms {
         // One rotation however long the key sat past its date, as AWS does.
         schedule.next_rotation = now + crate::clock::DAY * schedule.period_days;
         record.current_version += 1;
-        self.add_material(&current, record, crate::model::RotationType::Automatic)?;
+        self.add_material(&current, record, RotationType::Automatic)?;
         tracing::info!(key_id = %id, "rotated key material automatically");
         Ok(true)
     }
@@ -456,6 +499,14 @@ impl Kms {
                 Ok(done) => report.deleted += usize::from(done),
                 Err(err) => {
                     tracing::warn!(key_id = %id, error = %err, "deleting a key failed; will retry")
+                }
+            }
+        }
+        for id in self.store.keys_due_for_material_expiry(self.now())? {
+            match self.expire_material_if_due(id) {
+                Ok(done) => report.expired += usize::from(done),
+                Err(err) => {
+                    tracing::warn!(key_id = %id, error = %err, "expiring imported key material failed; will retry")
                 }
             }
         }
@@ -490,8 +541,8 @@ fn with_material_binding<T>(
     })
 }
 
-/// Rotation applies to symmetric keys whose material vaultd generated.
-fn rotatable(record: &KeyRecord) -> bool {
+/// Automatic rotation applies to symmetric keys whose material vaultd generated.
+fn auto_rotatable(record: &KeyRecord) -> bool {
     record.key_spec == KeySpec::SymmetricDefault && record.origin == Origin::AwsKms
 }
 

@@ -1,12 +1,13 @@
-//! The cryptographic operations on symmetric keys: Encrypt, Decrypt, ReEncrypt, GenerateDataKey
-//! (with and without plaintext) and GenerateRandom. They run on cached material only.
+//! The encryption operations: Encrypt, Decrypt and ReEncrypt (symmetric keys, and RSA keys with
+//! RSAES-OAEP), GenerateDataKey (with and without plaintext) and GenerateRandom. They run on cached
+//! material only.
 
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::{CachedKey, Kms};
 use crate::{
-    crypto::{blob, context::EncryptionContext},
+    crypto::{asymmetric::AsymmetricSpec, blob, context::EncryptionContext, secret::Key256},
     error::{Error, ErrorKind, Result},
     model::{DataKeySpec, EncryptionAlgorithm, KeySpec, KeyUsage},
 };
@@ -23,6 +24,7 @@ pub struct Encrypted {
     pub ciphertext_blob: Vec<u8>,
     pub key_arn: String,
     pub material_version: u32,
+    pub algorithm: EncryptionAlgorithm,
 }
 
 /// A decrypted plaintext. Holds secret bytes (zeroized on drop; not `Debug`).
@@ -30,6 +32,7 @@ pub struct Decrypted {
     pub plaintext: Zeroizing<Vec<u8>>,
     pub key_arn: String,
     pub material_version: u32,
+    pub algorithm: EncryptionAlgorithm,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +42,8 @@ pub struct ReEncrypted {
     pub key_arn: String,
     pub source_material_version: u32,
     pub material_version: u32,
+    pub source_algorithm: EncryptionAlgorithm,
+    pub destination_algorithm: EncryptionAlgorithm,
 }
 
 /// A data key: its plaintext (zeroized on drop; not `Debug`) and the blob that wraps it.
@@ -50,36 +55,49 @@ pub struct DataKey {
 }
 
 impl Kms {
-    /// A key usable for symmetric encryption right now.
-    fn encryption_key(
-        &self,
-        id: Uuid,
-        algorithm: Option<EncryptionAlgorithm>,
-    ) -> Result<std::sync::Arc<CachedKey>> {
+    /// A key usable for symmetric encryption right now (GenerateDataKey, GenerateDataKeyPair).
+    pub(super) fn symmetric_key(&self, id: Uuid) -> Result<std::sync::Arc<CachedKey>> {
         let key = self.key(id)?;
         self.require_enabled(&key.record)?;
-        check_symmetric(&key, algorithm, &self.arns.key(id))?;
+        check_encryption(&key, None, &self.arns.key(id))?;
         Ok(key)
     }
 
-    fn seal_under(
+    /// Seals `plaintext` under a symmetric key's current material (crypto.md §1).
+    pub(super) fn seal_under(
         &self,
         key: &CachedKey,
         context: &EncryptionContext,
         plaintext: &[u8],
     ) -> Result<Vec<u8>> {
-        let version = key.record.current_version;
-        let material = key
-            .materials
-            .get(&version)
-            .ok_or_else(|| Error::internal("The current key material is missing."))?;
+        let material = symmetric_material(key)?;
         Ok(blob::seal(
             material,
             *key.record.id.as_bytes(),
-            version,
+            key.record.current_version,
             context,
             plaintext,
         )?)
+    }
+
+    /// Encrypts under a key checked by [`check_encryption`]: a ciphertext blob for a symmetric
+    /// key, a bare RSAES-OAEP ciphertext (as AWS returns it) for an RSA key.
+    fn encrypt_under(
+        &self,
+        key: &CachedKey,
+        algorithm: EncryptionAlgorithm,
+        context: &EncryptionContext,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>> {
+        if algorithm == EncryptionAlgorithm::SymmetricDefault {
+            return self.seal_under(key, context, plaintext);
+        }
+        require_no_context(context)?;
+        let (public, _) = key
+            .current_material()?
+            .public_key()
+            .ok_or_else(|| Error::internal("The key material is not an RSA key."))?;
+        Ok(public.encrypt(algorithm, plaintext)?)
     }
 
     pub fn encrypt(
@@ -95,22 +113,33 @@ impl Kms {
                  must have length between 1 and {MAX_PLAINTEXT}"
             )));
         }
-        let key = self.encryption_key(id, algorithm)?;
+        let key = self.key(id)?;
+        self.require_enabled(&key.record)?;
+        let algorithm = check_encryption(&key, algorithm, &self.arns.key(id))?;
         Ok(Encrypted {
-            ciphertext_blob: self.seal_under(&key, context, plaintext)?,
+            ciphertext_blob: self.encrypt_under(&key, algorithm, context, plaintext)?,
             key_arn: self.arns.key(id),
             material_version: key.record.current_version,
+            algorithm,
         })
     }
 
     /// The key a ciphertext blob names, checked against the KeyId the caller passed (if any):
-    /// a mismatch is IncorrectKeyException. Callers authorize against this key before decrypting.
+    /// a mismatch is IncorrectKeyException. An RSA ciphertext names no key: the caller's KeyId
+    /// is the key. Callers authorize against this key before decrypting.
     pub fn decrypt_key(&self, ciphertext_blob: &[u8], key_id: Option<Uuid>) -> Result<Uuid> {
         if ciphertext_blob.is_empty() || ciphertext_blob.len() > MAX_CIPHERTEXT {
             return Err(Error::validation(format!(
                 "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: \
                  Member must have length between 1 and {MAX_CIPHERTEXT}"
             )));
+        }
+        if let Some(expected) = key_id
+            && self
+                .cached(expected)
+                .is_some_and(|k| k.record.key_spec != KeySpec::SymmetricDefault)
+        {
+            return Ok(expected);
         }
         let header =
             blob::parse_header(ciphertext_blob).map_err(|_| Error::invalid_ciphertext())?;
@@ -134,28 +163,65 @@ impl Kms {
         context: &EncryptionContext,
         algorithm: Option<EncryptionAlgorithm>,
     ) -> Result<Decrypted> {
-        let header =
-            blob::parse_header(ciphertext_blob).map_err(|_| Error::invalid_ciphertext())?;
-        if Uuid::from_bytes(header.key_id) != id {
-            return Err(Error::invalid_ciphertext());
-        }
         // A blob naming a key that does not exist here is just an invalid ciphertext.
         let key = match self.key(id) {
             Ok(key) => key,
             Err(e) if e.is(ErrorKind::NotFound) => return Err(Error::invalid_ciphertext()),
             Err(e) => return Err(e),
         };
+        if key.record.key_spec != KeySpec::SymmetricDefault {
+            return self.decrypt_asymmetric(&key, ciphertext_blob, context, algorithm);
+        }
+        let header =
+            blob::parse_header(ciphertext_blob).map_err(|_| Error::invalid_ciphertext())?;
+        if Uuid::from_bytes(header.key_id) != id {
+            return Err(Error::invalid_ciphertext());
+        }
         self.require_enabled(&key.record)?;
-        check_symmetric(&key, algorithm, &self.arns.key(id))?;
+        let algorithm = check_encryption(&key, algorithm, &self.arns.key(id))?;
         let material = key
             .materials
             .get(&header.material_version)
+            .and_then(|m| m.symmetric())
             .ok_or_else(Error::invalid_ciphertext)?;
         let plaintext = blob::open(material, ciphertext_blob, context)?;
         Ok(Decrypted {
             plaintext,
             key_arn: self.arns.key(id),
             material_version: header.material_version,
+            algorithm,
+        })
+    }
+
+    /// Decrypt with an RSA key (RSAES-OAEP): the caller named the key and the algorithm.
+    fn decrypt_asymmetric(
+        &self,
+        key: &CachedKey,
+        ciphertext: &[u8],
+        context: &EncryptionContext,
+        algorithm: Option<EncryptionAlgorithm>,
+    ) -> Result<Decrypted> {
+        let id = key.record.id;
+        self.require_enabled(&key.record)?;
+        let algorithm = check_encryption(&key, algorithm, &self.arns.key(id))?;
+        require_no_context(context)?;
+        let private = key
+            .current_material()?
+            .private_key()
+            .ok_or_else(|| Error::internal("The key material is not an RSA key."))?;
+        Ok(Decrypted {
+            plaintext: private.decrypt(algorithm, ciphertext)?,
+            key_arn: self.arns.key(id),
+            material_version: key.record.current_version,
+            algorithm,
+        })
+    }
+
+    /// Whether private-key operations on key `id` take long enough (RSA: a millisecond or more)
+    /// that a front end should run them off its event loop.
+    pub fn is_costly(&self, id: Uuid) -> bool {
+        self.cached(id).is_some_and(|k| {
+            AsymmetricSpec::from_key_spec(k.record.key_spec).is_some_and(|s| s.rsa_bits().is_some())
         })
     }
 
@@ -172,14 +238,32 @@ impl Kms {
         destination_context: &EncryptionContext,
         destination_algorithm: Option<EncryptionAlgorithm>,
     ) -> Result<ReEncrypted> {
+        let key = self.key(destination)?;
+        self.require_enabled(&key.record)?;
+        let destination_algorithm =
+            check_encryption(&key, destination_algorithm, &self.arns.key(destination))?;
         let decrypted = self.decrypt(source, ciphertext_blob, source_context, source_algorithm)?;
-        let key = self.encryption_key(destination, destination_algorithm)?;
+        let max = key_max_plaintext(&key, destination_algorithm);
+        if decrypted.plaintext.len() > max {
+            return Err(Error::validation(format!(
+                "The plaintext is {} bytes long: too long for {} with {destination_algorithm} (at most {max} bytes).",
+                decrypted.plaintext.len(),
+                key.record.key_spec
+            )));
+        }
         Ok(ReEncrypted {
-            ciphertext_blob: self.seal_under(&key, destination_context, &decrypted.plaintext)?,
+            ciphertext_blob: self.encrypt_under(
+                &key,
+                destination_algorithm,
+                destination_context,
+                &decrypted.plaintext,
+            )?,
             source_key_arn: decrypted.key_arn,
             key_arn: self.arns.key(destination),
             source_material_version: decrypted.material_version,
             material_version: key.record.current_version,
+            source_algorithm: decrypted.algorithm,
+            destination_algorithm,
         })
     }
 
@@ -192,7 +276,7 @@ impl Kms {
         number_of_bytes: Option<i32>,
     ) -> Result<DataKey> {
         let len = data_key_len(key_spec, number_of_bytes)?;
-        let key = self.encryption_key(id, None)?;
+        let key = self.symmetric_key(id)?;
         let plaintext = crate::crypto::random_bytes(len)?;
         Ok(DataKey {
             ciphertext_blob: self.seal_under(&key, context, &plaintext)?,
@@ -236,11 +320,13 @@ fn data_key_len(key_spec: Option<DataKeySpec>, number_of_bytes: Option<i32>) -> 
     }
 }
 
-fn check_symmetric(
+/// The encryption algorithm an operation on `key` uses, checked as AWS does: the key must be
+/// for ENCRYPT_DECRYPT, and the algorithm (SYMMETRIC_DEFAULT when not given) one of its spec's.
+fn check_encryption(
     key: &CachedKey,
     algorithm: Option<EncryptionAlgorithm>,
     arn: &str,
-) -> Result<()> {
+) -> Result<EncryptionAlgorithm> {
     if key.record.key_usage != KeyUsage::EncryptDecrypt {
         return Err(Error::new(
             ErrorKind::InvalidKeyUsage,
@@ -250,15 +336,46 @@ fn check_symmetric(
             ),
         ));
     }
-    if key.record.key_spec == KeySpec::SymmetricDefault
-        && algorithm.is_some_and(|a| a != EncryptionAlgorithm::SymmetricDefault)
-    {
+    let algorithm = algorithm.unwrap_or(EncryptionAlgorithm::SymmetricDefault);
+    let allowed = match AsymmetricSpec::from_key_spec(key.record.key_spec) {
+        Some(spec) => spec.encryption_algorithms().contains(&algorithm),
+        None => algorithm == EncryptionAlgorithm::SymmetricDefault,
+    };
+    if !allowed {
         return Err(Error::new(
             ErrorKind::InvalidKeyUsage,
-            format!("{arn} supports only the SYMMETRIC_DEFAULT encryption algorithm."),
+            format!(
+                "Algorithm {algorithm} is incompatible with key spec {}.",
+                key.record.key_spec
+            ),
         ));
     }
-    Ok(())
+    Ok(algorithm)
+}
+
+/// The longest plaintext `key` encrypts with `algorithm`.
+fn key_max_plaintext(key: &CachedKey, algorithm: EncryptionAlgorithm) -> usize {
+    AsymmetricSpec::from_key_spec(key.record.key_spec)
+        .and_then(|spec| spec.max_plaintext_len(algorithm))
+        .unwrap_or(MAX_PLAINTEXT)
+}
+
+/// An encryption context binds symmetric ciphertexts only: with an RSA key it would silently
+/// protect nothing, so it is refused.
+fn require_no_context(context: &EncryptionContext) -> Result<()> {
+    if context.is_empty() {
+        return Ok(());
+    }
+    Err(Error::validation(
+        "EncryptionContext is supported only with symmetric encryption keys; RSA encryption \
+         cannot bind it.",
+    ))
+}
+
+fn symmetric_material(key: &CachedKey) -> Result<&Key256> {
+    key.current_material()?
+        .symmetric()
+        .ok_or_else(|| Error::internal("The key material is not a symmetric key."))
 }
 
 #[cfg(test)]

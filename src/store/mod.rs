@@ -44,14 +44,27 @@ pub trait Store: Send + Sync + 'static {
     fn init_keyring(&self, sealed: &[u8]) -> Result<()>;
 
     // --- Keys ---------------------------------------------------------------------------------
-    fn insert_key(&self, key: &KeyRecord, material: &MaterialVersion, tags: &[Tag]) -> Result<()>;
+    /// A new key with its first material (none for a key awaiting imported material) and tags.
+    fn insert_key(
+        &self,
+        key: &KeyRecord,
+        material: Option<&MaterialVersion>,
+        tags: &[Tag],
+    ) -> Result<()>;
     fn key(&self, id: Uuid) -> Result<Option<KeyRecord>>;
     /// Keys ordered by id, starting after `after`.
     fn list_keys(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<KeyRecord>>;
     /// Writes a key's mutable metadata (state, description, deletion, rotation schedule).
     fn update_key(&self, key: &KeyRecord) -> Result<()>;
-    /// Adds a material version and updates the key (its current version, next rotation) atomically.
+    /// Writes a material version (new, or replacing the row of the same version: re-imported
+    /// material) and updates the key (its current version, next rotation, state) atomically.
     fn add_material(&self, key: &KeyRecord, material: &MaterialVersion) -> Result<()>;
+    /// Deletes the sealed material of every version of a key, keeping the rows (and their
+    /// fingerprints), and updates the key, atomically; then makes sure the material is gone from
+    /// disk.
+    fn delete_materials(&self, key: &KeyRecord) -> Result<()>;
+    /// Keys whose imported material expires at or before `now`.
+    fn keys_due_for_material_expiry(&self, now: SystemTime) -> Result<Vec<Uuid>>;
     /// All material versions of a key, oldest first.
     fn materials(&self, key_id: Uuid) -> Result<Vec<MaterialVersion>>;
     /// Deletes a key with its material, tags and aliases.

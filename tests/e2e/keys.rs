@@ -103,13 +103,33 @@ async fn create_key_refuses_what_aws_refuses() {
             Code::InvalidArgument,
             "ValidationException",
         ),
+        // Usage and spec must fit: HMAC keys are for GENERATE_VERIFY_MAC (the default usage is
+        // ENCRYPT_DECRYPT), ECC keys never encrypt, RSA keys never agree keys.
         (
             pb::CreateKeyRequest {
-                key_spec: pb::KeySpec::Rsa2048 as i32,
+                key_spec: pb::KeySpec::Hmac256 as i32,
                 ..Default::default()
             },
             Code::InvalidArgument,
-            "UnsupportedOperationException",
+            "ValidationException",
+        ),
+        (
+            pb::CreateKeyRequest {
+                key_spec: pb::KeySpec::EccNistP256 as i32,
+                key_usage: pb::KeyUsage::EncryptDecrypt as i32,
+                ..Default::default()
+            },
+            Code::InvalidArgument,
+            "ValidationException",
+        ),
+        (
+            pb::CreateKeyRequest {
+                key_spec: pb::KeySpec::Rsa2048 as i32,
+                key_usage: pb::KeyUsage::KeyAgreement as i32,
+                ..Default::default()
+            },
+            Code::InvalidArgument,
+            "ValidationException",
         ),
         (
             pb::CreateKeyRequest {
@@ -118,14 +138,6 @@ async fn create_key_refuses_what_aws_refuses() {
             },
             Code::InvalidArgument,
             "ValidationException",
-        ),
-        (
-            pb::CreateKeyRequest {
-                origin: pb::OriginType::External as i32,
-                ..Default::default()
-            },
-            Code::InvalidArgument,
-            "UnsupportedOperationException",
         ),
         (
             pb::CreateKeyRequest {

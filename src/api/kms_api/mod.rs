@@ -17,7 +17,10 @@ use super::{
 };
 use crate::{
     kms::{CreateKeyInput, Page},
-    model::{EncryptionAlgorithm, KeySpec, KeyUsage, Origin},
+    model::{
+        EncryptionAlgorithm, ExpirationModel, ImportType, KeyAgreementAlgorithm, KeySpec, KeyUsage,
+        MacAlgorithm, MessageType, Origin, SigningAlgorithm, WrappingAlgorithm, WrappingKeySpec,
+    },
     pb::{self, key_management_server::KeyManagement},
 };
 
@@ -414,7 +417,7 @@ impl KeyManagement for KmsApi {
             key_id: encrypted.key_arn,
             ..Default::default()
         };
-        response.set_encryption_algorithm(pb::EncryptionAlgorithmSpec::SymmetricDefault);
+        response.set_encryption_algorithm(encrypted.algorithm.into());
         Ok(Response::new(response))
     }
 
@@ -440,7 +443,7 @@ impl KeyManagement for KmsApi {
         let context = convert::context(req.encryption_context);
         let blob = req.ciphertext_blob;
         let decrypted = self
-            .on_keys(&[id], move |kms| {
+            .on_private_keys(&[id], move |kms| {
                 kms.decrypt(id, &blob, &context, algorithm)
             })
             .await?;
@@ -452,7 +455,7 @@ impl KeyManagement for KmsApi {
             key_material_id: decrypted.material_version.to_string(),
             ..Default::default()
         };
-        response.set_encryption_algorithm(pb::EncryptionAlgorithmSpec::SymmetricDefault);
+        response.set_encryption_algorithm(decrypted.algorithm.into());
         Ok(Response::new(response))
     }
 
@@ -492,7 +495,7 @@ impl KeyManagement for KmsApi {
         let destination_context = convert::context(req.destination_encryption_context);
         let blob = req.ciphertext_blob;
         let re = self
-            .on_keys(&[source, destination], move |kms| {
+            .on_private_keys(&[source, destination], move |kms| {
                 kms.re_encrypt(
                     source,
                     &blob,
@@ -512,9 +515,8 @@ impl KeyManagement for KmsApi {
             destination_key_material_id: re.material_version.to_string(),
             ..Default::default()
         };
-        response.set_source_encryption_algorithm(pb::EncryptionAlgorithmSpec::SymmetricDefault);
-        response
-            .set_destination_encryption_algorithm(pb::EncryptionAlgorithmSpec::SymmetricDefault);
+        response.set_source_encryption_algorithm(re.source_algorithm.into());
+        response.set_destination_encryption_algorithm(re.destination_algorithm.into());
         Ok(Response::new(response))
     }
 
@@ -577,6 +579,295 @@ impl KeyManagement for KmsApi {
         )?;
         Ok(Response::new(pb::GenerateRandomResponse {
             plaintext: bytes.to_vec(),
+        }))
+    }
+
+    async fn sign(&self, request: Request<pb::SignRequest>) -> RpcResult<pb::SignResponse> {
+        let who = caller(&request)?;
+        let req = request.into_inner();
+        let key = self.key(&who, "kms:Sign", &req.key_id).await?;
+        let message_type = decode(MessageType::from_wire(req.message_type, "messageType"))?;
+        let algorithm = decode(SigningAlgorithm::from_wire(
+            req.signing_algorithm,
+            "signingAlgorithm",
+        ))?;
+        let message = req.message;
+        let signed = self
+            .on_private_keys(&[key.id], move |kms| {
+                kms.sign(key.id, &message, message_type, algorithm)
+            })
+            .await?;
+        let mut response = pb::SignResponse {
+            key_id: signed.key_arn,
+            signature: signed.signature,
+            ..Default::default()
+        };
+        response.set_signing_algorithm(signed.algorithm.into());
+        Ok(Response::new(response))
+    }
+
+    async fn verify(&self, request: Request<pb::VerifyRequest>) -> RpcResult<pb::VerifyResponse> {
+        let who = caller(&request)?;
+        let req = request.into_inner();
+        let key = self.key(&who, "kms:Verify", &req.key_id).await?;
+        let message_type = decode(MessageType::from_wire(req.message_type, "messageType"))?;
+        let algorithm = decode(SigningAlgorithm::from_wire(
+            req.signing_algorithm,
+            "signingAlgorithm",
+        ))?;
+        let (message, signature) = (req.message, req.signature);
+        let verified = self
+            .on_keys(&[key.id], move |kms| {
+                kms.verify(key.id, &message, message_type, &signature, algorithm)
+            })
+            .await?;
+        let mut response = pb::VerifyResponse {
+            key_id: verified.key_arn,
+            signature_valid: true,
+            ..Default::default()
+        };
+        response.set_signing_algorithm(verified.algorithm.into());
+        Ok(Response::new(response))
+    }
+
+    async fn get_public_key(
+        &self,
+        request: Request<pb::GetPublicKeyRequest>,
+    ) -> RpcResult<pb::GetPublicKeyResponse> {
+        let who = caller(&request)?;
+        let key = self
+            .key(&who, "kms:GetPublicKey", &request.get_ref().key_id)
+            .await?;
+        let view = self
+            .on_keys(&[key.id], move |kms| kms.get_public_key(key.id))
+            .await?;
+        let mut response = pb::GetPublicKeyResponse {
+            key_id: view.key_arn,
+            public_key: view.public_key,
+            ..Default::default()
+        };
+        response.set_key_spec(view.key_spec.into());
+        response.set_key_usage(view.key_usage.into());
+        for algorithm in view.algorithms.encryption {
+            response.push_encryption_algorithms(algorithm.into());
+        }
+        for algorithm in view.algorithms.signing {
+            response.push_signing_algorithms(algorithm.into());
+        }
+        for algorithm in view.algorithms.key_agreement {
+            response.push_key_agreement_algorithms(algorithm.into());
+        }
+        Ok(Response::new(response))
+    }
+
+    async fn generate_mac(
+        &self,
+        request: Request<pb::GenerateMacRequest>,
+    ) -> RpcResult<pb::GenerateMacResponse> {
+        let who = caller(&request)?;
+        let req = request.into_inner();
+        let key = self.key(&who, "kms:GenerateMac", &req.key_id).await?;
+        let algorithm = decode(MacAlgorithm::from_wire(req.mac_algorithm, "macAlgorithm"))?;
+        let message = req.message;
+        let mac = self
+            .on_keys(&[key.id], move |kms| {
+                kms.generate_mac(key.id, &message, algorithm)
+            })
+            .await?;
+        let mut response = pb::GenerateMacResponse {
+            mac: mac.mac,
+            key_id: mac.key_arn,
+            ..Default::default()
+        };
+        response.set_mac_algorithm(mac.algorithm.into());
+        Ok(Response::new(response))
+    }
+
+    async fn verify_mac(
+        &self,
+        request: Request<pb::VerifyMacRequest>,
+    ) -> RpcResult<pb::VerifyMacResponse> {
+        let who = caller(&request)?;
+        let req = request.into_inner();
+        let key = self.key(&who, "kms:VerifyMac", &req.key_id).await?;
+        let algorithm = decode(MacAlgorithm::from_wire(req.mac_algorithm, "macAlgorithm"))?;
+        let (message, mac) = (req.message, req.mac);
+        let verified = self
+            .on_keys(&[key.id], move |kms| {
+                kms.verify_mac(key.id, &message, &mac, algorithm)
+            })
+            .await?;
+        let mut response = pb::VerifyMacResponse {
+            key_id: verified.key_arn,
+            mac_valid: true,
+            ..Default::default()
+        };
+        response.set_mac_algorithm(verified.algorithm.into());
+        Ok(Response::new(response))
+    }
+
+    async fn generate_data_key_pair(
+        &self,
+        request: Request<pb::GenerateDataKeyPairRequest>,
+    ) -> RpcResult<pb::GenerateDataKeyPairResponse> {
+        let who = caller(&request)?;
+        let req = request.into_inner();
+        let pair = self
+            .data_key_pair(
+                &who,
+                "kms:GenerateDataKeyPair",
+                &req.key_id,
+                req.encryption_context,
+                req.key_pair_spec,
+            )
+            .await?;
+        let mut response = pb::GenerateDataKeyPairResponse {
+            private_key_ciphertext_blob: pair.private_key_ciphertext_blob,
+            private_key_plaintext: pair.private_key_plaintext.to_vec(),
+            public_key: pair.public_key,
+            key_id: pair.key_arn,
+            key_material_id: pair.material_version.to_string(),
+            ..Default::default()
+        };
+        response.set_key_pair_spec(pair.spec.into());
+        Ok(Response::new(response))
+    }
+
+    async fn generate_data_key_pair_without_plaintext(
+        &self,
+        request: Request<pb::GenerateDataKeyPairWithoutPlaintextRequest>,
+    ) -> RpcResult<pb::GenerateDataKeyPairWithoutPlaintextResponse> {
+        let who = caller(&request)?;
+        let req = request.into_inner();
+        let pair = self
+            .data_key_pair(
+                &who,
+                "kms:GenerateDataKeyPairWithoutPlaintext",
+                &req.key_id,
+                req.encryption_context,
+                req.key_pair_spec,
+            )
+            .await?;
+        let mut response = pb::GenerateDataKeyPairWithoutPlaintextResponse {
+            private_key_ciphertext_blob: pair.private_key_ciphertext_blob,
+            public_key: pair.public_key,
+            key_id: pair.key_arn,
+            key_material_id: pair.material_version.to_string(),
+            ..Default::default()
+        };
+        response.set_key_pair_spec(pair.spec.into());
+        Ok(Response::new(response))
+    }
+
+    async fn derive_shared_secret(
+        &self,
+        request: Request<pb::DeriveSharedSecretRequest>,
+    ) -> RpcResult<pb::DeriveSharedSecretResponse> {
+        let who = caller(&request)?;
+        let req = request.into_inner();
+        let key = self
+            .key(&who, "kms:DeriveSharedSecret", &req.key_id)
+            .await?;
+        let algorithm = decode(KeyAgreementAlgorithm::from_wire(
+            req.key_agreement_algorithm,
+            "keyAgreementAlgorithm",
+        ))?;
+        let peer = req.public_key;
+        let shared = self
+            .on_keys(&[key.id], move |kms| {
+                kms.derive_shared_secret(key.id, algorithm, &peer)
+            })
+            .await?;
+        let mut response = pb::DeriveSharedSecretResponse {
+            key_id: shared.key_arn,
+            shared_secret: shared.secret.to_vec(),
+            ..Default::default()
+        };
+        response.set_key_agreement_algorithm(pb::KeyAgreementAlgorithmSpec::Ecdh);
+        response.set_key_origin(shared.origin.into());
+        Ok(Response::new(response))
+    }
+
+    async fn get_parameters_for_import(
+        &self,
+        request: Request<pb::GetParametersForImportRequest>,
+    ) -> RpcResult<pb::GetParametersForImportResponse> {
+        let who = caller(&request)?;
+        let req = request.into_inner();
+        let key = self
+            .key(&who, "kms:GetParametersForImport", &req.key_id)
+            .await?;
+        let algorithm = decode(WrappingAlgorithm::from_wire(
+            req.wrapping_algorithm,
+            "wrappingAlgorithm",
+        ))?;
+        let spec = decode(WrappingKeySpec::from_wire(
+            req.wrapping_key_spec,
+            "wrappingKeySpec",
+        ))?;
+        let parameters = self
+            .blocking(move |kms| kms.get_parameters_for_import(key.id, algorithm, spec))
+            .await?;
+        Ok(Response::new(pb::GetParametersForImportResponse {
+            key_id: parameters.key_arn,
+            import_token: parameters.import_token,
+            public_key: parameters.public_key,
+            parameters_valid_to: Some(timestamp(parameters.valid_to)),
+        }))
+    }
+
+    async fn import_key_material(
+        &self,
+        request: Request<pb::ImportKeyMaterialRequest>,
+    ) -> RpcResult<pb::ImportKeyMaterialResponse> {
+        let who = caller(&request)?;
+        let req = request.into_inner();
+        let key = self.key(&who, "kms:ImportKeyMaterial", &req.key_id).await?;
+        let valid_to = match &req.valid_to {
+            Some(t) => Some(decode(convert::system_time(t, "validTo"))?),
+            None => None,
+        };
+        let model = decode(ExpirationModel::from_wire(
+            req.expiration_model,
+            "expirationModel",
+        ))?;
+        let import_type = decode(ImportType::from_wire(req.import_type, "importType"))?;
+        let imported = self
+            .blocking(move |kms| {
+                kms.import_key_material(
+                    key.id,
+                    &req.import_token,
+                    &req.encrypted_key_material,
+                    valid_to,
+                    model,
+                    import_type,
+                )
+            })
+            .await?;
+        Ok(Response::new(pb::ImportKeyMaterialResponse {
+            key_id: imported.key_arn,
+            key_material_id: imported.material_version.to_string(),
+        }))
+    }
+
+    async fn delete_imported_key_material(
+        &self,
+        request: Request<pb::DeleteImportedKeyMaterialRequest>,
+    ) -> RpcResult<pb::DeleteImportedKeyMaterialResponse> {
+        let who = caller(&request)?;
+        let key = self
+            .key(
+                &who,
+                "kms:DeleteImportedKeyMaterial",
+                &request.get_ref().key_id,
+            )
+            .await?;
+        let deleted = self
+            .blocking(move |kms| kms.delete_imported_key_material(key.id))
+            .await?;
+        Ok(Response::new(pb::DeleteImportedKeyMaterialResponse {
+            key_id: deleted.key_arn,
+            key_material_id: deleted.material_version.to_string(),
         }))
     }
 }

@@ -14,8 +14,8 @@ use crate::{
     },
     auth::Action,
     error::Result,
-    kms::{DataKey, Kms, ResolvedKey},
-    model::DataKeySpec,
+    kms::{DataKey, DataKeyPair, Kms, ResolvedKey},
+    model::{DataKeyPairSpec, DataKeySpec},
     vault::Vault,
 };
 
@@ -174,6 +174,39 @@ impl KmsApi {
         } else {
             self.blocking(f).await
         }
+    }
+
+    /// [`KmsApi::on_keys`] for a private-key operation: RSA ones (a millisecond or more each) go
+    /// to the blocking pool so they never stall the event loop; the others run as `on_keys` does.
+    pub(super) async fn on_private_keys<T: Send + 'static>(
+        &self,
+        keys: &[Uuid],
+        f: impl FnOnce(&Kms) -> Result<T> + Send + 'static,
+    ) -> Result<T, Status> {
+        if keys.iter().any(|id| self.kms().is_costly(*id)) {
+            self.blocking(f).await
+        } else {
+            self.on_keys(keys, f).await
+        }
+    }
+
+    /// GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext share everything but the
+    /// answer. Key pair generation (RSA: up to seconds) runs on the blocking pool.
+    pub(super) async fn data_key_pair(
+        &self,
+        caller: &Caller,
+        action: &str,
+        key_id: &str,
+        context: HashMap<String, String>,
+        key_pair_spec: i32,
+    ) -> Result<DataKeyPair, Status> {
+        let key = self
+            .key_in_context(caller, action, key_id, Some(&context))
+            .await?;
+        let spec = decode(DataKeyPairSpec::from_wire(key_pair_spec, "keyPairSpec"))?;
+        let context = convert::context(context);
+        self.blocking(move |kms| kms.generate_data_key_pair(key.id, &context, spec))
+            .await
     }
 
     /// GenerateDataKey and GenerateDataKeyWithoutPlaintext share everything but the answer.

@@ -97,6 +97,26 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (arn, sequence)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 3: imported key material: its expiry on the key, and material rows that outlive deletion
+    // of their material (sealed NULL) with a fingerprint, so that only the same material returns.
+    r#"
+    ALTER TABLE keys ADD COLUMN expiration_model TEXT;
+    ALTER TABLE keys ADD COLUMN valid_to INTEGER;
+    CREATE INDEX keys_by_valid_to ON keys(valid_to) WHERE valid_to IS NOT NULL;
+    CREATE TABLE key_materials_v3 (
+        key_id        TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+        version       INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL,
+        rotation_type TEXT,
+        sealed        BLOB,
+        fingerprint   BLOB,
+        PRIMARY KEY (key_id, version)
+    ) STRICT;
+    INSERT INTO key_materials_v3 (key_id, version, created_at, rotation_type, sealed)
+        SELECT key_id, version, created_at, rotation_type, sealed FROM key_materials;
+    DROP TABLE key_materials;
+    ALTER TABLE key_materials_v3 RENAME TO key_materials;
+    "#,
 ];
 
 /// Applies the migrations the database has not seen yet, in one exclusive transaction.
@@ -119,4 +139,51 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             .map_err(storage_error)?;
     }
     tx.commit().map_err(storage_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_3_keeps_the_material_of_a_version_2_database() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO keys (id, created_at, description, key_spec, key_usage, origin, \
+             key_manager, state, current_version) VALUES ('k', 1, '', 'SYMMETRIC_DEFAULT', \
+             'ENCRYPT_DECRYPT', 'AWS_KMS', 'CUSTOMER', 'Enabled', 2);
+             INSERT INTO key_materials VALUES ('k', 1, 1, NULL, x'0102');
+             INSERT INTO key_materials VALUES ('k', 2, 5, 'ON_DEMAND', x'0304');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let rows: Vec<(u32, Option<String>, Vec<u8>, Option<Vec<u8>>)> = conn
+            .prepare(
+                "SELECT version, rotation_type, sealed, fingerprint FROM key_materials \
+                 WHERE key_id = 'k' ORDER BY version",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (1, None, vec![1, 2], None),
+                (2, Some("ON_DEMAND".into()), vec![3, 4], None)
+            ]
+        );
+        // The foreign key still cascades.
+        conn.execute("DELETE FROM keys WHERE id = 'k'", []).unwrap();
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM key_materials", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
+    }
 }

@@ -61,6 +61,15 @@ fn corrupt(what: &str) -> rusqlite::Error {
 }
 
 impl SqliteStore {
+    /// After deleting key material: the WAL still holds earlier images of the changed pages, so
+    /// fold it into the database (where secure_delete zeroed them) and truncate it, so the material
+    /// is gone from disk.
+    fn checkpoint(&self) -> Result<()> {
+        self.conn()?
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(storage_error)
+    }
+
     /// Opens (creating if needed) the database at `path`, applies pending migrations and makes sure
     /// the file is readable by its owner only.
     pub fn open(path: &Path) -> Result<Self> {
@@ -217,10 +226,15 @@ impl Store for SqliteStore {
         })
     }
 
-    fn insert_key(&self, key: &KeyRecord, material: &MaterialVersion, tags: &[Tag]) -> Result<()> {
+    fn insert_key(
+        &self,
+        key: &KeyRecord,
+        material: Option<&MaterialVersion>,
+        tags: &[Tag],
+    ) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
                 params![
                     key.id.to_string(),
                     to_millis(key.created_at),
@@ -235,9 +249,13 @@ impl Store for SqliteStore {
                     key.rotation.map(|r| r.period_days),
                     key.rotation.map(|r| to_millis(r.next_rotation)),
                     key.current_version,
+                    key.expiration_model.map(ExpirationModel::as_str),
+                    key.valid_to.map(to_millis),
                 ],
             )?;
-            insert_material(tx, material)?;
+            if let Some(material) = material {
+                insert_material(tx, material)?;
+            }
             upsert_tags(tx, key.id, tags)
         })
     }
@@ -270,9 +288,31 @@ impl Store for SqliteStore {
         })
     }
 
+    fn delete_materials(&self, key: &KeyRecord) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE key_materials SET sealed = NULL WHERE key_id = ?1",
+                params![key.id.to_string()],
+            )?;
+            match write_key_metadata(tx, key)? {
+                1 => Ok(()),
+                _ => Err(not_updated("key")),
+            }
+        })?;
+        self.checkpoint()
+    }
+
+    fn keys_due_for_material_expiry(&self, now: SystemTime) -> Result<Vec<Uuid>> {
+        self.query(
+            "SELECT id FROM keys WHERE valid_to IS NOT NULL AND valid_to <= ?1",
+            params![to_millis(now)],
+            |r| uuid_col(r, 0),
+        )
+    }
+
     fn materials(&self, key_id: Uuid) -> Result<Vec<MaterialVersion>> {
         self.query(
-            "SELECT key_id, version, created_at, rotation_type, sealed FROM key_materials \
+            "SELECT key_id, version, created_at, rotation_type, sealed, fingerprint FROM key_materials \
              WHERE key_id = ?1 ORDER BY version",
             params![key_id.to_string()],
             material_row,
@@ -284,11 +324,7 @@ impl Store for SqliteStore {
             tx.execute("DELETE FROM keys WHERE id = ?1", params![id.to_string()])?;
             Ok(())
         })?;
-        // The WAL still holds earlier images of the deleted pages: fold it into the database
-        // (where secure_delete zeroed them) and truncate it, so the material is gone from disk.
-        self.conn()?
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .map_err(storage_error)
+        self.checkpoint()
     }
 
     fn keys_due_for_deletion(&self, now: SystemTime) -> Result<Vec<Uuid>> {

@@ -30,7 +30,8 @@ pub(super) fn opt_time_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option
 }
 
 pub(super) const KEY_COLUMNS: &str = "id, created_at, description, key_spec, key_usage, origin, key_manager, \
-     state, deletion_date, pending_window_days, rotation_period_days, next_rotation_at, current_version";
+     state, deletion_date, pending_window_days, rotation_period_days, next_rotation_at, current_version, \
+     expiration_model, valid_to";
 
 pub(super) fn key_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
     let period: Option<u32> = row.get(10)?;
@@ -54,6 +55,11 @@ pub(super) fn key_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
             _ => None,
         },
         current_version: row.get(12)?,
+        expiration_model: match row.get::<_, Option<String>>(13)? {
+            Some(m) => Some(parse(m, ExpirationModel::parse, "expiration model")?),
+            None => None,
+        },
+        valid_to: opt_time_col(row, 14)?,
     })
 }
 
@@ -67,6 +73,7 @@ pub(super) fn material_row(row: &Row<'_>) -> rusqlite::Result<MaterialVersion> {
             None => None,
         },
         sealed: row.get(4)?,
+        fingerprint: row.get(5)?,
     })
 }
 
@@ -111,13 +118,17 @@ pub(super) fn insert_material(
     m: &MaterialVersion,
 ) -> rusqlite::Result<()> {
     tx.execute(
-        "INSERT INTO key_materials (key_id, version, created_at, rotation_type, sealed) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO key_materials (key_id, version, created_at, rotation_type, sealed, fingerprint) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (key_id, version) DO UPDATE SET created_at = excluded.created_at, \
+         rotation_type = excluded.rotation_type, sealed = excluded.sealed, fingerprint = excluded.fingerprint",
         params![
             m.key_id.to_string(),
             m.version,
             to_millis(m.created_at),
             m.rotation_type.map(RotationType::as_str),
-            m.sealed
+            m.sealed,
+            m.fingerprint,
         ],
     )?;
     Ok(())
@@ -129,7 +140,8 @@ pub(super) fn write_key_metadata(
 ) -> rusqlite::Result<usize> {
     tx.execute(
         "UPDATE keys SET description = ?2, state = ?3, deletion_date = ?4, pending_window_days = ?5, \
-         rotation_period_days = ?6, next_rotation_at = ?7, current_version = ?8 WHERE id = ?1",
+         rotation_period_days = ?6, next_rotation_at = ?7, current_version = ?8, expiration_model = ?9, \
+         valid_to = ?10 WHERE id = ?1",
         params![
             key.id.to_string(),
             key.description,
@@ -139,6 +151,8 @@ pub(super) fn write_key_metadata(
             key.rotation.map(|r| r.period_days),
             key.rotation.map(|r| to_millis(r.next_rotation)),
             key.current_version,
+            key.expiration_model.map(ExpirationModel::as_str),
+            key.valid_to.map(to_millis),
         ],
     )
 }

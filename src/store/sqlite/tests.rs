@@ -17,6 +17,8 @@ fn key(id: Uuid, now: SystemTime) -> KeyRecord {
         pending_window_days: None,
         rotation: None,
         current_version: 1,
+        expiration_model: None,
+        valid_to: None,
     }
 }
 
@@ -26,7 +28,8 @@ fn material(id: Uuid, version: u32, now: SystemTime) -> MaterialVersion {
         version,
         created_at: now,
         rotation_type: (version > 1).then_some(RotationType::OnDemand),
-        sealed: vec![version as u8; 40],
+        sealed: Some(vec![version as u8; 40]),
+        fingerprint: None,
     }
 }
 
@@ -109,7 +112,7 @@ fn keys_round_trip_and_delete_cascades() {
     store
         .insert_key(
             &record,
-            &material(id, 1, now),
+            Some(&material(id, 1, now)),
             &[Tag {
                 key: "team".into(),
                 value: "a".into(),
@@ -162,7 +165,7 @@ fn list_keys_pages_by_id() {
     let mut ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
     for id in &ids {
         store
-            .insert_key(&key(*id, now), &material(*id, 1, now), &[])
+            .insert_key(&key(*id, now), Some(&material(*id, 1, now)), &[])
             .unwrap();
     }
     ids.sort();
@@ -178,7 +181,7 @@ fn alias_names_are_unique() {
     let now = SystemTime::now();
     let id = Uuid::new_v4();
     store
-        .insert_key(&key(id, now), &material(id, 1, now), &[])
+        .insert_key(&key(id, now), Some(&material(id, 1, now)), &[])
         .unwrap();
     let alias = AliasRecord {
         name: "alias/x".into(),
@@ -201,4 +204,47 @@ fn alias_names_are_unique() {
         store.insert_alias(&dangling),
         Err(Error::Conflict(_))
     ));
+}
+
+#[test]
+fn imported_material_is_deleted_but_its_row_and_fingerprint_remain() {
+    let (_dir, store) = open();
+    let now = from_millis(1_700_000_000_000);
+    let id = Uuid::new_v4();
+    let mut record = KeyRecord {
+        origin: Origin::External,
+        state: KeyState::PendingImport,
+        ..key(id, now)
+    };
+    store.insert_key(&record, None, &[]).unwrap();
+    assert!(store.materials(id).unwrap().is_empty());
+
+    record.state = KeyState::Enabled;
+    record.expiration_model = Some(ExpirationModel::KeyMaterialExpires);
+    record.valid_to = Some(now + DAY);
+    let imported = MaterialVersion {
+        fingerprint: Some(vec![9; 32]),
+        ..material(id, 1, now)
+    };
+    store.add_material(&record, &imported).unwrap();
+    assert_eq!(store.key(id).unwrap().unwrap(), record);
+    assert_eq!(store.materials(id).unwrap(), vec![imported.clone()]);
+    assert!(store.keys_due_for_material_expiry(now).unwrap().is_empty());
+    assert_eq!(
+        store.keys_due_for_material_expiry(now + DAY).unwrap(),
+        vec![id]
+    );
+
+    record.state = KeyState::PendingImport;
+    record.expiration_model = None;
+    record.valid_to = None;
+    store.delete_materials(&record).unwrap();
+    let rows = store.materials(id).unwrap();
+    assert_eq!(rows[0].sealed, None);
+    assert_eq!(rows[0].fingerprint, Some(vec![9; 32]));
+    assert_eq!(store.key(id).unwrap().unwrap(), record);
+
+    // Re-importing writes the same version's row again.
+    store.add_material(&record, &imported).unwrap();
+    assert_eq!(store.materials(id).unwrap(), vec![imported]);
 }
