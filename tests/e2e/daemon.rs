@@ -376,7 +376,7 @@ fn materials_from_store(data: &Path, root: &RootKey, key_id: uuid::Uuid) -> Vec<
             };
             Key256::from_slice(
                 &barrier
-                    .open(Purpose::KeyMaterial, &binding, &m.sealed)
+                    .open(Purpose::KeyMaterial, &binding, m.sealed.as_ref().unwrap())
                     .unwrap(),
             )
             .unwrap()
