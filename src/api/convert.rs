@@ -118,7 +118,11 @@ pub fn key_metadata(view: &KeyView, account: &str) -> pb::KeyMetadata {
         deletion_date: r.deletion_date.map(timestamp),
         multi_region: false,
         pending_deletion_window_in_days: r.pending_window_days.map(|d| d as i32),
-        current_key_material_id: r.current_version.to_string(),
+        // A key waiting for imported material has none in use.
+        current_key_material_id: match r.state {
+            model::KeyState::PendingImport => String::new(),
+            _ => r.current_version.to_string(),
+        },
         ..Default::default()
     };
     metadata.set_key_usage(r.key_usage.into());

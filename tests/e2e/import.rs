@@ -146,6 +146,7 @@ async fn imported_symmetric_material_decrypts_what_the_original_encrypted() {
     .await;
     assert_eq!(key.key_state(), pb::KeyState::PendingImport);
     assert!(!key.enabled);
+    assert_eq!(key.current_key_material_id, "");
     let id = key.key_id;
     assert_error(
         client
@@ -190,6 +191,7 @@ async fn imported_symmetric_material_decrypts_what_the_original_encrypted() {
     let metadata = state(&client, &id).await;
     assert_eq!(metadata.key_state(), pb::KeyState::Enabled);
     assert_eq!(metadata.origin(), pb::OriginType::External);
+    assert_eq!(metadata.current_key_material_id, "1");
     assert_eq!(
         metadata.expiration_model(),
         pb::ExpirationModelType::KeyMaterialDoesNotExpire

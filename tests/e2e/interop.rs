@@ -1,7 +1,9 @@
-//! Interop: a Python client generated from `proto/` alone, signing with the rule of auth.md, does
-//! CreateKey / Encrypt / Decrypt / GenerateDataKey against the real `vaultd` binary, then sets up
-//! an application user with a narrow policy and works on its session credentials
-//! (tests/interop/kms_client.py).
+//! Interop: Python clients generated from `proto/` alone, signing with the rule of auth.md, against
+//! the real `vaultd` binary:
+//! - tests/interop/kms_client.py: CreateKey / Encrypt / Decrypt / GenerateDataKey, then an
+//!   application user with a narrow policy working on its session credentials;
+//! - tests/interop/asymmetric.py: RSA, ECC and HMAC keys and imported key material, checked against
+//!   an independent implementation (pyca/cryptography).
 //!
 //! The Python packages live in a virtualenv under CARGO_TARGET_TMPDIR, created on first use and
 //! reused while tests/interop/requirements.txt is unchanged. A missing python3 or a failed
@@ -23,6 +25,17 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[test]
 fn python_client_from_proto_alone() {
+    run_interop_script("kms_client.py");
+}
+
+#[test]
+fn python_asymmetric_keys_and_import() {
+    run_interop_script("asymmetric.py");
+}
+
+/// Runs tests/interop/`name` in the interop venv against a fresh `vaultd --dev`, as root; panics
+/// with its output and the daemon's log unless it exits 0.
+fn run_interop_script(name: &str) {
     let python = prepare_venv().unwrap_or_else(|e| panic!("interop venv: {e}"));
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -35,9 +48,9 @@ fn python_client_from_proto_alone() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
 
-    let script = Path::new(MANIFEST_DIR).join("tests/interop/kms_client.py");
+    let script = Path::new(MANIFEST_DIR).join("tests/interop").join(name);
     let mut cmd = Command::new(&python);
-    cmd.arg("-I") // isolated: no PYTHON* variables, no user site-packages
+    cmd.arg("-I") // isolated: no PYTHON* variables, no user site-packages, no script dir on sys.path
         .arg("-B") // no __pycache__
         .arg(&script)
         .env("VAULTD_ENDPOINT", daemon.addr.to_string())
@@ -81,7 +94,8 @@ fn prepare_venv() -> Result<PathBuf, String> {
         && Command::new(&python)
             .args([
                 "-c",
-                "import grpc, grpc_tools.protoc, grpc_status, google.rpc.status_pb2",
+                "import grpc, grpc_tools.protoc, grpc_status, google.rpc.status_pb2, \
+                 cryptography.hazmat.primitives.keywrap",
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
