@@ -203,7 +203,7 @@ impl Kms {
     ) -> Result<Decrypted> {
         let id = key.record.id;
         self.require_enabled(&key.record)?;
-        let algorithm = check_encryption(&key, algorithm, &self.arns.key(id))?;
+        let algorithm = check_encryption(key, algorithm, &self.arns.key(id))?;
         require_no_context(context)?;
         let private = key
             .current_material()?

@@ -2,6 +2,7 @@
 //! files and real crypto.
 
 mod aliases_tags;
+mod asymmetric;
 mod audit;
 mod auth;
 mod authorization;
@@ -10,9 +11,11 @@ mod common;
 mod crypto;
 mod daemon;
 mod identity;
+mod import;
 mod interop;
 mod keys;
 mod sessions;
 mod throttle;
 mod vaultctl;
+mod vaultctl_asymmetric;
 mod vaultctl_identity;

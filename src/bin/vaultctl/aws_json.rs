@@ -68,6 +68,21 @@ impl Object {
         }
     }
 
+    /// A list of enum values in AWS spelling; absent when empty (AWS leaves out the algorithm
+    /// lists that do not apply to a key).
+    fn enumerations<E: AwsEnum>(self, name: &str, wire: &[i32]) -> Self {
+        let names: Vec<Value> = wire
+            .iter()
+            .filter_map(|v| E::wire_to_aws(*v))
+            .map(Value::from)
+            .collect();
+        if names.is_empty() {
+            self
+        } else {
+            self.value(name, names)
+        }
+    }
+
     fn time(self, name: &str, timestamp: Option<&prost_types::Timestamp>) -> Self {
         match timestamp {
             Some(t) => self.value(name, iso8601(t)),
@@ -110,13 +125,10 @@ impl From<Object> for Value {
 }
 
 impl ToAwsJson for pb::KeyMetadata {
+    /// The fields in the order of the AWS model, as the AWS CLI prints them; an algorithm list
+    /// the key has none of is left out, as AWS leaves it out (no EncryptionAlgorithms for a
+    /// signing key, no MacAlgorithms but for an HMAC key).
     fn to_aws_json(&self) -> Value {
-        let algorithms: Vec<Value> = self
-            .encryption_algorithms
-            .iter()
-            .filter_map(|a| pb::EncryptionAlgorithmSpec::wire_to_aws(*a))
-            .map(Value::from)
-            .collect();
         Object::new()
             .string("AWSAccountId", &self.aws_account_id)
             .string("KeyId", &self.key_id)
@@ -127,17 +139,28 @@ impl ToAwsJson for pb::KeyMetadata {
             .enumeration::<pb::KeyUsage>("KeyUsage", self.key_usage)
             .enumeration::<pb::KeyState>("KeyState", self.key_state)
             .time("DeletionDate", self.deletion_date.as_ref())
+            .time("ValidTo", self.valid_to.as_ref())
             .enumeration::<pb::OriginType>("Origin", self.origin)
+            .enumeration::<pb::ExpirationModelType>("ExpirationModel", self.expiration_model)
             .enumeration::<pb::KeyManagerType>("KeyManager", self.key_manager)
             // AWS still returns the deprecated CustomerMasterKeySpec, equal to KeySpec.
             .enumeration::<pb::KeySpec>("CustomerMasterKeySpec", self.key_spec)
             .enumeration::<pb::KeySpec>("KeySpec", self.key_spec)
-            .value("EncryptionAlgorithms", algorithms)
+            .enumerations::<pb::EncryptionAlgorithmSpec>(
+                "EncryptionAlgorithms",
+                &self.encryption_algorithms,
+            )
+            .enumerations::<pb::SigningAlgorithmSpec>("SigningAlgorithms", &self.signing_algorithms)
+            .enumerations::<pb::KeyAgreementAlgorithmSpec>(
+                "KeyAgreementAlgorithms",
+                &self.key_agreement_algorithms,
+            )
             .boolean("MultiRegion", self.multi_region)
             .opt_int(
                 "PendingDeletionWindowInDays",
                 self.pending_deletion_window_in_days,
             )
+            .enumerations::<pb::MacAlgorithmSpec>("MacAlgorithms", &self.mac_algorithms)
             .opt_string("CurrentKeyMaterialId", &self.current_key_material_id)
             .into()
     }
@@ -384,6 +407,145 @@ impl ToAwsJson for pb::GenerateRandomResponse {
     }
 }
 
+// Asymmetric and HMAC keys. Blobs are base64; secrets (PrivateKeyPlaintext, SharedSecret) appear
+// only in the value printed for the user, which the printer zeroizes.
+
+impl ToAwsJson for pb::SignResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .opt_string("KeyId", &self.key_id)
+            .blob("Signature", &self.signature)
+            .enumeration::<pb::SigningAlgorithmSpec>("SigningAlgorithm", self.signing_algorithm)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::VerifyResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .opt_string("KeyId", &self.key_id)
+            .boolean("SignatureValid", self.signature_valid)
+            .enumeration::<pb::SigningAlgorithmSpec>("SigningAlgorithm", self.signing_algorithm)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::GetPublicKeyResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .opt_string("KeyId", &self.key_id)
+            .blob("PublicKey", &self.public_key)
+            // AWS still returns the deprecated CustomerMasterKeySpec, equal to KeySpec.
+            .enumeration::<pb::KeySpec>("CustomerMasterKeySpec", self.key_spec)
+            .enumeration::<pb::KeySpec>("KeySpec", self.key_spec)
+            .enumeration::<pb::KeyUsage>("KeyUsage", self.key_usage)
+            .enumerations::<pb::EncryptionAlgorithmSpec>(
+                "EncryptionAlgorithms",
+                &self.encryption_algorithms,
+            )
+            .enumerations::<pb::SigningAlgorithmSpec>("SigningAlgorithms", &self.signing_algorithms)
+            .enumerations::<pb::KeyAgreementAlgorithmSpec>(
+                "KeyAgreementAlgorithms",
+                &self.key_agreement_algorithms,
+            )
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::GenerateMacResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .blob("Mac", &self.mac)
+            .enumeration::<pb::MacAlgorithmSpec>("MacAlgorithm", self.mac_algorithm)
+            .opt_string("KeyId", &self.key_id)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::VerifyMacResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .opt_string("KeyId", &self.key_id)
+            .boolean("MacValid", self.mac_valid)
+            .enumeration::<pb::MacAlgorithmSpec>("MacAlgorithm", self.mac_algorithm)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::GenerateDataKeyPairResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .blob(
+                "PrivateKeyCiphertextBlob",
+                &self.private_key_ciphertext_blob,
+            )
+            .blob("PrivateKeyPlaintext", &self.private_key_plaintext)
+            .blob("PublicKey", &self.public_key)
+            .opt_string("KeyId", &self.key_id)
+            .enumeration::<pb::DataKeyPairSpec>("KeyPairSpec", self.key_pair_spec)
+            .opt_string("KeyMaterialId", &self.key_material_id)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::GenerateDataKeyPairWithoutPlaintextResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .blob(
+                "PrivateKeyCiphertextBlob",
+                &self.private_key_ciphertext_blob,
+            )
+            .blob("PublicKey", &self.public_key)
+            .opt_string("KeyId", &self.key_id)
+            .enumeration::<pb::DataKeyPairSpec>("KeyPairSpec", self.key_pair_spec)
+            .opt_string("KeyMaterialId", &self.key_material_id)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::DeriveSharedSecretResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .opt_string("KeyId", &self.key_id)
+            .blob("SharedSecret", &self.shared_secret)
+            .enumeration::<pb::KeyAgreementAlgorithmSpec>(
+                "KeyAgreementAlgorithm",
+                self.key_agreement_algorithm,
+            )
+            .enumeration::<pb::OriginType>("KeyOrigin", self.key_origin)
+            .into()
+    }
+}
+
+// Imported key material.
+
+impl ToAwsJson for pb::GetParametersForImportResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .opt_string("KeyId", &self.key_id)
+            .blob("ImportToken", &self.import_token)
+            .blob("PublicKey", &self.public_key)
+            .time("ParametersValidTo", self.parameters_valid_to.as_ref())
+            .into()
+    }
+}
+
+/// Responses that are a KeyId and a KeyMaterialId.
+macro_rules! key_material_responses {
+    ($($ty:ident),+) => {$(
+        impl ToAwsJson for pb::$ty {
+            fn to_aws_json(&self) -> Value {
+                Object::new()
+                    .opt_string("KeyId", &self.key_id)
+                    .opt_string("KeyMaterialId", &self.key_material_id)
+                    .into()
+            }
+        }
+    )+};
+}
+
+key_material_responses!(ImportKeyMaterialResponse, DeleteImportedKeyMaterialResponse);
+
 // IAM.
 
 impl ToAwsJson for pb::User {
@@ -595,6 +757,64 @@ mod tests {
             "2024-02-29T12:34:56.789000+00:00"
         );
         assert_eq!(t(-1, 0), "1969-12-31T23:59:59+00:00");
+    }
+
+    #[test]
+    fn key_metadata_lists_only_the_algorithms_a_key_has_in_aws_order() {
+        let signing = pb::KeyMetadata {
+            key_id: "k".into(),
+            key_usage: pb::KeyUsage::SignVerify as i32,
+            key_spec: pb::KeySpec::Rsa2048 as i32,
+            signing_algorithms: vec![
+                pb::SigningAlgorithmSpec::RsassaPssSha256 as i32,
+                pb::SigningAlgorithmSpec::RsassaPkcs1V15Sha256 as i32,
+            ],
+            ..Default::default()
+        }
+        .to_aws_json();
+        assert_eq!(
+            signing["SigningAlgorithms"],
+            serde_json::json!(["RSASSA_PSS_SHA_256", "RSASSA_PKCS1_V1_5_SHA_256"])
+        );
+        for absent in [
+            "EncryptionAlgorithms",
+            "MacAlgorithms",
+            "KeyAgreementAlgorithms",
+            "ExpirationModel",
+            "ValidTo",
+        ] {
+            assert!(signing.get(absent).is_none(), "{absent}: {signing}");
+        }
+
+        let imported = pb::KeyMetadata {
+            key_id: "k".into(),
+            origin: pb::OriginType::External as i32,
+            key_spec: pb::KeySpec::Hmac256 as i32,
+            mac_algorithms: vec![pb::MacAlgorithmSpec::HmacSha256 as i32],
+            expiration_model: pb::ExpirationModelType::KeyMaterialExpires as i32,
+            valid_to: Some(prost_types::Timestamp {
+                seconds: 1_798_761_600,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }
+        .to_aws_json();
+        assert_eq!(
+            imported["MacAlgorithms"],
+            serde_json::json!(["HMAC_SHA_256"])
+        );
+        assert_eq!(imported["ExpirationModel"], "KEY_MATERIAL_EXPIRES");
+        assert_eq!(imported["ValidTo"], "2027-01-01T00:00:00+00:00");
+        let keys: Vec<&str> = imported
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let position = |name| keys.iter().position(|k| *k == name).unwrap();
+        assert!(position("ValidTo") < position("Origin"));
+        assert!(position("Origin") < position("ExpirationModel"));
+        assert!(position("MultiRegion") < position("MacAlgorithms"));
     }
 
     #[test]

@@ -93,6 +93,19 @@ requests! {
             GenerateDataKeyWithoutPlaintext(GenerateDataKeyWithoutPlaintextRequest)
                 => generate_data_key_without_plaintext;
             GenerateRandom(GenerateRandomRequest) => generate_random;
+            Sign(SignRequest) => sign;
+            Verify(VerifyRequest) => verify;
+            GetPublicKey(GetPublicKeyRequest) => get_public_key;
+            GenerateMac(GenerateMacRequest) => generate_mac;
+            VerifyMac(VerifyMacRequest) => verify_mac;
+            GenerateDataKeyPair(GenerateDataKeyPairRequest) => generate_data_key_pair;
+            GenerateDataKeyPairWithoutPlaintext(GenerateDataKeyPairWithoutPlaintextRequest)
+                => generate_data_key_pair_without_plaintext;
+            DeriveSharedSecret(DeriveSharedSecretRequest) => derive_shared_secret;
+            GetParametersForImport(GetParametersForImportRequest) => get_parameters_for_import;
+            ImportKeyMaterial(ImportKeyMaterialRequest) => import_key_material;
+            DeleteImportedKeyMaterial(DeleteImportedKeyMaterialRequest)
+                => delete_imported_key_material;
         }
         lists(Paging, paginate) {
             ListKeys(ListKeysRequest) => list_keys;

@@ -91,6 +91,15 @@ aws_enums! {
     EncryptionAlgorithmSpec: "ENCRYPTION_ALGORITHM_SPEC_";
     DataKeySpec: "DATA_KEY_SPEC_";
     RotationType: "ROTATION_TYPE_";
+    SigningAlgorithmSpec: "SIGNING_ALGORITHM_SPEC_";
+    MessageType: "MESSAGE_TYPE_";
+    MacAlgorithmSpec: "MAC_ALGORITHM_SPEC_";
+    KeyAgreementAlgorithmSpec: "KEY_AGREEMENT_ALGORITHM_SPEC_";
+    DataKeyPairSpec: "DATA_KEY_PAIR_SPEC_";
+    AlgorithmSpec: "ALGORITHM_SPEC_";
+    WrappingKeySpec: "WRAPPING_KEY_SPEC_";
+    ExpirationModelType: "EXPIRATION_MODEL_TYPE_";
+    ImportType: "IMPORT_TYPE_";
     StatusType: "STATUS_TYPE_", Pascal;
     PolicyEvaluationDecisionType: "POLICY_EVALUATION_DECISION_TYPE_", Camel;
 }
@@ -148,6 +157,51 @@ mod tests {
         assert_eq!(
             pb::PolicyEvaluationDecisionType::from_aws("implicitDeny"),
             Some(pb::PolicyEvaluationDecisionType::ImplicitDeny)
+        );
+    }
+
+    #[test]
+    fn asymmetric_hmac_and_import_enums_use_aws_names() {
+        assert_eq!(
+            pb::SigningAlgorithmSpec::from_aws("RSASSA_PKCS1_V1_5_SHA_256"),
+            Some(pb::SigningAlgorithmSpec::RsassaPkcs1V15Sha256)
+        );
+        assert_eq!(pb::SigningAlgorithmSpec::values().len(), 7);
+        assert_eq!(
+            pb::MessageType::from_aws("DIGEST"),
+            Some(pb::MessageType::Digest)
+        );
+        assert_eq!(
+            pb::MacAlgorithmSpec::wire_to_aws(pb::MacAlgorithmSpec::HmacSha256 as i32).as_deref(),
+            Some("HMAC_SHA_256")
+        );
+        assert_eq!(
+            pb::KeyAgreementAlgorithmSpec::from_aws("ECDH"),
+            Some(pb::KeyAgreementAlgorithmSpec::Ecdh)
+        );
+        assert_eq!(
+            pb::DataKeyPairSpec::from_aws("ECC_NIST_P256"),
+            Some(pb::DataKeyPairSpec::EccNistP256)
+        );
+        assert_eq!(
+            pb::AlgorithmSpec::from_aws("RSA_AES_KEY_WRAP_SHA_256"),
+            Some(pb::AlgorithmSpec::RsaAesKeyWrapSha256)
+        );
+        assert_eq!(
+            pb::WrappingKeySpec::from_aws("RSA_4096"),
+            Some(pb::WrappingKeySpec::Rsa4096)
+        );
+        assert_eq!(
+            pb::ExpirationModelType::from_aws("KEY_MATERIAL_DOES_NOT_EXPIRE"),
+            Some(pb::ExpirationModelType::KeyMaterialDoesNotExpire)
+        );
+        assert_eq!(
+            pb::ImportType::from_aws("NEW_KEY_MATERIAL"),
+            Some(pb::ImportType::NewKeyMaterial)
+        );
+        assert_eq!(
+            pb::KeyState::PendingImport.aws_name().as_deref(),
+            Some("PendingImport")
         );
     }
 }

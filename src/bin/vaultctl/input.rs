@@ -58,9 +58,11 @@ pub fn plaintext(flag: &str, value: Option<&str>, format: BinaryFormat) -> Resul
     non_empty(flag, bytes)
 }
 
-/// A ciphertext blob: `fileb://PATH` (raw bytes), `-` (raw bytes on stdin), `file://PATH` (base64
-/// text) or a base64 literal, as `--query CiphertextBlob --output text` prints it.
-pub fn ciphertext(flag: &str, value: &str) -> Result<Vec<u8>, String> {
+/// A binary value vaultctl itself prints in base64 (a ciphertext blob, a signature, a MAC, an
+/// import token, wrapped key material): `fileb://PATH` (raw bytes), `-` (raw bytes on stdin),
+/// `file://PATH` (base64 text) or a base64 literal, as `--query CiphertextBlob --output text`
+/// prints it.
+pub fn blob(flag: &str, value: &str) -> Result<Vec<u8>, String> {
     let bytes = match source(value) {
         Source::Binary(path) => read_file(flag, path)?,
         Source::Stdin => read_stdin(flag)?,
@@ -68,6 +70,41 @@ pub fn ciphertext(flag: &str, value: &str) -> Result<Vec<u8>, String> {
         Source::Literal(text) => base64(flag, text)?,
     };
     non_empty(flag, bytes)
+}
+
+/// A public key, DER SubjectPublicKeyInfo: as [`blob`] (`fileb://PATH`, `-`, `file://PATH` of
+/// base64, a base64 literal), or PEM (`-----BEGIN PUBLIC KEY-----`, as `openssl pkey -pubout` and
+/// `get-public-key --output pem` write it) from any of them.
+pub fn public_key(flag: &str, value: &str) -> Result<Vec<u8>, String> {
+    let (bytes, is_text) = match source(value) {
+        Source::Binary(path) => (read_file(flag, path)?, false),
+        Source::Stdin => (read_stdin(flag)?, false),
+        Source::Text(path) => (read_text_file(flag, path)?.into_bytes(), true),
+        Source::Literal(text) => (text.as_bytes().to_vec(), true),
+    };
+    // DER starts with a SEQUENCE tag (0x30), never with a dash: the PEM armor decides.
+    if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| format!("{flag}: the PEM is not ASCII text"))?;
+        return non_empty(flag, pem_body(flag, text, "PUBLIC KEY")?);
+    }
+    if is_text {
+        let text = std::str::from_utf8(&bytes).map_err(|_| format!("{flag}: not base64 text"))?;
+        return non_empty(flag, base64(flag, text)?);
+    }
+    non_empty(flag, bytes)
+}
+
+/// The DER inside the one PEM block labelled `label`.
+fn pem_body(flag: &str, text: &str, label: &str) -> Result<Vec<u8>, String> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let body = text
+        .trim()
+        .strip_prefix(&begin)
+        .and_then(|rest| rest.trim_end().strip_suffix(&end))
+        .ok_or_else(|| format!("{flag}: expected one PEM block {begin} ... {end}"))?;
+    base64(flag, body)
 }
 
 /// An encryption context: shorthand `k1=v1,k2=v2`, a JSON object, or `file://PATH` holding either.
@@ -511,9 +548,30 @@ mod tests {
     }
 
     #[test]
-    fn ciphertext_literals_are_base64() {
-        assert_eq!(ciphertext("--c", "aGk=").unwrap(), b"hi");
-        assert!(ciphertext("--c", "not base64!").is_err());
-        assert!(ciphertext("--c", "").is_err());
+    fn blob_literals_are_base64() {
+        assert_eq!(blob("--c", "aGk=").unwrap(), b"hi");
+        assert!(blob("--c", "not base64!").is_err());
+        assert!(blob("--c", "").is_err());
+    }
+
+    #[test]
+    fn public_keys_are_base64_der_or_pem() {
+        assert_eq!(public_key("--pk", "MAEC").unwrap(), [0x30, 0x01, 0x02]);
+        let pem = "-----BEGIN PUBLIC KEY-----\nMAEC\n-----END PUBLIC KEY-----\n";
+        assert_eq!(public_key("--pk", pem).unwrap(), [0x30, 0x01, 0x02]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("peer.pem");
+        std::fs::write(&path, pem).unwrap();
+        for prefix in ["file://", "fileb://"] {
+            let value = format!("{prefix}{}", path.display());
+            assert_eq!(public_key("--pk", &value).unwrap(), [0x30, 0x01, 0x02]);
+        }
+        let der = dir.path().join("peer.der");
+        std::fs::write(&der, [0x30, 0x01, 0x02]).unwrap();
+        let value = format!("fileb://{}", der.display());
+        assert_eq!(public_key("--pk", &value).unwrap(), [0x30, 0x01, 0x02]);
+        let private = "-----BEGIN PRIVATE KEY-----\nMAEC\n-----END PRIVATE KEY-----";
+        assert!(public_key("--pk", private).is_err());
+        assert!(public_key("--pk", "-----BEGIN PUBLIC KEY-----\nMAEC").is_err());
     }
 }

@@ -3,17 +3,20 @@
 //!
 //! Each action is a thin argument struct; [`KmsCommand::request`] turns it into the request,
 //! reading files and stdin through [`crate::input`], before anything is sent ([`crate::calls`]
-//! sends it). This module does no network I/O.
+//! sends it). The one action with an output of its own is `get-public-key --output pem`, which
+//! [`KmsJob::run`] prints as a PEM block, to stdout or to `--outfile`.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, path::PathBuf};
 
 use clap::{Args, Subcommand};
 use vaultd::pb;
 
 use crate::{
-    calls::{KmsRequest, Paging},
-    enums,
-    input::{self, BinaryFormat},
+    CliError, Context,
+    calls::{self, KmsRequest, Paging},
+    enums, input,
+    input::BinaryFormat,
+    output,
 };
 
 #[derive(Subcommand)]
@@ -71,6 +74,35 @@ pub enum KmsCommand {
     GenerateDataKeyWithoutPlaintext(DataKeyArgs),
     /// Random bytes (GenerateRandom).
     GenerateRandom(GenerateRandomArgs),
+    /// Sign a message or its digest with an asymmetric SIGN_VERIFY key (Sign).
+    Sign(SignArgs),
+    /// Verify a signature made with an asymmetric SIGN_VERIFY key; a signature that does not
+    /// verify is the error KMSInvalidSignatureException (Verify).
+    Verify(VerifyArgs),
+    /// Show the public key of an asymmetric key, DER in base64, or as PEM with --output pem
+    /// (GetPublicKey).
+    GetPublicKey(GetPublicKeyArgs),
+    /// Compute the HMAC of a message with a GENERATE_VERIFY_MAC key (GenerateMac).
+    GenerateMac(GenerateMacArgs),
+    /// Verify an HMAC; one that does not verify is the error KMSInvalidMacException (VerifyMac).
+    VerifyMac(VerifyMacArgs),
+    /// Generate an asymmetric data key pair: its public key, its private key, and the private key
+    /// encrypted under a symmetric KMS key (GenerateDataKeyPair).
+    GenerateDataKeyPair(DataKeyPairArgs),
+    /// Generate an asymmetric data key pair, returning only its public key and the encrypted
+    /// private key (GenerateDataKeyPairWithoutPlaintext).
+    GenerateDataKeyPairWithoutPlaintext(DataKeyPairArgs),
+    /// Derive a shared secret from a KEY_AGREEMENT key and a peer's public key
+    /// (DeriveSharedSecret).
+    DeriveSharedSecret(DeriveSharedSecretArgs),
+    /// Get the public key and the import token to wrap key material for a key with origin
+    /// EXTERNAL (GetParametersForImport).
+    GetParametersForImport(GetParametersForImportArgs),
+    /// Import wrapped key material into a key with origin EXTERNAL (ImportKeyMaterial).
+    ImportKeyMaterial(ImportKeyMaterialArgs),
+    /// Delete a key's imported key material; the key waits for an import again
+    /// (DeleteImportedKeyMaterial).
+    DeleteImportedKeyMaterial(KeyIdArgs),
 }
 
 const KEY_ID_HELP: &str = "The key: its id, key ARN, alias name (alias/NAME) or alias ARN.";
@@ -290,9 +322,194 @@ pub struct GenerateRandomArgs {
     number_of_bytes: Option<i32>,
 }
 
+const MESSAGE_HELP: &str = "The message, or its digest with --message-type DIGEST: fileb://PATH \
+     (raw bytes), - (raw bytes on stdin), file://PATH or a literal. A literal or file:// value is \
+     taken as its UTF-8 bytes; with --cli-binary-format base64 it is decoded from base64 first.";
+
+const MAC_MESSAGE_HELP: &str = "The message: fileb://PATH (raw bytes), - (raw bytes on stdin), \
+     file://PATH or a literal. A literal or file:// value is taken as its UTF-8 bytes; with \
+     --cli-binary-format base64 it is decoded from base64 first.";
+
+#[derive(Args)]
+pub struct SignArgs {
+    #[arg(long, help = KEY_ID_HELP)]
+    key_id: String,
+    #[arg(long, help = MESSAGE_HELP)]
+    message: String,
+    /// Whether --message is the message (RAW) or its digest (DIGEST) [default: RAW].
+    #[arg(long, value_parser = enums::parser::<pb::MessageType>())]
+    message_type: Option<pb::MessageType>,
+    /// The signing algorithm; it must be one of the key's SigningAlgorithms.
+    #[arg(long, value_parser = enums::parser::<pb::SigningAlgorithmSpec>())]
+    signing_algorithm: pb::SigningAlgorithmSpec,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    #[arg(long, help = KEY_ID_HELP)]
+    key_id: String,
+    #[arg(long, help = MESSAGE_HELP)]
+    message: String,
+    /// Whether --message is the message (RAW) or its digest (DIGEST) [default: RAW].
+    #[arg(long, value_parser = enums::parser::<pb::MessageType>())]
+    message_type: Option<pb::MessageType>,
+    /// The signature: fileb://PATH (raw bytes), - (raw bytes on stdin), or base64, as
+    /// `sign --query Signature --output text` prints it.
+    #[arg(long)]
+    signature: String,
+    /// The signing algorithm the signature was made with.
+    #[arg(long, value_parser = enums::parser::<pb::SigningAlgorithmSpec>())]
+    signing_algorithm: pb::SigningAlgorithmSpec,
+}
+
+#[derive(Args)]
+pub struct GetPublicKeyArgs {
+    #[arg(long, help = KEY_ID_HELP)]
+    key_id: String,
+    /// With --output pem: write the PEM to this file instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    outfile: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct GenerateMacArgs {
+    #[arg(long, help = KEY_ID_HELP)]
+    key_id: String,
+    #[arg(long, help = MAC_MESSAGE_HELP)]
+    message: String,
+    /// The MAC algorithm; it must be the key's.
+    #[arg(long, value_parser = enums::parser::<pb::MacAlgorithmSpec>())]
+    mac_algorithm: pb::MacAlgorithmSpec,
+}
+
+#[derive(Args)]
+pub struct VerifyMacArgs {
+    #[arg(long, help = KEY_ID_HELP)]
+    key_id: String,
+    #[arg(long, help = MAC_MESSAGE_HELP)]
+    message: String,
+    /// The MAC algorithm the MAC was computed with.
+    #[arg(long, value_parser = enums::parser::<pb::MacAlgorithmSpec>())]
+    mac_algorithm: pb::MacAlgorithmSpec,
+    /// The MAC: fileb://PATH (raw bytes), - (raw bytes on stdin), or base64, as
+    /// `generate-mac --query Mac --output text` prints it.
+    #[arg(long)]
+    mac: String,
+}
+
+#[derive(Args)]
+pub struct DataKeyPairArgs {
+    /// The symmetric encryption key that encrypts the private key: its id, key ARN, alias name
+    /// (alias/NAME) or alias ARN.
+    #[arg(long)]
+    key_id: String,
+    /// Encryption context: KEY=VALUE,KEY=VALUE or a JSON object.
+    #[arg(long)]
+    encryption_context: Option<String>,
+    /// The type of key pair.
+    #[arg(long, value_parser = enums::parser::<pb::DataKeyPairSpec>())]
+    key_pair_spec: pb::DataKeyPairSpec,
+}
+
+#[derive(Args)]
+pub struct DeriveSharedSecretArgs {
+    #[arg(long, help = KEY_ID_HELP)]
+    key_id: String,
+    /// The key agreement algorithm.
+    #[arg(long, value_parser = enums::parser::<pb::KeyAgreementAlgorithmSpec>())]
+    key_agreement_algorithm: pb::KeyAgreementAlgorithmSpec,
+    /// The peer's public key, a DER SubjectPublicKeyInfo on the key's curve: fileb://PATH (DER),
+    /// - (DER on stdin), or base64; or PEM (-----BEGIN PUBLIC KEY-----) from a file or literal.
+    #[arg(long)]
+    public_key: String,
+}
+
+#[derive(Args)]
+pub struct GetParametersForImportArgs {
+    #[arg(long, help = KEY_ID_HELP)]
+    key_id: String,
+    /// How the key material will be wrapped with the public key.
+    #[arg(long, value_parser = enums::parser::<pb::AlgorithmSpec>())]
+    wrapping_algorithm: pb::AlgorithmSpec,
+    /// The type of the wrapping public key.
+    #[arg(long, value_parser = enums::parser::<pb::WrappingKeySpec>())]
+    wrapping_key_spec: pb::WrappingKeySpec,
+}
+
+#[derive(Args)]
+pub struct ImportKeyMaterialArgs {
+    #[arg(long, help = KEY_ID_HELP)]
+    key_id: String,
+    /// The ImportToken of get-parameters-for-import: fileb://PATH (raw bytes), - (raw bytes on
+    /// stdin), or base64.
+    #[arg(long)]
+    import_token: String,
+    /// The key material wrapped with the public key of get-parameters-for-import: fileb://PATH
+    /// (raw bytes), - (raw bytes on stdin), or base64.
+    #[arg(long)]
+    encrypted_key_material: String,
+    /// When the key material expires: RFC 3339 (2027-01-01T00:00:00Z) or Unix seconds. Needs
+    /// KEY_MATERIAL_EXPIRES.
+    #[arg(long, value_parser = input::timestamp, value_name = "TIME")]
+    valid_to: Option<prost_types::Timestamp>,
+    /// Whether the key material expires [default: KEY_MATERIAL_EXPIRES with --valid-to, else
+    /// KEY_MATERIAL_DOES_NOT_EXPIRE].
+    #[arg(long, value_parser = enums::parser::<pb::ExpirationModelType>())]
+    expiration_model: Option<pb::ExpirationModelType>,
+    /// Re-import the key's material, or import new material for an on-demand rotation [default:
+    /// EXISTING_KEY_MATERIAL].
+    #[arg(long, value_parser = enums::parser::<pb::ImportType>())]
+    import_type: Option<pb::ImportType>,
+}
+
+/// A KMS command ready to run.
+pub enum KmsJob {
+    Call(KmsRequest),
+    /// GetPublicKey, printed as PEM: to this file, else stdout.
+    PublicKeyPem(pb::GetPublicKeyRequest, Option<PathBuf>),
+}
+
+impl KmsJob {
+    /// Sends the request and prints the answer.
+    pub async fn run(self, context: &Context) -> Result<(), CliError> {
+        match self {
+            Self::Call(request) => context
+                .out
+                .value(&request.send(&context.client).await?)
+                .map(drop),
+            Self::PublicKeyPem(request, outfile) => {
+                let response = context.client.get_public_key(request);
+                let response = calls::answer("GetPublicKey", response).await?;
+                if response.public_key.is_empty() {
+                    return Err(CliError::Other(
+                        "GetPublicKey answered without a public key".into(),
+                    ));
+                }
+                let pem = output::pem("PUBLIC KEY", &response.public_key);
+                match outfile {
+                    Some(path) => std::fs::write(&path, pem).map_err(|e| {
+                        CliError::Other(format!("cannot write {}: {e}", path.display()))
+                    }),
+                    None => context.out.write(&pem).map(drop),
+                }
+            }
+        }
+    }
+}
+
 /// An optional enum flag as its wire value; absent is UNSPECIFIED, "the AWS default".
 fn wire<E: Into<i32>>(value: Option<E>) -> i32 {
     value.map_or(0, Into::into)
+}
+
+/// Stdin holds one value: `--message -` and `{flag} -` cannot both read it.
+fn not_both_stdin(flag: &str, message: &str, value: &str) -> Result<(), String> {
+    if message == "-" && value == "-" {
+        return Err(format!(
+            "--message and {flag} cannot both be - (stdin): give one of them as a file"
+        ));
+    }
+    Ok(())
 }
 
 fn context(flag: &str, value: Option<String>) -> Result<HashMap<String, String>, String> {
@@ -300,6 +517,26 @@ fn context(flag: &str, value: Option<String>) -> Result<HashMap<String, String>,
 }
 
 impl KmsCommand {
+    /// Whether the command takes `--output pem`: only get-public-key does.
+    pub fn takes_pem(&self) -> bool {
+        matches!(self, Self::GetPublicKey(_))
+    }
+
+    /// What this command will do; `pem` when `--output pem` was given. Reads the files and stdin
+    /// its flags name; sends nothing.
+    pub fn job(self, binary_format: BinaryFormat, pem: bool) -> Result<KmsJob, String> {
+        match self {
+            Self::GetPublicKey(a) if pem => Ok(KmsJob::PublicKeyPem(
+                pb::GetPublicKeyRequest { key_id: a.key_id },
+                a.outfile,
+            )),
+            Self::GetPublicKey(GetPublicKeyArgs {
+                outfile: Some(_), ..
+            }) => Err("--outfile writes the public key as PEM: give --output pem as well".into()),
+            command => command.request(binary_format).map(KmsJob::Call),
+        }
+    }
+
     /// The request this command sends. Reads the files and stdin its flags name; sends nothing.
     /// `binary_format` says how a literal or file:// plaintext is read.
     pub fn request(self, binary_format: BinaryFormat) -> Result<KmsRequest, String> {
@@ -400,13 +637,13 @@ impl KmsCommand {
                 encryption_algorithm: wire(a.encryption_algorithm),
             }),
             C::Decrypt(a) => R::Decrypt(pb::DecryptRequest {
-                ciphertext_blob: input::ciphertext("--ciphertext-blob", &a.ciphertext_blob)?,
+                ciphertext_blob: input::blob("--ciphertext-blob", &a.ciphertext_blob)?,
                 encryption_context: context("--encryption-context", a.encryption_context)?,
                 key_id: a.key_id.unwrap_or_default(),
                 encryption_algorithm: wire(a.encryption_algorithm),
             }),
             C::ReEncrypt(a) => R::ReEncrypt(pb::ReEncryptRequest {
-                ciphertext_blob: input::ciphertext("--ciphertext-blob", &a.ciphertext_blob)?,
+                ciphertext_blob: input::blob("--ciphertext-blob", &a.ciphertext_blob)?,
                 source_encryption_context: context(
                     "--source-encryption-context",
                     a.source_encryption_context,
@@ -437,6 +674,77 @@ impl KmsCommand {
             C::GenerateRandom(a) => R::GenerateRandom(pb::GenerateRandomRequest {
                 number_of_bytes: a.number_of_bytes,
             }),
+            C::Sign(a) => R::Sign(pb::SignRequest {
+                key_id: a.key_id,
+                message: input::plaintext("--message", Some(&a.message), binary_format)?,
+                message_type: wire(a.message_type),
+                signing_algorithm: a.signing_algorithm.into(),
+            }),
+            C::Verify(a) => {
+                not_both_stdin("--signature", &a.message, &a.signature)?;
+                R::Verify(pb::VerifyRequest {
+                    key_id: a.key_id,
+                    message: input::plaintext("--message", Some(&a.message), binary_format)?,
+                    message_type: wire(a.message_type),
+                    signature: input::blob("--signature", &a.signature)?,
+                    signing_algorithm: a.signing_algorithm.into(),
+                })
+            }
+            C::GetPublicKey(a) => R::GetPublicKey(pb::GetPublicKeyRequest { key_id: a.key_id }),
+            C::GenerateMac(a) => R::GenerateMac(pb::GenerateMacRequest {
+                message: input::plaintext("--message", Some(&a.message), binary_format)?,
+                key_id: a.key_id,
+                mac_algorithm: a.mac_algorithm.into(),
+            }),
+            C::VerifyMac(a) => {
+                not_both_stdin("--mac", &a.message, &a.mac)?;
+                R::VerifyMac(pb::VerifyMacRequest {
+                    message: input::plaintext("--message", Some(&a.message), binary_format)?,
+                    key_id: a.key_id,
+                    mac_algorithm: a.mac_algorithm.into(),
+                    mac: input::blob("--mac", &a.mac)?,
+                })
+            }
+            C::GenerateDataKeyPair(a) => R::GenerateDataKeyPair(pb::GenerateDataKeyPairRequest {
+                encryption_context: context("--encryption-context", a.encryption_context)?,
+                key_id: a.key_id,
+                key_pair_spec: a.key_pair_spec.into(),
+            }),
+            C::GenerateDataKeyPairWithoutPlaintext(a) => R::GenerateDataKeyPairWithoutPlaintext(
+                pb::GenerateDataKeyPairWithoutPlaintextRequest {
+                    encryption_context: context("--encryption-context", a.encryption_context)?,
+                    key_id: a.key_id,
+                    key_pair_spec: a.key_pair_spec.into(),
+                },
+            ),
+            C::DeriveSharedSecret(a) => R::DeriveSharedSecret(pb::DeriveSharedSecretRequest {
+                key_id: a.key_id,
+                key_agreement_algorithm: a.key_agreement_algorithm.into(),
+                public_key: input::public_key("--public-key", &a.public_key)?,
+            }),
+            C::GetParametersForImport(a) => {
+                R::GetParametersForImport(pb::GetParametersForImportRequest {
+                    key_id: a.key_id,
+                    wrapping_algorithm: a.wrapping_algorithm.into(),
+                    wrapping_key_spec: a.wrapping_key_spec.into(),
+                })
+            }
+            C::ImportKeyMaterial(a) => R::ImportKeyMaterial(pb::ImportKeyMaterialRequest {
+                key_id: a.key_id,
+                import_token: input::blob("--import-token", &a.import_token)?,
+                encrypted_key_material: input::blob(
+                    "--encrypted-key-material",
+                    &a.encrypted_key_material,
+                )?,
+                valid_to: a.valid_to,
+                expiration_model: wire(a.expiration_model),
+                import_type: wire(a.import_type),
+            }),
+            C::DeleteImportedKeyMaterial(a) => {
+                R::DeleteImportedKeyMaterial(pb::DeleteImportedKeyMaterialRequest {
+                    key_id: a.key_id,
+                })
+            }
         })
     }
 }

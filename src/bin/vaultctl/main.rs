@@ -43,7 +43,7 @@ use vaultd::client::{Client, ClientConfig, ClientError, RetryPolicy};
 use crate::{
     credentials::CredentialFlags,
     input::BinaryFormat,
-    output::{Format, Printer, Query},
+    output::{OutputFormat, Printer, Query},
 };
 
 /// The command-line client of vaultd, a key-management daemon that speaks AWS KMS, IAM and STS.
@@ -81,8 +81,9 @@ struct GlobalArgs {
     credentials: CredentialFlags,
 
     /// Output format [default: json; the audit commands print lines of text unless --output json].
+    /// pem is for `kms get-public-key` only: the public key as a PEM block.
     #[arg(long, global = true, value_enum)]
-    output: Option<Format>,
+    output: Option<OutputFormat>,
 
     /// Print only this part of the output: a field or a dotted path such as KeyMetadata.KeyId,
     /// `Keys[0].KeyId` or `Aliases[].AliasName` (a subset of JMESPath).
@@ -146,9 +147,15 @@ impl Command {
     }
 
     /// What the command will do, its flags checked and its files and stdin read; sends nothing.
-    fn job(self, binary_format: BinaryFormat) -> Result<Job, String> {
+    /// `pem`: `--output pem` was given, which only `kms get-public-key` takes.
+    fn job(self, binary_format: BinaryFormat, pem: bool) -> Result<Job, String> {
+        if pem && !matches!(&self, Self::Kms(command) if command.takes_pem()) {
+            return Err(
+                "--output pem is only for kms get-public-key; use json or text".to_string(),
+            );
+        }
         Ok(match self {
-            Self::Kms(command) => Job::Kms(command.request(binary_format)?),
+            Self::Kms(command) => Job::Kms(command.job(binary_format, pem)?),
             Self::Iam(command) => Job::Iam(command.job()?),
             Self::Sts(command) => Job::Sts(command.job()?),
             Self::Audit(command) => Job::Audit(command.job()),
@@ -158,7 +165,7 @@ impl Command {
 
 /// A command ready to run.
 enum Job {
-    Kms(calls::KmsRequest),
+    Kms(kms::KmsJob),
     Iam(iam::IamJob),
     Sts(sts::StsJob),
     Audit(audit::AuditJob),
@@ -167,7 +174,7 @@ enum Job {
 impl Job {
     async fn run(self, context: &Context) -> Result<(), CliError> {
         let response = match self {
-            Self::Kms(request) => request.send(&context.client).await?,
+            Self::Kms(job) => return job.run(context).await,
             Self::Iam(job) => job.run(&context.client).await?,
             Self::Sts(job) => return job.run(context).await,
             Self::Audit(job) => return job.run(context).await,
@@ -322,9 +329,15 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             .shadowed_access_key_id(action)
             .map_err(CliError::Config)?;
     }
+    let pem = global.output == Some(OutputFormat::Pem);
+    if pem && global.query.is_some() {
+        return Err(CliError::Usage(
+            "--query does not apply to --output pem".to_string(),
+        ));
+    }
     let job = cli
         .command
-        .job(global.cli_binary_format)
+        .job(global.cli_binary_format, pem)
         .map_err(CliError::Usage)?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let settings = credentials::resolve(&global.credentials, &env).map_err(CliError::Config)?;
@@ -343,7 +356,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let context = Context {
         client,
         access_key_id,
-        out: Printer::new(global.query, global.output),
+        out: Printer::new(global.query, global.output.and_then(OutputFormat::format)),
     };
     job.run(&context)
         .await

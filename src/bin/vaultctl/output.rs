@@ -8,16 +8,51 @@
 
 use std::io::Write;
 
+use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::CliError;
 
 /// The output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Json,
     Text,
+}
+
+/// The values of `--output`: a [`Format`], or `pem`, which only `kms get-public-key` takes (its
+/// module prints the key with [`pem`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Json,
+    Text,
+    Pem,
+}
+
+impl OutputFormat {
+    /// The format of the printer; `None` for `pem`, which the printer does not render.
+    pub fn format(self) -> Option<Format> {
+        match self {
+            Self::Json => Some(Format::Json),
+            Self::Text => Some(Format::Text),
+            Self::Pem => None,
+        }
+    }
+}
+
+/// DER bytes as a PEM block (RFC 7468): `-----BEGIN {label}-----`, the base64 in lines of 64
+/// characters, `-----END {label}-----`, each line ending in a newline.
+pub fn pem(label: &str, der: &[u8]) -> String {
+    let encoded = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in encoded.as_bytes().chunks(64) {
+        // Base64 is ASCII, so every chunk is a str.
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }
 
 /// A `--query`: a subset of JMESPath. Steps are fields (`KeyMetadata.KeyId`), indexes (`Keys[0]`,
@@ -335,6 +370,28 @@ mod tests {
         for bad in ["", "a..b", "Keys[x]", "Keys[0", "a b", "Keys]"] {
             assert!(Query::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn pem_wraps_base64_at_64_characters() {
+        let der: Vec<u8> = (0..=99).collect();
+        let block = pem("PUBLIC KEY", &der);
+        let lines: Vec<&str> = block.lines().collect();
+        assert_eq!(lines[0], "-----BEGIN PUBLIC KEY-----");
+        assert_eq!(lines[lines.len() - 1], "-----END PUBLIC KEY-----");
+        let body = &lines[1..lines.len() - 1];
+        assert_eq!(
+            body.iter().map(|l| l.len()).collect::<Vec<_>>(),
+            [64, 64, 8]
+        );
+        assert_eq!(STANDARD.decode(body.concat()).unwrap(), der);
+        assert!(block.ends_with("-----\n"));
+        assert_eq!(
+            pem("X", &[0; 48]).lines().nth(1).map(str::len),
+            Some(64),
+            "exactly one full line"
+        );
+        assert_eq!(pem("X", &[0; 48]).lines().count(), 3);
     }
 
     #[test]

@@ -162,7 +162,8 @@ mod tests {
         )
         .unwrap();
         migrate(&mut conn).unwrap();
-        let rows: Vec<(u32, Option<String>, Vec<u8>, Option<Vec<u8>>)> = conn
+        type Row = (u32, Option<String>, Vec<u8>, Option<Vec<u8>>);
+        let rows: Vec<Row> = conn
             .prepare(
                 "SELECT version, rotation_type, sealed, fingerprint FROM key_materials \
                  WHERE key_id = 'k' ORDER BY version",
