@@ -1,15 +1,31 @@
-//! A quick load measurement of GenerateDataKey (and Decrypt) through a real vaultd: an in-process
-//! server on 127.0.0.1:0 over a temporary SQLite database, driven by the typed client (signing
-//! included) from `--concurrency` tasks for `--seconds` each. The requests come from an
-//! application user (not root), so every one is authenticated, checked against an inline policy
-//! with an encryption-context condition, and audited (throttling is off). Also measures the domain
-//! call alone, so the overhead shows as a ratio in the same run.
+//! A quick load measurement of vaultd's hot KMS calls through a real vaultd, next to the same work
+//! done in-process with this crate, so the server's overhead shows as a ratio in the same run.
+//!
+//! The server is in-process on 127.0.0.1:0 (a plain listener, as `vaultd` binds it) over a
+//! temporary SQLite database, driven by the typed client (signing included, one HTTP/2 connection)
+//! from `--concurrency` tasks for `--seconds` each. The requests come from an application user (not
+//! root), so every one is authenticated, checked against an inline policy and audited (throttling
+//! is off). Rows, each selectable with `--only`:
+//!
+//! - `gdk`: GenerateDataKey (AES_256, with an encryption-context condition in the policy), and the
+//!   domain call (`vault.kms.generate_data_key`) alone on one thread.
+//! - `decrypt`: Decrypt of a symmetric ciphertext, at the largest concurrency.
+//! - `rsa-sign`: RSA_2048 Sign, RSASSA_PSS_SHA_256 over a RAW 32-byte message.
+//! - `rsa-decrypt`: RSA_2048 Decrypt, RSAES_OAEP_SHA_256, of a 32-byte plaintext encrypted once.
+//! - `p256-sign`: ECC_NIST_P256 Sign, ECDSA_SHA_256 over a RAW 32-byte message.
+//!
+//! The asymmetric rows also measure `vaultd::crypto::asymmetric::PrivateKey` in-process (a key of
+//! the same spec), on one thread and on `available_parallelism()` threads, and print the ratio of
+//! vaultd's rate to the all-threads in-process rate: the fair ceiling for a daemon with those cores.
 //!
 //! ```text
 //! cargo run --release --example bench -- --seconds 5 --concurrency 1,16,64
+//! cargo run --release --example bench -- --seconds 5 --concurrency 1,64 --only rsa-sign,p256-sign
 //! ```
 
 use std::{
+    collections::HashMap,
+    num::NonZeroUsize,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -17,16 +33,20 @@ use std::{
     time::{Duration, Instant},
 };
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use vaultd::{
     arn::Arns,
     audit::AuditConfig,
     auth::throttle::ThrottleConfig,
     client::{Client, ClientConfig, StaticCredentials},
     clock::SystemClock,
-    crypto::{barrier::RootKey, context::EncryptionContext},
+    crypto::{
+        asymmetric::{AsymmetricSpec, PrivateKey},
+        barrier::RootKey,
+        context::EncryptionContext,
+    },
     iam::{Credentials, RootCredentials},
-    model::DataKeySpec,
+    model::{DataKeySpec, EncryptionAlgorithm, MessageType, SigningAlgorithm},
     pb,
     server::{self, ServerOptions},
     vault::{Vault, VaultConfig},
@@ -41,14 +61,54 @@ struct Args {
     /// Concurrent client tasks, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
     concurrency: Vec<usize>,
+    /// The rows to run, comma separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "gdk,decrypt,rsa-sign,rsa-decrypt,p256-sign"
+    )]
+    only: Vec<Op>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Op {
+    #[value(name = "gdk")]
+    Gdk,
+    #[value(name = "decrypt")]
+    Decrypt,
+    #[value(name = "rsa-sign")]
+    RsaSign,
+    #[value(name = "rsa-decrypt")]
+    RsaDecrypt,
+    #[value(name = "p256-sign")]
+    P256Sign,
+}
+
+/// A closure that sends `request` with `client.method` each time it is called, for `measure`.
+macro_rules! driver {
+    ($client:ident, $method:ident, $request:expr) => {{
+        let client = $client.clone();
+        let request = $request.clone();
+        move || {
+            let client = client.clone();
+            let request = request.clone();
+            async move {
+                client.$method(request).await.unwrap();
+            }
+        }
+    }};
 }
 
 const ID: &str = "AKIABENCHMARKKEY2345";
 const SECRET: &str = "benchmarkbenchmarkbenchmarkbenchmark1234";
+/// The message signed, and the plaintext RSA-encrypted, by the asymmetric rows.
+const MESSAGE: [u8; 32] = [7; 32];
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    let wants = |op| args.only.contains(&op);
     let dir = tempfile::tempdir().expect("temp dir");
     let vault = Vault::open(VaultConfig {
         data_dir: dir.path().join("data"),
@@ -78,6 +138,59 @@ async fn main() {
         StaticCredentials::new(ID, SECRET, None),
     ))
     .unwrap();
+
+    // The keys, created by root: asymmetric ones only for the rows that use them.
+    let key_id = root
+        .create_key(pb::CreateKeyRequest::default())
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let rsa_sign_key = if wants(Op::RsaSign) {
+        Some(create_asymmetric(&root, pb::KeySpec::Rsa2048, pb::KeyUsage::SignVerify).await)
+    } else {
+        None
+    };
+    let rsa_decrypt_key = if wants(Op::RsaDecrypt) {
+        Some(create_asymmetric(&root, pb::KeySpec::Rsa2048, pb::KeyUsage::EncryptDecrypt).await)
+    } else {
+        None
+    };
+    let p256_sign_key = if wants(Op::P256Sign) {
+        Some(create_asymmetric(&root, pb::KeySpec::EccNistP256, pb::KeyUsage::SignVerify).await)
+    } else {
+        None
+    };
+
+    // The application user. Its envelope statement has an encryption-context condition, which an
+    // RSA Decrypt (no context) never meets; the asymmetric keys get their own statement, by ARN.
+    let mut statements = vec![
+        serde_json::json!({
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey*", "kms:Encrypt", "kms:Decrypt"],
+            "Resource": "arn:aws:kms:*:*:key/*",
+            "Condition": {"StringEquals": {"kms:EncryptionContext:app": "bench"}},
+        }),
+        serde_json::json!({
+            "Effect": "Deny",
+            "Action": "kms:*",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:username": "intruder"}},
+        }),
+    ];
+    let asymmetric_arns: Vec<&str> = [&rsa_sign_key, &rsa_decrypt_key, &p256_sign_key]
+        .into_iter()
+        .flatten()
+        .map(|key| key.arn.as_str())
+        .collect();
+    if !asymmetric_arns.is_empty() {
+        statements.push(serde_json::json!({
+            "Effect": "Allow",
+            "Action": ["kms:Sign", "kms:Decrypt"],
+            "Resource": asymmetric_arns,
+        }));
+    }
     root.create_user(pb::CreateUserRequest {
         user_name: "bench".into(),
     })
@@ -86,13 +199,8 @@ async fn main() {
     root.put_user_policy(pb::PutUserPolicyRequest {
         user_name: "bench".into(),
         policy_name: "envelope".into(),
-        policy_document: r#"{"Version":"2012-10-17","Statement":[
-            {"Effect":"Allow","Action":["kms:GenerateDataKey*","kms:Encrypt","kms:Decrypt"],
-             "Resource":"arn:aws:kms:*:*:key/*",
-             "Condition":{"StringEquals":{"kms:EncryptionContext:app":"bench"}}},
-            {"Effect":"Deny","Action":"kms:*","Resource":"*",
-             "Condition":{"StringEquals":{"aws:username":"intruder"}}}]}"#
-            .into(),
+        policy_document: serde_json::json!({"Version": "2012-10-17", "Statement": statements})
+            .to_string(),
     })
     .await
     .unwrap();
@@ -109,108 +217,166 @@ async fn main() {
         StaticCredentials::new(&app_key.access_key_id, &app_key.secret_access_key, None),
     ))
     .unwrap();
-    let key_id = root
-        .create_key(pb::CreateKeyRequest::default())
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
-    let context: std::collections::HashMap<String, String> =
-        [("app".to_string(), "bench".to_string())].into();
-    let blob = client
-        .encrypt(pb::EncryptRequest {
-            key_id: key_id.clone(),
-            plaintext: vec![7; 32],
-            encryption_context: context.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .ciphertext_blob;
+    let context: HashMap<String, String> = [("app".to_string(), "bench".to_string())].into();
 
     let seconds = Duration::from_secs(args.seconds);
+    let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     println!(
         "vaultd bench: {}s per row, one client connection (HTTP/2), SQLite in a temp dir; \
-         auth, policy and audit on",
+         auth, policy and audit on; {threads} CPU threads available",
         args.seconds
     );
     println!(
-        "{:<32} {:>11} {:>12} {:>10}",
+        "{:<40} {:>11} {:>12} {:>10}",
         "operation", "concurrency", "requests/s", "mean ms"
     );
 
-    // The domain call alone: the ceiling the gRPC layer is measured against.
-    let kms = vault.kms.clone();
-    let uuid = uuid::Uuid::parse_str(&key_id).unwrap();
-    let ctx: EncryptionContext = context.clone().into();
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < seconds {
-        kms.generate_data_key(uuid, &ctx, Some(DataKeySpec::Aes256), None)
-            .unwrap();
-        n += 1;
-    }
-    let domain_rate = n as f64 / start.elapsed().as_secs_f64();
-    println!(
-        "{:<32} {:>11} {:>12.0} {:>10.4}",
-        "GenerateDataKey (domain only)",
-        1,
-        domain_rate,
-        1000.0 / domain_rate
-    );
+    if wants(Op::Gdk) {
+        // The domain call alone: the ceiling the gRPC layer is measured against.
+        let kms = vault.kms.clone();
+        let uuid = uuid::Uuid::parse_str(&key_id).unwrap();
+        let ctx: EncryptionContext = context.clone().into();
+        let domain_rate = in_process(1, seconds, || {
+            kms.generate_data_key(uuid, &ctx, Some(DataKeySpec::Aes256), None)
+                .unwrap();
+        });
+        row("GenerateDataKey (domain only)", 1, domain_rate, "");
 
-    for &concurrency in &args.concurrency {
-        let gdk = pb::GenerateDataKeyRequest {
-            key_id: key_id.clone(),
+        for &concurrency in &args.concurrency {
+            let gdk = pb::GenerateDataKeyRequest {
+                key_id: key_id.clone(),
+                encryption_context: context.clone(),
+                key_spec: pb::DataKeySpec::Aes256 as i32,
+                ..Default::default()
+            };
+            let rate = measure(
+                concurrency,
+                seconds,
+                driver!(client, generate_data_key, gdk),
+            )
+            .await;
+            row(
+                "GenerateDataKey (gRPC, signed)",
+                concurrency,
+                rate,
+                &format!("(domain/gRPC ratio {:.1}x)", domain_rate / rate),
+            );
+        }
+    }
+
+    if wants(Op::Decrypt) {
+        let blob = client
+            .encrypt(pb::EncryptRequest {
+                key_id: key_id.clone(),
+                plaintext: MESSAGE.to_vec(),
+                encryption_context: context.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .ciphertext_blob;
+        let concurrency = *args.concurrency.iter().max().unwrap_or(&16);
+        let decrypt = pb::DecryptRequest {
+            ciphertext_blob: blob,
             encryption_context: context.clone(),
-            key_spec: pb::DataKeySpec::Aes256 as i32,
             ..Default::default()
         };
-        let rate = measure(concurrency, seconds, {
-            let client = client.clone();
-            move || {
-                let client = client.clone();
-                let req = gdk.clone();
-                async move {
-                    client.generate_data_key(req).await.unwrap();
-                }
-            }
-        })
-        .await;
-        println!(
-            "{:<32} {:>11} {:>12.0} {:>10.3}   (domain/gRPC ratio {:.1}x)",
-            "GenerateDataKey (gRPC, signed)",
-            concurrency,
-            rate,
-            1000.0 * concurrency as f64 / rate,
-            domain_rate / rate
-        );
+        let rate = measure(concurrency, seconds, driver!(client, decrypt, decrypt)).await;
+        row("Decrypt (gRPC, signed)", concurrency, rate, "");
     }
-    let concurrency = *args.concurrency.iter().max().unwrap_or(&16);
-    let decrypt = pb::DecryptRequest {
-        ciphertext_blob: blob,
-        encryption_context: context,
-        ..Default::default()
-    };
-    let rate = measure(concurrency, seconds, {
-        let client = client.clone();
-        move || {
-            let client = client.clone();
-            let req = decrypt.clone();
-            async move {
-                client.decrypt(req).await.unwrap();
+
+    for (key, label, spec, algorithm, wire) in [
+        (
+            &rsa_sign_key,
+            "RSA-2048 Sign",
+            AsymmetricSpec::Rsa2048,
+            SigningAlgorithm::RsassaPssSha256,
+            pb::SigningAlgorithmSpec::RsassaPssSha256,
+        ),
+        (
+            &p256_sign_key,
+            "P-256 Sign",
+            AsymmetricSpec::EccNistP256,
+            SigningAlgorithm::EcdsaSha256,
+            pb::SigningAlgorithmSpec::EcdsaSha256,
+        ),
+    ] {
+        let Some(key) = key else { continue };
+        let local = PrivateKey::generate(spec).unwrap();
+        let req = pb::SignRequest {
+            key_id: key.key_id.clone(),
+            message: MESSAGE.to_vec(),
+            message_type: pb::MessageType::Raw as i32,
+            signing_algorithm: wire as i32,
+        };
+        let check = client
+            .sign(req.clone())
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string());
+        compare(
+            label,
+            &args.concurrency,
+            seconds,
+            threads,
+            || {
+                local.sign(algorithm, MessageType::Raw, &MESSAGE).unwrap();
+            },
+            check,
+            driver!(client, sign, req),
+        )
+        .await;
+    }
+
+    if let Some(key) = &rsa_decrypt_key {
+        let local = PrivateKey::generate(AsymmetricSpec::Rsa2048).unwrap();
+        let local_ciphertext = local
+            .public_key()
+            .encrypt(EncryptionAlgorithm::RsaesOaepSha256, &MESSAGE)
+            .unwrap();
+        let algorithm = pb::EncryptionAlgorithmSpec::RsaesOaepSha256 as i32;
+        // Encrypt as root: the app user may only Sign and Decrypt with the asymmetric keys.
+        let encrypted = root
+            .encrypt(pb::EncryptRequest {
+                key_id: key.key_id.clone(),
+                plaintext: MESSAGE.to_vec(),
+                encryption_algorithm: algorithm,
+                ..Default::default()
+            })
+            .await;
+        let (check, req) = match encrypted {
+            Ok(encrypted) => {
+                let req = pb::DecryptRequest {
+                    ciphertext_blob: encrypted.ciphertext_blob,
+                    key_id: key.key_id.clone(),
+                    encryption_algorithm: algorithm,
+                    ..Default::default()
+                };
+                let check = match client.decrypt(req.clone()).await {
+                    Ok(decrypted) if decrypted.plaintext == MESSAGE => Ok(()),
+                    Ok(_) => Err("the plaintext differs".to_string()),
+                    Err(err) => Err(err.to_string()),
+                };
+                (check, req)
             }
-        }
-    })
-    .await;
-    println!(
-        "{:<32} {:>11} {:>12.0} {:>10.3}",
-        "Decrypt (gRPC, signed)",
-        concurrency,
-        rate,
-        1000.0 * concurrency as f64 / rate
-    );
+            Err(err) => (Err(err.to_string()), pb::DecryptRequest::default()),
+        };
+        compare(
+            "RSA-2048 Decrypt",
+            &args.concurrency,
+            seconds,
+            threads,
+            || {
+                local
+                    .decrypt(EncryptionAlgorithm::RsaesOaepSha256, &local_ciphertext)
+                    .unwrap();
+            },
+            check,
+            driver!(client, decrypt, req),
+        )
+        .await;
+    }
+
     let drained = vault.audit.flush(Duration::from_secs(30));
     let events = vault
         .audit
@@ -223,6 +389,105 @@ async fn main() {
         "audit: {} events recorded (all written: {drained})",
         events.first().map_or(0, |e| e.sequence)
     );
+}
+
+/// An asymmetric KMS key created through vaultd.
+struct AsymmetricKey {
+    key_id: String,
+    arn: String,
+}
+
+async fn create_asymmetric(
+    root: &Client,
+    key_spec: pb::KeySpec,
+    key_usage: pb::KeyUsage,
+) -> AsymmetricKey {
+    let metadata = root
+        .create_key(pb::CreateKeyRequest {
+            key_spec: key_spec as i32,
+            key_usage: key_usage as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|status| panic!("CreateKey {key_spec:?} {key_usage:?}: {status}"))
+        .key_metadata
+        .unwrap();
+    AsymmetricKey {
+        key_id: metadata.key_id,
+        arn: metadata.arn,
+    }
+}
+
+/// Prints one table row; `note` follows the columns.
+fn row(operation: &str, concurrency: usize, rate: f64, note: &str) {
+    println!(
+        "{operation:<40} {concurrency:>11} {rate:>12.0} {:>10.3}   {note}",
+        1000.0 * concurrency as f64 / rate
+    );
+}
+
+/// Measures one operation in-process (`local`, on one thread and on `threads` threads) and through
+/// vaultd (`remote`, at each concurrency), printing the ratio vaultd / in-process on all threads.
+/// `check` is the outcome of one call through vaultd made beforehand: on an error the vaultd rows
+/// are skipped and the error is printed instead.
+async fn compare<L, F, Fut>(
+    name: &str,
+    concurrencies: &[usize],
+    seconds: Duration,
+    threads: usize,
+    local: L,
+    check: Result<(), String>,
+    remote: F,
+) where
+    L: Fn() + Sync,
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let single = in_process(1, seconds, &local);
+    row(&format!("{name} (in-process, threads)"), 1, single, "");
+    let all = match threads {
+        1 => single,
+        _ => {
+            let rate = in_process(threads, seconds, &local);
+            row(&format!("{name} (in-process, threads)"), threads, rate, "");
+            rate
+        }
+    };
+    if let Err(err) = check {
+        println!("{name} (gRPC, signed): the call through vaultd failed: {err}");
+        return;
+    }
+    for &concurrency in concurrencies {
+        let rate = measure(concurrency, seconds, remote.clone()).await;
+        row(
+            &format!("{name} (gRPC, signed)"),
+            concurrency,
+            rate,
+            &format!(
+                "(vaultd/in-process on {threads} threads: {:.2})",
+                rate / all
+            ),
+        );
+    }
+}
+
+/// Runs `op` on `threads` OS threads for `duration`; returns completed operations per second.
+fn in_process(threads: usize, duration: Duration, op: impl Fn() + Sync) -> f64 {
+    let done = AtomicU64::new(0);
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut n = 0;
+                while start.elapsed() < duration {
+                    op();
+                    n += 1;
+                }
+                done.fetch_add(n, Ordering::Relaxed);
+            });
+        }
+    });
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
 /// Runs `op` from `concurrency` tasks for `duration`; returns completed operations per second.
