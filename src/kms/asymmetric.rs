@@ -286,7 +286,7 @@ impl Kms {
         mac: &[u8],
         algorithm: Option<MacAlgorithm>,
     ) -> Result<MacResult> {
-        check_len(mac, "mac", 64)?;
+        check_len(mac, "mac", 6144)?;
         let (key, algorithm) = self.mac_key(id, message, algorithm)?;
         if !mac_material(&key)?.verify_mac(algorithm, message, mac)? {
             return Err(Error::new(

@@ -15,7 +15,10 @@
 
 use std::time::{Duration, SystemTime};
 
+use std::sync::Arc;
+
 use aes_kw::{KeyInit, KwpAes256};
+use subtle::ConstantTimeEq;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -204,6 +207,7 @@ impl Kms {
         import_type: Option<ImportType>,
     ) -> Result<ImportedMaterial> {
         let now = self.now();
+        let expiry_given = valid_to.is_some() || expiration_model.is_some();
         let (expiration_model, valid_to) = expiration(now, valid_to, expiration_model)?;
         if encrypted_key_material.is_empty() || encrypted_key_material.len() > 6144 {
             return Err(Error::validation(
@@ -227,12 +231,18 @@ impl Kms {
         let fingerprint = material.fingerprint(id);
 
         let _guard = self.write_lock()?;
-        let current = self.current(id)?;
+        let mut current = self.current(id)?;
         self.require_not_pending_deletion(&current.record)?;
+        // An expiry that came due meanwhile happens first: an import never cancels it.
+        if current.expiry_due(self.now()) {
+            current = self.drop_material(&current)?;
+        }
         let versions = self.store.materials(id)?;
-        let matching = versions
-            .iter()
-            .find(|v| v.fingerprint.as_deref() == Some(fingerprint.as_slice()));
+        let matching = versions.iter().find(|v| {
+            v.fingerprint
+                .as_deref()
+                .is_some_and(|f| bool::from(f.ct_eq(&fingerprint)))
+        });
         let mut record = current.record.clone();
         let stored = match import_type {
             ImportType::ExistingKeyMaterial => match (versions.is_empty(), matching) {
@@ -283,17 +293,30 @@ impl Kms {
             }
         };
         let version = stored.version;
-        if version == record.current_version && record.state == KeyState::PendingImport {
+        // Expiry is the key's: it applies to all of its material, and is set with its current
+        // material.
+        if version == record.current_version {
+            record.expiration_model = Some(expiration_model);
+            record.valid_to = valid_to;
+        } else if expiry_given {
+            return Err(Error::validation(format!(
+                "ValidTo and ExpirationModel apply to all of a key's material: give them when \
+                 importing its current material (version {}).",
+                record.current_version
+            )));
+        }
+        // Usable once all of its material is back (as AWS), not just the current version.
+        let complete = (1..=record.current_version)
+            .all(|v| v == version || current.materials.contains_key(&v));
+        if record.state == KeyState::PendingImport && complete {
             record.state = KeyState::Enabled;
         }
-        record.expiration_model = Some(expiration_model);
-        record.valid_to = valid_to;
         let stored = MaterialVersion {
             sealed: Some(self.seal_material(&record, version, &material)?),
             fingerprint: Some(fingerprint),
             ..stored
         };
-        self.put_material(&current, record, stored, material)?;
+        self.put_material(&current, record, stored, Arc::new(material))?;
         Ok(ImportedMaterial {
             key_arn: self.arns.key(id),
             material_version: version,
@@ -307,7 +330,9 @@ impl Kms {
         let _guard = self.write_lock()?;
         let current = self.current(id)?;
         self.require_external(&current.record)?;
-        if current.record.state == KeyState::PendingImport {
+        // Decided by what is stored, not the state: a key waiting for some of its material may
+        // hold the rest.
+        if current.materials.is_empty() {
             return Err(Error::invalid_state(format!(
                 "{} has no key material to delete.",
                 self.arns.key(id)
@@ -321,7 +346,7 @@ impl Kms {
     }
 
     /// Deletes a key's imported material, store first, then cache. Call under the writer lock.
-    fn drop_material(&self, current: &super::CachedKey) -> Result<()> {
+    fn drop_material(&self, current: &super::CachedKey) -> Result<Arc<super::CachedKey>> {
         let record = KeyRecord {
             state: match current.record.state {
                 KeyState::PendingDeletion => KeyState::PendingDeletion,
@@ -332,14 +357,15 @@ impl Kms {
             ..current.record.clone()
         };
         self.store.delete_materials(&record)?;
-        self.keys.write().expect("key cache").insert(
-            record.id,
-            std::sync::Arc::new(super::CachedKey {
-                record,
-                materials: Default::default(),
-            }),
-        );
-        Ok(())
+        let key = Arc::new(super::CachedKey {
+            record,
+            materials: Default::default(),
+        });
+        self.keys
+            .write()
+            .expect("key cache")
+            .insert(key.record.id, key.clone());
+        Ok(key)
     }
 
     /// Deletes imported material whose ValidTo has come.

@@ -283,9 +283,7 @@ impl Kms {
                 self.arns.key(id)
             )));
         }
-        let has_material = current
-            .materials
-            .contains_key(&current.record.current_version);
+        let has_material = current.has_all_material();
         let record = KeyRecord {
             state: match has_material {
                 true => KeyState::Disabled,
@@ -366,6 +364,8 @@ impl Kms {
         let materials = self.store.materials(id)?;
         let on_demand = materials
             .iter()
+            // Imported material waiting for this rotation is not a rotation yet.
+            .filter(|m| m.version <= current.record.current_version)
             .filter(|m| m.rotation_type == Some(RotationType::OnDemand))
             .count();
         if on_demand >= MAX_ON_DEMAND_ROTATIONS {
@@ -380,14 +380,25 @@ impl Kms {
         let mut record = current.record.clone();
         record.current_version += 1;
         if record.origin == Origin::External {
-            if !current.materials.contains_key(&record.current_version) {
+            let (Some(pending), Some(material)) = (
+                materials
+                    .iter()
+                    .find(|m| m.version == record.current_version && m.sealed.is_some()),
+                current.materials.get(&record.current_version),
+            ) else {
                 return Err(Error::invalid_state(format!(
                     "{} has no new key material to rotate to: import it with ImportType \
                      NEW_KEY_MATERIAL first.",
                     self.arns.key(id)
                 )));
-            }
-            let key = self.put_record(&current, record)?;
+            };
+            // The rotation happens now: its date is today, not the import's.
+            let stored = MaterialVersion {
+                created_at: self.now(),
+                ..pending.clone()
+            };
+            let material = material.clone();
+            let key = self.put_material(&current, record, stored, material)?;
             return Ok(self.view(&key.record));
         }
         let key = self.add_material(&current, record, RotationType::OnDemand)?;

@@ -86,6 +86,12 @@ impl CachedKey {
         self.record.valid_to.is_some_and(|t| t <= now)
     }
 
+    /// Whether every material version up to the current one is present: only then is a key with
+    /// imported material usable (as AWS: all of its material must be imported).
+    fn has_all_material(&self) -> bool {
+        (1..=self.record.current_version).all(|v| self.materials.contains_key(&v))
+    }
+
     /// The material new ciphertexts, signatures and MACs use.
     fn current_material(&self) -> Result<&Material> {
         self.materials
@@ -404,7 +410,7 @@ impl Kms {
             sealed: Some(self.seal_material(&record, version, &material)?),
             fingerprint: None,
         };
-        self.put_material(current, record, stored, material)
+        self.put_material(current, record, stored, Arc::new(material))
     }
 
     /// Writes one material version (`stored`, sealing `material`) and the key's new record, store
@@ -414,11 +420,14 @@ impl Kms {
         current: &CachedKey,
         record: KeyRecord,
         stored: MaterialVersion,
-        material: Material,
+        material: Arc<Material>,
     ) -> Result<Arc<CachedKey>> {
-        self.store.add_material(&record, &stored)?;
+        match stored.fingerprint {
+            Some(_) => self.store.import_material(&record, &stored)?,
+            None => self.store.add_material(&record, &stored)?,
+        }
         let mut materials = current.materials.clone();
-        materials.insert(stored.version, Arc::new(material));
+        materials.insert(stored.version, material);
         let key = Arc::new(CachedKey { record, materials });
         self.keys
             .write()

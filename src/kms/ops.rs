@@ -179,6 +179,10 @@ impl Kms {
         }
         self.require_enabled(&key.record)?;
         let algorithm = check_encryption(&key, algorithm, &self.arns.key(id))?;
+        // Imported material waiting for rotation is not in use yet.
+        if header.material_version > key.record.current_version {
+            return Err(Error::invalid_ciphertext());
+        }
         let material = key
             .materials
             .get(&header.material_version)

@@ -56,12 +56,17 @@ pub trait Store: Send + Sync + 'static {
     fn list_keys(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<KeyRecord>>;
     /// Writes a key's mutable metadata (state, description, deletion, rotation schedule).
     fn update_key(&self, key: &KeyRecord) -> Result<()>;
-    /// Writes a material version (new, or replacing the row of the same version: re-imported
-    /// material) and updates the key (its current version, next rotation, state) atomically.
+    /// Adds a new material version and updates the key (its current version, next rotation)
+    /// atomically.
     fn add_material(&self, key: &KeyRecord, material: &MaterialVersion) -> Result<()>;
+    /// Writes imported material and updates the key atomically. It may replace the row of its
+    /// version only when that loses nothing: the row's material was deleted, it is the same
+    /// material (fingerprint), or the version is above the key's current one (waiting for
+    /// rotation); otherwise it fails.
+    fn import_material(&self, key: &KeyRecord, material: &MaterialVersion) -> Result<()>;
     /// Deletes the sealed material of every version of a key, keeping the rows (and their
-    /// fingerprints), and updates the key, atomically; then makes sure the material is gone from
-    /// disk.
+    /// fingerprints), and updates the key, atomically; then tries to make sure the material is
+    /// gone from disk too.
     fn delete_materials(&self, key: &KeyRecord) -> Result<()>;
     /// Keys whose imported material expires at or before `now`.
     fn keys_due_for_material_expiry(&self, now: SystemTime) -> Result<Vec<Uuid>>;

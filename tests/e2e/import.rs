@@ -741,3 +741,109 @@ async fn imported_asymmetric_keys_sign_with_the_callers_key() {
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn a_key_with_several_imported_versions_needs_all_of_them_back() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let id = external_key(
+        &client,
+        pb::KeySpec::SymmetricDefault,
+        pb::KeyUsage::EncryptDecrypt,
+    )
+    .await
+    .key_id;
+    let uuid = uuid::Uuid::parse_str(&id).unwrap();
+    let oaep = pb::AlgorithmSpec::RsaesOaepSha256;
+    let p = parameters(&client, &id, oaep).await.unwrap();
+    let (v1, v2) = ([1u8; 32], [2u8; 32]);
+    let valid_to = after(&server, Duration::from_secs(10 * 86_400));
+    let existing = pb::ImportType::ExistingKeyMaterial;
+    import(
+        &client,
+        &id,
+        &p,
+        wrap(&p, oaep, &v1),
+        Some(valid_to),
+        existing,
+    )
+    .await
+    .unwrap();
+    let old = encrypt(&client, &id, b"under v1", &[]).await;
+
+    // Expiry is the key's, set with its current material: new material cannot change it.
+    assert_error(
+        import(
+            &client,
+            &id,
+            &p,
+            wrap(&p, oaep, &v2),
+            Some(after(&server, Duration::from_secs(86_400))),
+            pb::ImportType::NewKeyMaterial,
+        )
+        .await,
+        Code::InvalidArgument,
+        "ValidationException",
+    );
+    import(
+        &client,
+        &id,
+        &p,
+        wrap(&p, oaep, &v2),
+        None,
+        pb::ImportType::NewKeyMaterial,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        state(&client, &id).await.valid_to.unwrap().seconds,
+        valid_to.seconds
+    );
+    // Material waiting for rotation is not in use: a blob naming it is refused.
+    let context = EncryptionContext::new();
+    let early = blob::seal(
+        &Key256::from_bytes(v2),
+        *uuid.as_bytes(),
+        2,
+        &context,
+        b"early",
+    )
+    .unwrap();
+    assert_error(
+        decrypt(&client, &early, &[]).await,
+        Code::InvalidArgument,
+        "InvalidCiphertextException",
+    );
+    client
+        .rotate_key_on_demand(pb::RotateKeyOnDemandRequest { key_id: id.clone() })
+        .await
+        .unwrap();
+    assert_eq!(decrypt(&client, &early, &[]).await.unwrap(), b"early");
+
+    // Deleted, then only v2 (the current one) back: still waiting for v1.
+    client
+        .delete_imported_key_material(pb::DeleteImportedKeyMaterialRequest { key_id: id.clone() })
+        .await
+        .unwrap();
+    let p = parameters(&client, &id, oaep).await.unwrap();
+    import(&client, &id, &p, wrap(&p, oaep, &v2), None, existing)
+        .await
+        .unwrap();
+    assert_eq!(
+        state(&client, &id).await.key_state(),
+        pb::KeyState::PendingImport
+    );
+    // What it holds can still be deleted.
+    client
+        .delete_imported_key_material(pb::DeleteImportedKeyMaterialRequest { key_id: id.clone() })
+        .await
+        .unwrap();
+    for material in [v1, v2] {
+        import(&client, &id, &p, wrap(&p, oaep, &material), None, existing)
+            .await
+            .unwrap();
+    }
+    assert_eq!(state(&client, &id).await.key_state(), pb::KeyState::Enabled);
+    assert_eq!(decrypt(&client, &old, &[]).await.unwrap(), b"under v1");
+    assert_eq!(decrypt(&client, &early, &[]).await.unwrap(), b"early");
+}

@@ -119,9 +119,7 @@ pub(super) fn insert_material(
 ) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO key_materials (key_id, version, created_at, rotation_type, sealed, fingerprint) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-         ON CONFLICT (key_id, version) DO UPDATE SET created_at = excluded.created_at, \
-         rotation_type = excluded.rotation_type, sealed = excluded.sealed, fingerprint = excluded.fingerprint",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             m.key_id.to_string(),
             m.version,
@@ -132,6 +130,32 @@ pub(super) fn insert_material(
         ],
     )?;
     Ok(())
+}
+
+/// Writes imported material: a new version, or over an existing row only where that cannot lose
+/// live material: a row whose material was deleted, the same material again (same fingerprint),
+/// or a version above the key's current one (waiting for rotation). Returns the rows written
+/// (0 when refused).
+pub(super) fn upsert_imported_material(
+    tx: &rusqlite::Transaction<'_>,
+    m: &MaterialVersion,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT INTO key_materials (key_id, version, created_at, rotation_type, sealed, fingerprint) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (key_id, version) DO UPDATE SET created_at = excluded.created_at, \
+         rotation_type = excluded.rotation_type, sealed = excluded.sealed, fingerprint = excluded.fingerprint \
+         WHERE key_materials.sealed IS NULL OR key_materials.fingerprint = excluded.fingerprint \
+         OR key_materials.version > (SELECT current_version FROM keys WHERE id = excluded.key_id)",
+        params![
+            m.key_id.to_string(),
+            m.version,
+            to_millis(m.created_at),
+            m.rotation_type.map(RotationType::as_str),
+            m.sealed,
+            m.fingerprint,
+        ],
+    )
 }
 
 pub(super) fn write_key_metadata(

@@ -226,8 +226,16 @@ fn imported_material_is_deleted_but_its_row_and_fingerprint_remain() {
         fingerprint: Some(vec![9; 32]),
         ..material(id, 1, now)
     };
-    store.add_material(&record, &imported).unwrap();
+    store.import_material(&record, &imported).unwrap();
     assert_eq!(store.key(id).unwrap().unwrap(), record);
+    // Live material is never overwritten by other material.
+    let other = MaterialVersion {
+        fingerprint: Some(vec![8; 32]),
+        sealed: Some(vec![8; 40]),
+        ..imported.clone()
+    };
+    assert!(store.import_material(&record, &other).is_err());
+    assert!(store.add_material(&record, &imported).is_err());
     assert_eq!(store.materials(id).unwrap(), vec![imported.clone()]);
     assert!(store.keys_due_for_material_expiry(now).unwrap().is_empty());
     assert_eq!(
@@ -244,7 +252,29 @@ fn imported_material_is_deleted_but_its_row_and_fingerprint_remain() {
     assert_eq!(rows[0].fingerprint, Some(vec![9; 32]));
     assert_eq!(store.key(id).unwrap().unwrap(), record);
 
-    // Re-importing writes the same version's row again.
-    store.add_material(&record, &imported).unwrap();
-    assert_eq!(store.materials(id).unwrap(), vec![imported]);
+    // Re-importing writes the same version's row again; once deleted, any material may (the
+    // domain checks the fingerprint).
+    store.import_material(&record, &imported).unwrap();
+    assert_eq!(store.materials(id).unwrap(), vec![imported.clone()]);
+    store.delete_materials(&record).unwrap();
+    store.import_material(&record, &other).unwrap();
+    // A version above the current one (waiting for rotation) may be replaced.
+    let pending = MaterialVersion {
+        version: 2,
+        ..imported.clone()
+    };
+    store.import_material(&record, &pending).unwrap();
+    store
+        .import_material(
+            &record,
+            &MaterialVersion {
+                version: 2,
+                ..other.clone()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        store.materials(id).unwrap()[1].fingerprint,
+        Some(vec![8; 32])
+    );
 }
