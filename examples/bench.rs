@@ -7,6 +7,9 @@
 //! root), so every one is authenticated, checked against an inline policy and audited (throttling
 //! is off). Rows, each selectable with `--only`:
 //!
+//! - `health`: `grpc.health.v1.Health/Check` over its own HTTP/2 connection: no signature, policy,
+//!   audit or crypto, so the floor of what any request costs here (the gRPC stack, the kernel's
+//!   loopback and the client on the same cores).
 //! - `gdk`: GenerateDataKey (AES_256, with an encryption-context condition in the policy), and the
 //!   domain call (`vault.kms.generate_data_key`) alone on one thread.
 //! - `decrypt`: Decrypt of a symmetric ciphertext, at the largest concurrency.
@@ -73,6 +76,8 @@ struct Args {
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Op {
+    #[value(name = "health")]
+    Health,
     #[value(name = "gdk")]
     Gdk,
     #[value(name = "decrypt")]
@@ -213,7 +218,7 @@ async fn main() {
         .access_key
         .unwrap();
     let client = Client::connect(ClientConfig::new(
-        endpoint,
+        endpoint.clone(),
         StaticCredentials::new(&app_key.access_key_id, &app_key.secret_access_key, None),
     ))
     .unwrap();
@@ -230,6 +235,31 @@ async fn main() {
         "{:<40} {:>11} {:>12} {:>10}",
         "operation", "concurrency", "requests/s", "mean ms"
     );
+
+    if wants(Op::Health) {
+        let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let health = tonic_health::pb::health_client::HealthClient::new(channel);
+        for &concurrency in &args.concurrency {
+            let rate = measure(concurrency, seconds, {
+                let health = health.clone();
+                move || {
+                    let mut health = health.clone();
+                    async move {
+                        health
+                            .check(tonic_health::pb::HealthCheckRequest::default())
+                            .await
+                            .unwrap();
+                    }
+                }
+            })
+            .await;
+            row("Health/Check (gRPC, unsigned)", concurrency, rate, "");
+        }
+    }
 
     if wants(Op::Gdk) {
         // The domain call alone: the ceiling the gRPC layer is measured against.
