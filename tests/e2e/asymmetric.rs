@@ -881,3 +881,250 @@ async fn policies_govern_sign_and_verify_separately() {
         "AccessDeniedException",
     );
 }
+
+/// The operations of the asymmetric and HMAC keys, each with arguments that are valid for the key
+/// kind it is meant for, so that only the key decides the outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Sign,
+    Verify,
+    GetPublicKey,
+    GenerateMac,
+    VerifyMac,
+    DeriveSharedSecret,
+    RsaEncrypt,
+    GenerateDataKeyPair,
+}
+
+const OPS: [Op; 8] = [
+    Op::Sign,
+    Op::Verify,
+    Op::GetPublicKey,
+    Op::GenerateMac,
+    Op::VerifyMac,
+    Op::DeriveSharedSecret,
+    Op::RsaEncrypt,
+    Op::GenerateDataKeyPair,
+];
+
+/// Calls `op` on `key_id`; `Ok` means vaultd accepted it. Verify/VerifyMac get a wrong signature
+/// or MAC, so on a fitting, usable key their answer is the "invalid" exception.
+async fn call(client: &Client, op: Op, key_id: &str, peer: &[u8]) -> Result<(), ClientError> {
+    let key_id = key_id.to_string();
+    match op {
+        Op::Sign => client
+            .sign(pb::SignRequest {
+                key_id,
+                message: b"m".to_vec(),
+                signing_algorithm: pb::SigningAlgorithmSpec::EcdsaSha256 as i32,
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        Op::Verify => client
+            .verify(pb::VerifyRequest {
+                key_id,
+                message: b"m".to_vec(),
+                signature: vec![0x30, 0x06, 2, 1, 1, 2, 1, 1],
+                signing_algorithm: pb::SigningAlgorithmSpec::EcdsaSha256 as i32,
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        Op::GetPublicKey => client
+            .get_public_key(pb::GetPublicKeyRequest { key_id })
+            .await
+            .map(drop),
+        Op::GenerateMac => client
+            .generate_mac(pb::GenerateMacRequest {
+                key_id,
+                message: b"m".to_vec(),
+                mac_algorithm: pb::MacAlgorithmSpec::HmacSha256 as i32,
+            })
+            .await
+            .map(drop),
+        Op::VerifyMac => client
+            .verify_mac(pb::VerifyMacRequest {
+                key_id,
+                message: b"m".to_vec(),
+                mac_algorithm: pb::MacAlgorithmSpec::HmacSha256 as i32,
+                mac: vec![0; 32],
+            })
+            .await
+            .map(drop),
+        Op::DeriveSharedSecret => client
+            .derive_shared_secret(pb::DeriveSharedSecretRequest {
+                key_id,
+                key_agreement_algorithm: pb::KeyAgreementAlgorithmSpec::Ecdh as i32,
+                public_key: peer.to_vec(),
+            })
+            .await
+            .map(drop),
+        Op::RsaEncrypt => client
+            .encrypt(pb::EncryptRequest {
+                key_id,
+                plaintext: b"m".to_vec(),
+                encryption_algorithm: pb::EncryptionAlgorithmSpec::RsaesOaepSha256 as i32,
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        Op::GenerateDataKeyPair => client
+            .generate_data_key_pair(pb::GenerateDataKeyPairRequest {
+                key_id,
+                key_pair_spec: pb::DataKeyPairSpec::EccNistP256 as i32,
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+    }
+}
+
+/// What `op` answers on a usable key of each kind: `None` is success, else the AWS exception.
+fn expected(op: Op, kind: &str) -> Option<&'static str> {
+    let fits = matches!(
+        (op, kind),
+        (Op::Sign | Op::Verify | Op::GetPublicKey, "ecc-sign")
+            | (Op::GetPublicKey, "ecc-agree" | "rsa-encrypt" | "rsa-sign")
+            | (Op::GenerateMac | Op::VerifyMac, "hmac-256")
+            | (Op::DeriveSharedSecret, "ecc-agree")
+            | (Op::RsaEncrypt, "rsa-encrypt")
+            | (Op::GenerateDataKeyPair, "symmetric")
+    );
+    match (fits, op) {
+        (true, Op::Verify) => Some("KMSInvalidSignatureException"),
+        (true, Op::VerifyMac) => Some("KMSInvalidMacException"),
+        (true, _) => None,
+        // A key without a public key: not a usage question.
+        (false, Op::GetPublicKey) => Some("UnsupportedOperationException"),
+        (false, _) => Some("InvalidKeyUsageException"),
+    }
+}
+
+#[tokio::test]
+async fn every_operation_against_every_key_kind_and_state() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let peer = PrivateKey::generate(AsymmetricSpec::EccNistP256)
+        .unwrap()
+        .public_key_der();
+    let kinds = [
+        (
+            "symmetric",
+            pb::KeySpec::SymmetricDefault,
+            pb::KeyUsage::EncryptDecrypt,
+        ),
+        (
+            "rsa-encrypt",
+            pb::KeySpec::Rsa2048,
+            pb::KeyUsage::EncryptDecrypt,
+        ),
+        ("rsa-sign", pb::KeySpec::Rsa2048, pb::KeyUsage::SignVerify),
+        (
+            "ecc-sign",
+            pb::KeySpec::EccNistP256,
+            pb::KeyUsage::SignVerify,
+        ),
+        (
+            "ecc-agree",
+            pb::KeySpec::EccNistP256,
+            pb::KeyUsage::KeyAgreement,
+        ),
+        (
+            "hmac-256",
+            pb::KeySpec::Hmac256,
+            pb::KeyUsage::GenerateVerifyMac,
+        ),
+    ];
+    let mut keys = Vec::new();
+    for (kind, spec, usage) in kinds {
+        keys.push((kind, create(&client, spec, usage).await));
+    }
+    // Usable keys: each operation works on the kind it is for, and is refused on the others with
+    // the exception AWS gives.
+    for (kind, key_id) in &keys {
+        for op in OPS {
+            let result = call(&client, op, key_id, &peer).await;
+            match expected(op, kind) {
+                None => assert!(result.is_ok(), "{op:?} on {kind}: {result:?}"),
+                Some(reason) => {
+                    let err = result.expect_err(&format!("{op:?} on {kind} should fail"));
+                    assert_eq!(err.reason(), reason, "{op:?} on {kind}: {err}");
+                }
+            }
+        }
+    }
+    // Unusable keys: whatever the operation, the state answers first where AWS says so.
+    for (_, key_id) in &keys {
+        client
+            .disable_key(pb::DisableKeyRequest {
+                key_id: key_id.clone(),
+            })
+            .await
+            .unwrap();
+    }
+    for (label, reason, code) in [
+        ("Disabled", "DisabledException", Code::FailedPrecondition),
+        (
+            "PendingDeletion",
+            "KMSInvalidStateException",
+            Code::FailedPrecondition,
+        ),
+    ] {
+        if label == "PendingDeletion" {
+            for (_, key_id) in &keys {
+                schedule_deletion(&client, key_id, 7).await;
+            }
+        }
+        for (kind, key_id) in &keys {
+            for op in OPS {
+                // A key that could never do the operation says so whatever its state (except
+                // GetPublicKey, which checks the spec first).
+                let fits = !matches!(
+                    expected(op, kind),
+                    Some("InvalidKeyUsageException" | "UnsupportedOperationException")
+                );
+                let err = call(&client, op, key_id, &peer)
+                    .await
+                    .expect_err(&format!("{op:?} on {label} {kind} should fail"));
+                if fits {
+                    assert_eq!(
+                        (err.code, err.reason()),
+                        (code, reason),
+                        "{op:?} on {label} {kind}: {err}"
+                    );
+                } else {
+                    assert_ne!(err.code, Code::Ok);
+                }
+            }
+        }
+    }
+    // PendingImport: keys waiting for their material.
+    for (kind, spec, usage) in kinds {
+        let key_id = client
+            .create_key(pb::CreateKeyRequest {
+                key_spec: spec as i32,
+                key_usage: usage as i32,
+                origin: pb::OriginType::External as i32,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_id;
+        for op in OPS {
+            if matches!(
+                expected(op, kind),
+                Some("InvalidKeyUsageException" | "UnsupportedOperationException")
+            ) {
+                continue;
+            }
+            assert_error(
+                call(&client, op, &key_id, &peer).await,
+                Code::FailedPrecondition,
+                "KMSInvalidStateException",
+            );
+        }
+    }
+}
