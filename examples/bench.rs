@@ -69,7 +69,7 @@ struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "gdk,decrypt,rsa-sign,rsa-decrypt,p256-sign"
+        default_value = "health,gdk,decrypt,rsa-sign,rsa-decrypt,p256-sign"
     )]
     only: Vec<Op>,
 }
