@@ -134,6 +134,32 @@ impl Plus for vaultd::clock::ManualClock {
     }
 }
 
+/// An EXTERNAL key with `material` imported (wrapped with RSAES_OAEP_SHA_256), and the import
+/// parameters it used.
+async fn imported_key(
+    server: &TestServer,
+    spec: pb::KeySpec,
+    usage: pb::KeyUsage,
+    material: &[u8],
+    valid_to: Option<Duration>,
+) -> (String, pb::GetParametersForImportResponse) {
+    let client = server.client();
+    let id = external_key(&client, spec, usage).await.key_id;
+    let oaep = pb::AlgorithmSpec::RsaesOaepSha256;
+    let p = parameters(&client, &id, oaep).await.unwrap();
+    import(
+        &client,
+        &id,
+        &p,
+        wrap(&p, oaep, material),
+        valid_to.map(|d| after(server, d)),
+        pb::ImportType::Unspecified,
+    )
+    .await
+    .unwrap();
+    (id, p)
+}
+
 #[tokio::test]
 async fn imported_symmetric_material_decrypts_what_the_original_encrypted() {
     let server = TestServer::start().await;
@@ -526,25 +552,14 @@ async fn imported_material_expires_at_valid_to() {
 async fn maintenance_deletes_expired_material_of_keys_nobody_touches() {
     let server = TestServer::start().await;
     let client = server.client();
-    let id = external_key(
-        &client,
+    let (id, _) = imported_key(
+        &server,
         pb::KeySpec::Hmac256,
         pb::KeyUsage::GenerateVerifyMac,
+        &[3; 48],
+        Some(Duration::from_secs(86_400)),
     )
-    .await
-    .key_id;
-    let oaep = pb::AlgorithmSpec::RsaesOaepSha256;
-    let p = parameters(&client, &id, oaep).await.unwrap();
-    import(
-        &client,
-        &id,
-        &p,
-        wrap(&p, oaep, &[3; 48]),
-        Some(after(&server, Duration::from_secs(86_400))),
-        pb::ImportType::Unspecified,
-    )
-    .await
-    .unwrap();
+    .await;
     server.clock.advance(Duration::from_secs(86_400));
     let report = server.vault.kms.run_maintenance().unwrap();
     assert_eq!(report.expired, 1);
@@ -558,25 +573,15 @@ async fn maintenance_deletes_expired_material_of_keys_nobody_touches() {
 async fn imported_symmetric_keys_rotate_on_demand_to_new_imported_material() {
     let server = TestServer::start().await;
     let client = server.client();
-    let id = external_key(
-        &client,
+    let (id, p) = imported_key(
+        &server,
         pb::KeySpec::SymmetricDefault,
         pb::KeyUsage::EncryptDecrypt,
-    )
-    .await
-    .key_id;
-    let oaep = pb::AlgorithmSpec::RsaesOaepSha256;
-    let p = parameters(&client, &id, oaep).await.unwrap();
-    import(
-        &client,
-        &id,
-        &p,
-        wrap(&p, oaep, &[1; 32]),
+        &[1; 32],
         None,
-        pb::ImportType::Unspecified,
     )
-    .await
-    .unwrap();
+    .await;
+    let oaep = pb::AlgorithmSpec::RsaesOaepSha256;
     let rotate =
         || client.rotate_key_on_demand(pb::RotateKeyOnDemandRequest { key_id: id.clone() });
     // Nothing to rotate to yet.
@@ -746,29 +751,19 @@ async fn imported_asymmetric_keys_sign_with_the_callers_key() {
 async fn a_key_with_several_imported_versions_needs_all_of_them_back() {
     let server = TestServer::start().await;
     let client = server.client();
-    let id = external_key(
-        &client,
+    let (v1, v2) = ([1u8; 32], [2u8; 32]);
+    let (id, p) = imported_key(
+        &server,
         pb::KeySpec::SymmetricDefault,
         pb::KeyUsage::EncryptDecrypt,
+        &v1,
+        Some(Duration::from_secs(10 * 86_400)),
     )
-    .await
-    .key_id;
+    .await;
+    let valid_to = after(&server, Duration::from_secs(10 * 86_400));
     let uuid = uuid::Uuid::parse_str(&id).unwrap();
     let oaep = pb::AlgorithmSpec::RsaesOaepSha256;
-    let p = parameters(&client, &id, oaep).await.unwrap();
-    let (v1, v2) = ([1u8; 32], [2u8; 32]);
-    let valid_to = after(&server, Duration::from_secs(10 * 86_400));
     let existing = pb::ImportType::ExistingKeyMaterial;
-    import(
-        &client,
-        &id,
-        &p,
-        wrap(&p, oaep, &v1),
-        Some(valid_to),
-        existing,
-    )
-    .await
-    .unwrap();
     let old = encrypt(&client, &id, b"under v1", &[]).await;
 
     // Expiry is the key's, set with its current material: new material cannot change it.
