@@ -16,8 +16,17 @@ const REDACTED: &[&str] = &[
     ".vault.v1.VerifyMacRequest",
     ".vault.v1.GenerateDataKeyPairResponse",
     ".vault.v1.DeriveSharedSecretResponse",
+    ".vault.v1.PutParameterRequest",
+    ".vault.v1.Parameter",
+    ".vault.v1.ParameterHistory",
     ".vault.v1.AccessKey",
     ".vault.v1.Credentials",
+    ".vault.v1.CreateSecretRequest",
+    ".vault.v1.PutSecretValueRequest",
+    ".vault.v1.UpdateSecretRequest",
+    ".vault.v1.GetSecretValueResponse",
+    ".vault.v1.SecretValueEntry",
+    ".vault.v1.GetRandomPasswordResponse",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,6 +35,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/vault/v1/identity.proto",
         "proto/vault/v1/security_token.proto",
         "proto/vault/v1/audit.proto",
+        "proto/vault/v1/parameter_store.proto",
+        "proto/vault/v1/secrets_manager.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
 

@@ -67,6 +67,33 @@ impl Arns {
         format!("arn:aws:kms:{}:{}:{name}", self.region, self.account)
     }
 
+    /// An SSM parameter (or path): `arn:aws:ssm:REGION:ACCOUNT:parameter/NAME`, NAME without its
+    /// leading '/'.
+    pub fn parameter(&self, name: &str) -> String {
+        format!(
+            "arn:aws:ssm:{}:{}:parameter/{}",
+            self.region,
+            self.account,
+            name.strip_prefix('/').unwrap_or(name)
+        )
+    }
+
+    /// The parameter name an SSM parameter ARN of this region and account names: `/NAME` when
+    /// NAME has a '/' (a path), else NAME. `None` for anything else.
+    pub fn parse_parameter(&self, arn: &str) -> Option<String> {
+        let rest = arn.strip_prefix("arn:aws:ssm:")?;
+        let (region, rest) = rest.split_once(':')?;
+        let (account, resource) = rest.split_once(':')?;
+        let name = resource.strip_prefix("parameter/")?;
+        if region != self.region || account != self.account || name.is_empty() {
+            return None;
+        }
+        Some(match name.contains('/') {
+            true => format!("/{name}"),
+            false => name.to_string(),
+        })
+    }
+
     pub fn user(&self, name: &str) -> String {
         format!("arn:aws:iam::{}:user/{name}", self.account)
     }

@@ -40,6 +40,20 @@ pub enum ErrorKind {
     InvalidImportToken,
     ExpiredImportToken,
     IncorrectKeyMaterial,
+    ParameterNotFound,
+    ParameterVersionNotFound,
+    ParameterAlreadyExists,
+    ParameterMaxVersionLimitExceeded,
+    ParameterVersionLabelLimitExceeded,
+    ParameterPatternMismatch,
+    HierarchyLevelLimitExceeded,
+    InvalidKeyId,
+    InvalidFilterKey,
+    InvalidFilterValue,
+    InvalidNextToken,
+    ParameterLimitExceeded,
+    InvalidResourceId,
+    InvalidResourceType,
 }
 
 impl ErrorKind {
@@ -77,11 +91,25 @@ impl ErrorKind {
             ErrorKind::InvalidImportToken => "InvalidImportTokenException",
             ErrorKind::ExpiredImportToken => "ExpiredImportTokenException",
             ErrorKind::IncorrectKeyMaterial => "IncorrectKeyMaterialException",
+            ErrorKind::ParameterNotFound => "ParameterNotFound",
+            ErrorKind::ParameterVersionNotFound => "ParameterVersionNotFound",
+            ErrorKind::ParameterAlreadyExists => "ParameterAlreadyExists",
+            ErrorKind::ParameterMaxVersionLimitExceeded => "ParameterMaxVersionLimitExceeded",
+            ErrorKind::ParameterVersionLabelLimitExceeded => "ParameterVersionLabelLimitExceeded",
+            ErrorKind::ParameterPatternMismatch => "ParameterPatternMismatchException",
+            ErrorKind::HierarchyLevelLimitExceeded => "HierarchyLevelLimitExceededException",
+            ErrorKind::InvalidKeyId => "InvalidKeyId",
+            ErrorKind::InvalidFilterKey => "InvalidFilterKey",
+            ErrorKind::InvalidFilterValue => "InvalidFilterValue",
+            ErrorKind::InvalidNextToken => "InvalidNextToken",
+            ErrorKind::ParameterLimitExceeded => "ParameterLimitExceeded",
+            ErrorKind::InvalidResourceId => "InvalidResourceId",
+            ErrorKind::InvalidResourceType => "InvalidResourceType",
         }
     }
 
     /// Every kind, for exhaustive tests of the error table.
-    pub const ALL: [ErrorKind; 30] = [
+    pub const ALL: [ErrorKind; 44] = [
         ErrorKind::NotFound,
         ErrorKind::AlreadyExists,
         ErrorKind::Validation,
@@ -112,6 +140,20 @@ impl ErrorKind {
         ErrorKind::InvalidImportToken,
         ErrorKind::ExpiredImportToken,
         ErrorKind::IncorrectKeyMaterial,
+        ErrorKind::ParameterNotFound,
+        ErrorKind::ParameterVersionNotFound,
+        ErrorKind::ParameterAlreadyExists,
+        ErrorKind::ParameterMaxVersionLimitExceeded,
+        ErrorKind::ParameterVersionLabelLimitExceeded,
+        ErrorKind::ParameterPatternMismatch,
+        ErrorKind::HierarchyLevelLimitExceeded,
+        ErrorKind::InvalidKeyId,
+        ErrorKind::InvalidFilterKey,
+        ErrorKind::InvalidFilterValue,
+        ErrorKind::InvalidNextToken,
+        ErrorKind::ParameterLimitExceeded,
+        ErrorKind::InvalidResourceId,
+        ErrorKind::InvalidResourceType,
     ];
 }
 

@@ -340,3 +340,43 @@ impl DataKeySpec {
         }
     }
 }
+
+aws_enum!(
+    /// AWS SSM `ParameterType`.
+    ParameterType {
+        String => "String",
+        StringList => "StringList",
+        SecureString => "SecureString",
+    }
+);
+
+aws_enum!(
+    /// AWS SSM `ParameterTier`. A stored version is Standard or Advanced; Intelligent-Tiering is a
+    /// request that picks one of them.
+    ParameterTier {
+        Standard => "Standard",
+        Advanced => "Advanced",
+        IntelligentTiering => "Intelligent-Tiering",
+    }
+);
+
+/// One version of an SSM parameter, as stored. `value` is sealed under the barrier (String,
+/// StringList) or a KMS ciphertext blob (SecureString): never the plaintext.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParameterVersionRecord {
+    pub name: String,
+    pub version: u64,
+    pub parameter_type: ParameterType,
+    /// SecureString only: the KMS key as the caller named it (or `alias/aws/ssm`).
+    pub key_id: Option<String>,
+    pub description: String,
+    pub allowed_pattern: String,
+    pub tier: ParameterTier,
+    pub data_type: String,
+    pub modified_at: SystemTime,
+    /// The ARN of the user who wrote this version.
+    pub modified_by: String,
+    pub value: Vec<u8>,
+    /// Filled in by reads; ignored by writes (labels have their own calls).
+    pub labels: Vec<String>,
+}

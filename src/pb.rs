@@ -13,18 +13,39 @@ tonic::include_proto!("vault.v1");
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("vault_v1_descriptor");
 
 /// Implements `Debug` for a message, printing `shown` fields and `[REDACTED]` (with the length) for
-/// `redacted` ones.
+/// `redacted` ones, and for the proto3 `optional` fields in `redacted_opt` either `None` or
+/// `Some([REDACTED])` (with the length).
 macro_rules! redacted_debug {
-    ($($msg:ident { shown: [$($shown:ident),*], redacted: [$($redacted:ident),*] })+) => {$(
+    ($($msg:ident {
+        shown: [$($shown:ident),*],
+        redacted: [$($redacted:ident),*]
+        $(, redacted_opt: [$($redacted_opt:ident),*])?
+    })+) => {$(
         impl std::fmt::Debug for $msg {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.debug_struct(stringify!($msg))
                     $(.field(stringify!($shown), &self.$shown))*
                     $(.field(stringify!($redacted), &format_args!("[REDACTED {} bytes]", self.$redacted.len())))*
+                    $($(.field(
+                        stringify!($redacted_opt),
+                        &RedactedOpt(self.$redacted_opt.as_ref().map(|v| v.len())),
+                    ))*)?
                     .finish()
             }
         }
     )+};
+}
+
+/// The `Debug` of a redacted `optional` field: whether it is set, and its length.
+struct RedactedOpt(Option<usize>);
+
+impl std::fmt::Debug for RedactedOpt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(len) => write!(f, "Some([REDACTED {len} bytes])"),
+            None => f.write_str("None"),
+        }
+    }
 }
 
 redacted_debug! {
@@ -38,8 +59,17 @@ redacted_debug! {
     VerifyMacRequest { shown: [key_id, mac_algorithm, mac], redacted: [message] }
     GenerateDataKeyPairResponse { shown: [key_id, private_key_ciphertext_blob, public_key, key_pair_spec, key_material_id], redacted: [private_key_plaintext] }
     DeriveSharedSecretResponse { shown: [key_id, key_agreement_algorithm, key_origin], redacted: [shared_secret] }
+    PutParameterRequest { shown: [name, description, r#type, key_id, overwrite, allowed_pattern, tags, tier, data_type], redacted: [value] }
+    Parameter { shown: [name, r#type, version, selector, source_result, last_modified_date, arn, data_type], redacted: [value] }
+    ParameterHistory { shown: [name, r#type, key_id, last_modified_date, last_modified_user, description, allowed_pattern, version, labels, tier, data_type], redacted: [value] }
     AccessKey { shown: [user_name, access_key_id, status, create_date], redacted: [secret_access_key] }
     Credentials { shown: [access_key_id, expiration], redacted: [secret_access_key, session_token] }
+    CreateSecretRequest { shown: [name, client_request_token, description, kms_key_id, tags], redacted: [], redacted_opt: [secret_binary, secret_string] }
+    PutSecretValueRequest { shown: [secret_id, client_request_token, version_stages], redacted: [rotation_token], redacted_opt: [secret_binary, secret_string] }
+    UpdateSecretRequest { shown: [secret_id, client_request_token, description, kms_key_id], redacted: [], redacted_opt: [secret_binary, secret_string] }
+    GetSecretValueResponse { shown: [arn, name, version_id, version_stages, created_date], redacted: [], redacted_opt: [secret_binary, secret_string] }
+    SecretValueEntry { shown: [arn, name, version_id, version_stages, created_date], redacted: [], redacted_opt: [secret_binary, secret_string] }
+    GetRandomPasswordResponse { shown: [], redacted: [random_password] }
 }
 
 #[cfg(test)]
@@ -146,6 +176,110 @@ mod tests {
                 }
             ),
         ];
+        let secret_text = "correct horse battery staple";
+        let secrets = [
+            format!(
+                "{:?}",
+                CreateSecretRequest {
+                    name: "db/password".into(),
+                    secret_string: Some(secret_text.into()),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                CreateSecretRequest {
+                    name: "db/password".into(),
+                    secret_binary: Some(secret.clone()),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                PutSecretValueRequest {
+                    secret_id: "db/password".into(),
+                    secret_string: Some(secret_text.into()),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                PutSecretValueRequest {
+                    secret_id: "db/password".into(),
+                    secret_binary: Some(secret.clone()),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                UpdateSecretRequest {
+                    secret_id: "db/password".into(),
+                    secret_string: Some(secret_text.into()),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                UpdateSecretRequest {
+                    secret_id: "db/password".into(),
+                    secret_binary: Some(secret.clone()),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                GetSecretValueResponse {
+                    name: "db/password".into(),
+                    secret_string: Some(secret_text.into()),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                GetSecretValueResponse {
+                    name: "db/password".into(),
+                    secret_binary: Some(secret.clone()),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                BatchGetSecretValueResponse {
+                    secret_values: vec![
+                        SecretValueEntry {
+                            name: "db/password".into(),
+                            secret_string: Some(secret_text.into()),
+                            ..Default::default()
+                        },
+                        SecretValueEntry {
+                            name: "db/password".into(),
+                            secret_binary: Some(secret.clone()),
+                            ..Default::default()
+                        },
+                    ],
+                    ..Default::default()
+                }
+            ),
+        ];
+        for s in secrets {
+            assert!(s.contains("db/password"), "names stay visible: {s}");
+            assert!(s.contains("Some([REDACTED 28 bytes])"), "{s}");
+            assert!(
+                !s.contains("correct horse") && !s.contains(&as_debug_bytes[1..20]),
+                "{s}"
+            );
+        }
+        let password = format!(
+            "{:?}",
+            GetRandomPasswordResponse {
+                random_password: secret_text.into()
+            }
+        );
+        assert!(password.contains("[REDACTED 28 bytes]"), "{password}");
+        assert!(!password.contains("correct horse"), "{password}");
+        let unset = format!("{:?}", GetSecretValueResponse::default());
+        assert!(unset.contains("secret_binary: None"), "{unset}");
+
         for s in credentials {
             assert!(s.contains("EXAMPLEKEY234567"), "ids stay visible: {s}");
             assert!(

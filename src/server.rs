@@ -11,11 +11,12 @@ use tonic::transport::Server;
 use crate::{
     api::{
         audit_api::AuditApi, auth_layer::AuthLayer, iam_api::IamApi, kms_api::KmsApi,
-        sts_api::StsApi,
+        ssm_api::SsmApi, sts_api::StsApi,
     },
     pb::{
         FILE_DESCRIPTOR_SET, audit_server::AuditServer, identity_server::IdentityServer,
-        key_management_server::KeyManagementServer, security_token_server::SecurityTokenServer,
+        key_management_server::KeyManagementServer, parameter_store_server::ParameterStoreServer,
+        security_token_server::SecurityTokenServer,
     },
     vault::Vault,
 };
@@ -58,6 +59,9 @@ pub async fn run(
         .set_serving::<SecurityTokenServer<StsApi>>()
         .await;
     health_reporter.set_serving::<AuditServer<AuditApi>>().await;
+    health_reporter
+        .set_serving::<ParameterStoreServer<SsmApi>>()
+        .await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -86,6 +90,7 @@ pub async fn run(
         .add_service(IdentityServer::new(IamApi::new(vault.clone())))
         .add_service(SecurityTokenServer::new(StsApi::new(vault.clone())))
         .add_service(AuditServer::new(AuditApi::new(vault.clone())))
+        .add_service(ParameterStoreServer::new(SsmApi::new(vault.clone())))
         // Without TCP_NODELAY a small response can wait ~40 ms for the client's delayed ACK
         // (Nagle's algorithm): one request in flight then runs at a few dozen per second.
         .serve_with_incoming_shutdown(
@@ -103,6 +108,9 @@ pub async fn run(
                     .await;
                 health_reporter
                     .set_not_serving::<AuditServer<AuditApi>>()
+                    .await;
+                health_reporter
+                    .set_not_serving::<ParameterStoreServer<SsmApi>>()
                     .await;
             },
         )

@@ -21,6 +21,7 @@ use crate::{
     crypto::barrier::{Barrier, Keyring, RootKey},
     iam::{Credentials, Iam, RootCredentials},
     kms::Kms,
+    params::Params,
     store::{SqliteStore, Store},
 };
 
@@ -62,6 +63,7 @@ pub enum OpenError {
 #[derive(Debug)]
 pub struct Vault {
     pub kms: Arc<Kms>,
+    pub params: Arc<Params>,
     pub iam: Arc<Iam>,
     pub authenticator: Arc<Authenticator>,
     pub authorizer: Arc<Authorizer>,
@@ -105,13 +107,21 @@ impl Vault {
         iam.bootstrap_root(config.root_credentials)?;
         let audit = AuditLog::start(store.clone(), config.audit)?;
         let kms = Arc::new(Kms::new(
+            store.clone(),
+            barrier.clone(),
+            config.clock.clone(),
+            config.arns.clone(),
+        ));
+        let params = Arc::new(Params::new(
             store,
             barrier,
+            kms.clone(),
             config.clock.clone(),
             config.arns.clone(),
         ));
         let vault = Vault {
             kms,
+            params,
             authenticator: Arc::new(Authenticator::new(iam.clone(), config.clock.clone())),
             authorizer: Arc::new(Authorizer),
             throttle: Throttle::new(config.throttle, config.clock.clone()),

@@ -58,6 +58,8 @@ enum_bridge!(WrappingAlgorithm <=> AlgorithmSpec { RsaesPkcs1V15, RsaesOaepSha1,
 enum_bridge!(WrappingKeySpec <=> WrappingKeySpec { Rsa2048, Rsa3072, Rsa4096 });
 enum_bridge!(ExpirationModel <=> ExpirationModelType { KeyMaterialExpires, KeyMaterialDoesNotExpire });
 enum_bridge!(ImportType <=> ImportType { ExistingKeyMaterial, NewKeyMaterial });
+enum_bridge!(ParameterType <=> ParameterType { String, StringList, SecureString });
+enum_bridge!(ParameterTier <=> ParameterTier { Standard, Advanced, IntelligentTiering });
 
 pub fn timestamp(t: SystemTime) -> prost_types::Timestamp {
     let (seconds, nanos) = to_unix_parts(t);

@@ -14,6 +14,7 @@ pub mod call;
 pub mod convert;
 pub mod iam_api;
 pub mod kms_api;
+pub mod ssm_api;
 pub mod sts_api;
 
 use tonic::{Code, Status};
@@ -28,8 +29,8 @@ pub const ERROR_DOMAIN: &str = "vault.v1";
 pub fn code(kind: ErrorKind) -> Code {
     use ErrorKind::*;
     match kind {
-        NotFound | NoSuchEntity => Code::NotFound,
-        AlreadyExists | EntityAlreadyExists => Code::AlreadyExists,
+        NotFound | NoSuchEntity | ParameterNotFound | ParameterVersionNotFound => Code::NotFound,
+        AlreadyExists | EntityAlreadyExists | ParameterAlreadyExists => Code::AlreadyExists,
         Validation
         | InvalidAliasName
         | InvalidKeyUsage
@@ -43,8 +44,22 @@ pub fn code(kind: ErrorKind) -> Code {
         | KmsInvalidMac
         | InvalidImportToken
         | ExpiredImportToken
-        | IncorrectKeyMaterial => Code::InvalidArgument,
-        Disabled | KmsInvalidState | LimitExceeded | DeleteConflict => Code::FailedPrecondition,
+        | IncorrectKeyMaterial
+        | ParameterVersionLabelLimitExceeded
+        | ParameterPatternMismatch
+        | HierarchyLevelLimitExceeded
+        | InvalidKeyId
+        | InvalidFilterKey
+        | InvalidFilterValue
+        | InvalidNextToken
+        | ParameterLimitExceeded
+        | InvalidResourceId
+        | InvalidResourceType => Code::InvalidArgument,
+        Disabled
+        | KmsInvalidState
+        | LimitExceeded
+        | DeleteConflict
+        | ParameterMaxVersionLimitExceeded => Code::FailedPrecondition,
         AccessDenied => Code::PermissionDenied,
         UnrecognizedClient | InvalidSignature | ExpiredToken | MissingAuthenticationToken => {
             Code::Unauthenticated
@@ -128,6 +143,20 @@ mod tests {
             (InvalidImportToken, Code::InvalidArgument),
             (ExpiredImportToken, Code::InvalidArgument),
             (IncorrectKeyMaterial, Code::InvalidArgument),
+            (ParameterNotFound, Code::NotFound),
+            (ParameterVersionNotFound, Code::NotFound),
+            (ParameterAlreadyExists, Code::AlreadyExists),
+            (ParameterMaxVersionLimitExceeded, Code::FailedPrecondition),
+            (ParameterVersionLabelLimitExceeded, Code::InvalidArgument),
+            (ParameterPatternMismatch, Code::InvalidArgument),
+            (HierarchyLevelLimitExceeded, Code::InvalidArgument),
+            (InvalidKeyId, Code::InvalidArgument),
+            (InvalidFilterKey, Code::InvalidArgument),
+            (InvalidFilterValue, Code::InvalidArgument),
+            (InvalidNextToken, Code::InvalidArgument),
+            (ParameterLimitExceeded, Code::InvalidArgument),
+            (InvalidResourceId, Code::InvalidArgument),
+            (InvalidResourceType, Code::InvalidArgument),
         ];
         assert_eq!(
             expected.len(),

@@ -27,7 +27,8 @@ use crate::{
     clock::{Clock, SystemClock, format_basic_iso8601},
     pb::{
         self, audit_client::AuditClient, identity_client::IdentityClient,
-        key_management_client::KeyManagementClient, security_token_client::SecurityTokenClient,
+        key_management_client::KeyManagementClient, parameter_store_client::ParameterStoreClient,
+        security_token_client::SecurityTokenClient,
     },
 };
 
@@ -240,6 +241,7 @@ pub struct Client {
     iam: IdentityClient<Signed>,
     sts: SecurityTokenClient<Signed>,
     audit: AuditClient<Signed>,
+    ssm: ParameterStoreClient<Signed>,
     timeout: Duration,
     retry: RetryPolicy,
 }
@@ -277,7 +279,8 @@ impl Client {
             kms: KeyManagementClient::with_interceptor(channel.clone(), signer.clone()),
             iam: IdentityClient::with_interceptor(channel.clone(), signer.clone()),
             sts: SecurityTokenClient::with_interceptor(channel.clone(), signer.clone()),
-            audit: AuditClient::with_interceptor(channel, signer),
+            audit: AuditClient::with_interceptor(channel.clone(), signer.clone()),
+            ssm: ParameterStoreClient::with_interceptor(channel, signer),
             timeout: config.timeout,
             retry: config.retry,
         })
@@ -351,6 +354,22 @@ rpcs! { sts, "SecurityToken";
 
 rpcs! { audit, "Audit";
     lookup_events(LookupEventsRequest) -> LookupEventsResponse;
+}
+
+rpcs! { ssm, "ParameterStore";
+    put_parameter(PutParameterRequest) -> PutParameterResponse;
+    get_parameter(GetParameterRequest) -> GetParameterResponse;
+    get_parameters(GetParametersRequest) -> GetParametersResponse;
+    get_parameters_by_path(GetParametersByPathRequest) -> GetParametersByPathResponse;
+    get_parameter_history(GetParameterHistoryRequest) -> GetParameterHistoryResponse;
+    describe_parameters(DescribeParametersRequest) -> DescribeParametersResponse;
+    delete_parameter(DeleteParameterRequest) -> DeleteParameterResponse;
+    delete_parameters(DeleteParametersRequest) -> DeleteParametersResponse;
+    label_parameter_version(LabelParameterVersionRequest) -> LabelParameterVersionResponse;
+    unlabel_parameter_version(UnlabelParameterVersionRequest) -> UnlabelParameterVersionResponse;
+    add_tags_to_resource(AddTagsToResourceRequest) -> AddTagsToResourceResponse;
+    remove_tags_from_resource(RemoveTagsFromResourceRequest) -> RemoveTagsFromResourceResponse;
+    list_tags_for_resource(ListTagsForResourceRequest) -> ListTagsForResourceResponse;
 }
 
 rpcs! { kms, "KeyManagement";

@@ -16,6 +16,7 @@ mod import;
 mod lifecycle;
 mod material;
 mod ops;
+mod services;
 mod tags;
 
 use std::{

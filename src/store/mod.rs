@@ -12,8 +12,8 @@ use std::time::SystemTime;
 use uuid::Uuid;
 
 use crate::model::{
-    AccessKeyRecord, AliasRecord, AuditQuery, AuditRecord, KeyRecord, MaterialVersion, Tag,
-    UserPolicyRecord, UserRecord,
+    AccessKeyRecord, AliasRecord, AuditQuery, AuditRecord, KeyRecord, MaterialVersion,
+    ParameterVersionRecord, Tag, UserPolicyRecord, UserRecord,
 };
 
 pub use sqlite::SqliteStore;
@@ -126,6 +126,52 @@ pub trait Store: Send + Sync + 'static {
     /// Adds or replaces an inline policy.
     fn put_user_policy(&self, policy: &UserPolicyRecord) -> Result<()>;
     fn delete_user_policy(&self, user_id: &str, name: &str) -> Result<bool>;
+
+    // --- Parameter Store -------------------------------------------------------------------------
+    /// The latest version number of a parameter, if it exists.
+    fn parameter_latest_version(&self, name: &str) -> Result<Option<u64>>;
+    /// Adds `version` (the next number) as the parameter's latest, creating the parameter with
+    /// `tags` if it is new, and deleting version `prune` (the oldest, at the history limit), all
+    /// atomically.
+    fn add_parameter_version(
+        &self,
+        version: &ParameterVersionRecord,
+        tags: &[Tag],
+        prune: Option<u64>,
+    ) -> Result<()>;
+    /// One version (the latest when `version` is `None`), with its labels.
+    fn parameter_version(
+        &self,
+        name: &str,
+        version: Option<u64>,
+    ) -> Result<Option<ParameterVersionRecord>>;
+    /// The version a label is on.
+    fn parameter_label(&self, name: &str, label: &str) -> Result<Option<u64>>;
+    /// Every version of a parameter, oldest first, with their labels.
+    fn parameter_versions(&self, name: &str) -> Result<Vec<ParameterVersionRecord>>;
+    /// The latest versions (with labels) of parameters whose name starts with `prefix`, in name
+    /// order after `after`; with `one_level`, only names without a further '/' after the prefix.
+    fn parameters_with_prefix(
+        &self,
+        prefix: &str,
+        one_level: bool,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ParameterVersionRecord>>;
+    /// Deletes a parameter with every version, label and tag; `false` if there was none.
+    fn delete_parameter(&self, name: &str) -> Result<bool>;
+    /// Puts `labels` on `version`, moving any of them from other versions.
+    fn label_parameter_version(&self, name: &str, version: u64, labels: &[String]) -> Result<()>;
+    /// Removes those of `labels` that are on `version`; returns the ones removed.
+    fn unlabel_parameter_version(
+        &self,
+        name: &str,
+        version: u64,
+        labels: &[String],
+    ) -> Result<Vec<String>>;
+    fn parameter_tags(&self, name: &str) -> Result<Vec<Tag>>;
+    fn put_parameter_tags(&self, name: &str, tags: &[Tag]) -> Result<()>;
+    fn remove_parameter_tags(&self, name: &str, keys: &[String]) -> Result<()>;
 
     // --- Audit trail ----------------------------------------------------------------------------
     /// Appends events (already chained, consecutive sequence numbers) in one transaction.

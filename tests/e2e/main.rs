@@ -14,6 +14,7 @@ mod identity;
 mod import;
 mod interop;
 mod keys;
+mod parameters;
 mod sessions;
 mod throttle;
 mod vaultctl;

@@ -117,6 +117,43 @@ pub(super) const MIGRATIONS: &[&str] = &[
     DROP TABLE key_materials;
     ALTER TABLE key_materials_v3 RENAME TO key_materials;
     "#,
+    // 4: Parameter Store: parameters, their versions (values sealed or KMS-encrypted), labels
+    // and tags.
+    r#"
+    CREATE TABLE parameters (
+        name           TEXT PRIMARY KEY,
+        latest_version INTEGER NOT NULL,
+        created_at     INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE parameter_versions (
+        name            TEXT NOT NULL REFERENCES parameters(name) ON DELETE CASCADE,
+        version         INTEGER NOT NULL,
+        type            TEXT NOT NULL,
+        key_id          TEXT,
+        description     TEXT NOT NULL,
+        allowed_pattern TEXT NOT NULL,
+        tier            TEXT NOT NULL,
+        data_type       TEXT NOT NULL,
+        modified_at     INTEGER NOT NULL,
+        modified_by     TEXT NOT NULL,
+        value           BLOB NOT NULL,
+        PRIMARY KEY (name, version)
+    ) STRICT;
+    CREATE TABLE parameter_labels (
+        name    TEXT NOT NULL,
+        label   TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (name, label),
+        FOREIGN KEY (name, version) REFERENCES parameter_versions(name, version) ON DELETE CASCADE
+    ) STRICT;
+    CREATE INDEX parameter_labels_by_version ON parameter_labels(name, version);
+    CREATE TABLE parameter_tags (
+        name      TEXT NOT NULL REFERENCES parameters(name) ON DELETE CASCADE,
+        tag_key   TEXT NOT NULL,
+        tag_value TEXT NOT NULL,
+        PRIMARY KEY (name, tag_key)
+    ) STRICT;
+    "#,
 ];
 
 /// Applies the migrations the database has not seen yet, in one exclusive transaction.

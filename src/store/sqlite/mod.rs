@@ -6,6 +6,7 @@
 
 mod audit;
 mod migrations;
+mod parameters;
 mod rows;
 #[cfg(test)]
 mod tests;
@@ -628,6 +629,74 @@ impl Store for SqliteStore {
                 params![user_id, name],
             )? == 1)
         })
+    }
+
+    fn parameter_latest_version(&self, name: &str) -> Result<Option<u64>> {
+        parameters::latest_version(self, name)
+    }
+
+    fn add_parameter_version(
+        &self,
+        version: &ParameterVersionRecord,
+        tags: &[Tag],
+        prune: Option<u64>,
+    ) -> Result<()> {
+        parameters::add_version(self, version, tags, prune)
+    }
+
+    fn parameter_version(
+        &self,
+        name: &str,
+        version: Option<u64>,
+    ) -> Result<Option<ParameterVersionRecord>> {
+        parameters::version(self, name, version)
+    }
+
+    fn parameter_label(&self, name: &str, label: &str) -> Result<Option<u64>> {
+        parameters::label(self, name, label)
+    }
+
+    fn parameter_versions(&self, name: &str) -> Result<Vec<ParameterVersionRecord>> {
+        parameters::versions(self, name)
+    }
+
+    fn parameters_with_prefix(
+        &self,
+        prefix: &str,
+        one_level: bool,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ParameterVersionRecord>> {
+        parameters::with_prefix(self, prefix, one_level, after, limit)
+    }
+
+    fn delete_parameter(&self, name: &str) -> Result<bool> {
+        parameters::delete(self, name)
+    }
+
+    fn label_parameter_version(&self, name: &str, version: u64, labels: &[String]) -> Result<()> {
+        parameters::add_labels(self, name, version, labels)
+    }
+
+    fn unlabel_parameter_version(
+        &self,
+        name: &str,
+        version: u64,
+        labels: &[String],
+    ) -> Result<Vec<String>> {
+        parameters::remove_labels(self, name, version, labels)
+    }
+
+    fn parameter_tags(&self, name: &str) -> Result<Vec<Tag>> {
+        parameters::tags(self, name)
+    }
+
+    fn put_parameter_tags(&self, name: &str, tags: &[Tag]) -> Result<()> {
+        parameters::put_tags(self, name, tags)
+    }
+
+    fn remove_parameter_tags(&self, name: &str, keys: &[String]) -> Result<()> {
+        parameters::remove_tags(self, name, keys)
     }
 
     fn append_audit_events(&self, events: &[AuditRecord]) -> Result<()> {

@@ -186,12 +186,24 @@ pub(super) fn upsert_tags(
     key_id: Uuid,
     tags: &[Tag],
 ) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO key_tags (key_id, tag_key, tag_value) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
-    )?;
+    upsert_tags_on(tx, "key_tags", "key_id", &key_id.to_string(), tags)
+}
+
+/// Adds or overwrites tags in a tag table (`table` with columns `owner_column`, `tag_key`,
+/// `tag_value`; both names are constants of this crate).
+pub(super) fn upsert_tags_on(
+    tx: &rusqlite::Transaction<'_>,
+    table: &'static str,
+    owner_column: &'static str,
+    owner: &str,
+    tags: &[Tag],
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "INSERT INTO {table} ({owner_column}, tag_key, tag_value) VALUES (?1, ?2, ?3) \
+         ON CONFLICT ({owner_column}, tag_key) DO UPDATE SET tag_value = excluded.tag_value"
+    ))?;
     for tag in tags {
-        stmt.execute(params![key_id.to_string(), tag.key, tag.value])?;
+        stmt.execute(params![owner, tag.key, tag.value])?;
     }
     Ok(())
 }
