@@ -12,6 +12,10 @@
 //!   loopback and the client on the same cores).
 //! - `gdk`: GenerateDataKey (AES_256, with an encryption-context condition in the policy), and the
 //!   domain call (`vault.kms.generate_data_key`) alone on one thread.
+//! - `get-parameter`: Parameter Store GetParameter of a String parameter, and GetParameter
+//!   WithDecryption of a SecureString one (under the AWS-managed `alias/aws/ssm`, so the policy
+//!   needs only `ssm:GetParameter`), ~64-byte values put by root; each printed with its ratio to
+//!   GenerateDataKey's rate at the same concurrency in this run ("-" when `gdk` did not run).
 //! - `decrypt`: Decrypt of a symmetric ciphertext, at the largest concurrency.
 //! - `rsa-sign`: RSA_2048 Sign, RSASSA_PSS_SHA_256 over a RAW 32-byte message.
 //! - `rsa-decrypt`: RSA_2048 Decrypt, RSAES_OAEP_SHA_256, of a 32-byte plaintext encrypted once.
@@ -24,6 +28,7 @@
 //! ```text
 //! cargo run --release --example bench -- --seconds 5 --concurrency 1,16,64
 //! cargo run --release --example bench -- --seconds 5 --concurrency 1,64 --only rsa-sign,p256-sign
+//! cargo run --release --example bench -- --seconds 5 --concurrency 1,64 --only gdk,get-parameter
 //! ```
 
 use std::{
@@ -69,7 +74,7 @@ struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "health,gdk,decrypt,rsa-sign,rsa-decrypt,p256-sign"
+        default_value = "health,gdk,get-parameter,decrypt,rsa-sign,rsa-decrypt,p256-sign"
     )]
     only: Vec<Op>,
 }
@@ -80,6 +85,8 @@ enum Op {
     Health,
     #[value(name = "gdk")]
     Gdk,
+    #[value(name = "get-parameter")]
+    GetParameter,
     #[value(name = "decrypt")]
     Decrypt,
     #[value(name = "rsa-sign")]
@@ -109,6 +116,8 @@ const ID: &str = "AKIABENCHMARKKEY2345";
 const SECRET: &str = "benchmarkbenchmarkbenchmarkbenchmark1234";
 /// The message signed, and the plaintext RSA-encrypted, by the asymmetric rows.
 const MESSAGE: [u8; 32] = [7; 32];
+/// The value of both parameters of the `get-parameter` row: 64 bytes.
+const PARAMETER_VALUE: &str = "postgres://bench:benchmark-password@db.internal:5432/bench?ssl=1";
 
 #[tokio::main]
 async fn main() {
@@ -170,12 +179,19 @@ async fn main() {
 
     // The application user. Its envelope statement has an encryption-context condition, which an
     // RSA Decrypt (no context) never meets; the asymmetric keys get their own statement, by ARN.
+    // The parameters under /bench need only ssm:GetParameter: the SecureString one is under the
+    // AWS-managed alias/aws/ssm, which needs no kms permission.
     let mut statements = vec![
         serde_json::json!({
             "Effect": "Allow",
             "Action": ["kms:GenerateDataKey*", "kms:Encrypt", "kms:Decrypt"],
             "Resource": "arn:aws:kms:*:*:key/*",
             "Condition": {"StringEquals": {"kms:EncryptionContext:app": "bench"}},
+        }),
+        serde_json::json!({
+            "Effect": "Allow",
+            "Action": "ssm:GetParameter",
+            "Resource": "arn:aws:ssm:*:*:parameter/bench/*",
         }),
         serde_json::json!({
             "Effect": "Deny",
@@ -261,6 +277,8 @@ async fn main() {
         }
     }
 
+    // GenerateDataKey's gRPC rate by concurrency, for the get-parameter rows' ratio.
+    let mut gdk_rates: HashMap<usize, f64> = HashMap::new();
     if wants(Op::Gdk) {
         // The domain call alone: the ceiling the gRPC layer is measured against.
         let kms = vault.kms.clone();
@@ -285,12 +303,77 @@ async fn main() {
                 driver!(client, generate_data_key, gdk),
             )
             .await;
+            gdk_rates.insert(concurrency, rate);
             row(
                 "GenerateDataKey (gRPC, signed)",
                 concurrency,
                 rate,
                 &format!("(domain/gRPC ratio {:.1}x)", domain_rate / rate),
             );
+        }
+    }
+
+    if wants(Op::GetParameter) {
+        let mut rows = Vec::new();
+        for (name, kind, label) in [
+            (
+                "/bench/plain",
+                pb::ParameterType::String,
+                "GetParameter String (gRPC, signed)",
+            ),
+            (
+                "/bench/secret",
+                pb::ParameterType::SecureString,
+                "GetParameter SecureString (gRPC, signed)",
+            ),
+        ] {
+            let secure = kind == pb::ParameterType::SecureString;
+            let req = pb::GetParameterRequest {
+                name: name.into(),
+                with_decryption: secure,
+            };
+            // Put as root (SecureString under the default alias/aws/ssm), then one read as the
+            // app user: on an error the row is skipped and the error printed instead.
+            let put = root
+                .put_parameter(pb::PutParameterRequest {
+                    name: name.into(),
+                    value: PARAMETER_VALUE.into(),
+                    r#type: kind as i32,
+                    overwrite: true,
+                    ..Default::default()
+                })
+                .await;
+            let check = match put {
+                Err(err) => Err(format!("PutParameter {name} as root: {err}")),
+                Ok(_) => match client.get_parameter(req.clone()).await {
+                    Ok(got)
+                        if got.parameter.as_ref().map(|p| p.value.as_str())
+                            == Some(PARAMETER_VALUE) =>
+                    {
+                        Ok(())
+                    }
+                    Ok(got) => Err(format!("unexpected parameter: {:?}", got.parameter)),
+                    Err(err) => Err(format!("GetParameter {name}: {err}")),
+                },
+            };
+            match check {
+                Ok(()) => rows.push((label, req)),
+                Err(err) => println!("{label}: the call through vaultd failed: {err}"),
+            }
+        }
+        for &concurrency in &args.concurrency {
+            for (label, req) in &rows {
+                let rate = measure(concurrency, seconds, driver!(client, get_parameter, req)).await;
+                let ratio = gdk_rates
+                    .get(&concurrency)
+                    .map_or("-".to_string(), |gdk| format!("{:.2}x", rate / gdk));
+                row(
+                    label,
+                    concurrency,
+                    rate,
+                    &format!("(GetParameter/GenerateDataKey ratio {ratio})"),
+                );
+            }
         }
     }
 

@@ -94,6 +94,25 @@ impl Arns {
         })
     }
 
+    /// A secret: `arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX` (SUFFIX: 6 random
+    /// characters that tell apart secrets of the same name over time).
+    pub fn secret(&self, name: &str, suffix: &str) -> String {
+        format!(
+            "arn:aws:secretsmanager:{}:{}:secret:{name}-{suffix}",
+            self.region, self.account
+        )
+    }
+
+    /// The part after `secret:` of a Secrets Manager ARN of this region and account (the name with
+    /// or without its suffix, as a caller may give a partial ARN). `None` for anything else.
+    pub fn parse_secret<'a>(&self, arn: &'a str) -> Option<&'a str> {
+        let rest = arn.strip_prefix("arn:aws:secretsmanager:")?;
+        let (region, rest) = rest.split_once(':')?;
+        let (account, resource) = rest.split_once(':')?;
+        let name = resource.strip_prefix("secret:")?;
+        (region == self.region && account == self.account && !name.is_empty()).then_some(name)
+    }
+
     pub fn user(&self, name: &str) -> String {
         format!("arn:aws:iam::{}:user/{name}", self.account)
     }

@@ -54,6 +54,12 @@ pub enum ErrorKind {
     ParameterLimitExceeded,
     InvalidResourceId,
     InvalidResourceType,
+    ResourceNotFound,
+    ResourceExists,
+    InvalidParameter,
+    InvalidRequest,
+    DecryptionFailure,
+    EncryptionFailure,
 }
 
 impl ErrorKind {
@@ -105,11 +111,17 @@ impl ErrorKind {
             ErrorKind::ParameterLimitExceeded => "ParameterLimitExceeded",
             ErrorKind::InvalidResourceId => "InvalidResourceId",
             ErrorKind::InvalidResourceType => "InvalidResourceType",
+            ErrorKind::ResourceNotFound => "ResourceNotFoundException",
+            ErrorKind::ResourceExists => "ResourceExistsException",
+            ErrorKind::InvalidParameter => "InvalidParameterException",
+            ErrorKind::InvalidRequest => "InvalidRequestException",
+            ErrorKind::DecryptionFailure => "DecryptionFailure",
+            ErrorKind::EncryptionFailure => "EncryptionFailure",
         }
     }
 
     /// Every kind, for exhaustive tests of the error table.
-    pub const ALL: [ErrorKind; 44] = [
+    pub const ALL: [ErrorKind; 50] = [
         ErrorKind::NotFound,
         ErrorKind::AlreadyExists,
         ErrorKind::Validation,
@@ -154,6 +166,12 @@ impl ErrorKind {
         ErrorKind::ParameterLimitExceeded,
         ErrorKind::InvalidResourceId,
         ErrorKind::InvalidResourceType,
+        ErrorKind::ResourceNotFound,
+        ErrorKind::ResourceExists,
+        ErrorKind::InvalidParameter,
+        ErrorKind::InvalidRequest,
+        ErrorKind::DecryptionFailure,
+        ErrorKind::EncryptionFailure,
     ];
 }
 

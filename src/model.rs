@@ -380,3 +380,48 @@ pub struct ParameterVersionRecord {
     /// Filled in by reads; ignored by writes (labels have their own calls).
     pub labels: Vec<String>,
 }
+
+/// A Secrets Manager secret's metadata, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretRecord {
+    /// `arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX`: the identity of the secret.
+    pub arn: String,
+    pub name: String,
+    pub description: String,
+    /// The KMS key as the caller named it; `None` for the AWS-managed default.
+    pub kms_key_id: Option<String>,
+    pub created_at: SystemTime,
+    pub last_changed_at: SystemTime,
+    /// Day granularity, as AWS.
+    pub last_accessed_at: Option<SystemTime>,
+    /// Set while a deletion is scheduled: when it happens.
+    pub deleted_at: Option<SystemTime>,
+    pub rotation: SecretRotation,
+}
+
+/// A secret's rotation settings and state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecretRotation {
+    /// `None` until rotation was ever configured (AWS returns no RotationEnabled then).
+    pub enabled: Option<bool>,
+    /// vaultd's rotation hook (`http(s)://…` or `command:…`), in AWS's RotationLambdaARN.
+    pub hook: Option<String>,
+    pub automatically_after_days: Option<u32>,
+    pub schedule_expression: Option<String>,
+    pub duration: Option<String>,
+    pub last_rotated_at: Option<SystemTime>,
+    pub next_rotation_at: Option<SystemTime>,
+    /// Why the last rotation failed; `None` after a success.
+    pub failure: Option<String>,
+}
+
+/// One version of a secret. `value` is a KMS ciphertext blob of the encoded value, never the
+/// plaintext; `None` for an AWSPENDING version created by a rotation before its value is set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretVersionRecord {
+    pub version_id: String,
+    pub created_at: SystemTime,
+    pub value: Option<Vec<u8>>,
+    /// Filled in by reads.
+    pub stages: Vec<String>,
+}

@@ -11,12 +11,12 @@ use tonic::transport::Server;
 use crate::{
     api::{
         audit_api::AuditApi, auth_layer::AuthLayer, iam_api::IamApi, kms_api::KmsApi,
-        ssm_api::SsmApi, sts_api::StsApi,
+        secrets_api::SecretsApi, ssm_api::SsmApi, sts_api::StsApi,
     },
     pb::{
         FILE_DESCRIPTOR_SET, audit_server::AuditServer, identity_server::IdentityServer,
         key_management_server::KeyManagementServer, parameter_store_server::ParameterStoreServer,
-        security_token_server::SecurityTokenServer,
+        secrets_manager_server::SecretsManagerServer, security_token_server::SecurityTokenServer,
     },
     vault::Vault,
 };
@@ -62,6 +62,9 @@ pub async fn run(
     health_reporter
         .set_serving::<ParameterStoreServer<SsmApi>>()
         .await;
+    health_reporter
+        .set_serving::<SecretsManagerServer<SecretsApi>>()
+        .await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -91,6 +94,7 @@ pub async fn run(
         .add_service(SecurityTokenServer::new(StsApi::new(vault.clone())))
         .add_service(AuditServer::new(AuditApi::new(vault.clone())))
         .add_service(ParameterStoreServer::new(SsmApi::new(vault.clone())))
+        .add_service(SecretsManagerServer::new(SecretsApi::new(vault.clone())))
         // Without TCP_NODELAY a small response can wait ~40 ms for the client's delayed ACK
         // (Nagle's algorithm): one request in flight then runs at a few dozen per second.
         .serve_with_incoming_shutdown(
@@ -111,6 +115,9 @@ pub async fn run(
                     .await;
                 health_reporter
                     .set_not_serving::<ParameterStoreServer<SsmApi>>()
+                    .await;
+                health_reporter
+                    .set_not_serving::<SecretsManagerServer<SecretsApi>>()
                     .await;
             },
         )
@@ -154,6 +161,15 @@ async fn maintenance_loop(
             Ok(Ok(_)) => {}
             Ok(Err(err)) => tracing::warn!(error = %err, "maintenance failed; will retry"),
             Err(_) => tracing::warn!("maintenance task panicked; will retry"),
+        }
+        let secrets = vault.secrets.clone();
+        match tokio::task::spawn_blocking(move || secrets.run_maintenance()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(deleted)) => tracing::info!(deleted_secrets = deleted, "maintenance"),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "secrets maintenance failed; will retry")
+            }
+            Err(_) => tracing::warn!("secrets maintenance task panicked; will retry"),
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::{
     iam::{Credentials, Iam, RootCredentials},
     kms::Kms,
     params::Params,
+    secrets::Secrets,
     store::{SqliteStore, Store},
 };
 
@@ -64,6 +65,7 @@ pub enum OpenError {
 pub struct Vault {
     pub kms: Arc<Kms>,
     pub params: Arc<Params>,
+    pub secrets: Arc<Secrets>,
     pub iam: Arc<Iam>,
     pub authenticator: Arc<Authenticator>,
     pub authorizer: Arc<Authorizer>,
@@ -113,8 +115,14 @@ impl Vault {
             config.arns.clone(),
         ));
         let params = Arc::new(Params::new(
-            store,
+            store.clone(),
             barrier,
+            kms.clone(),
+            config.clock.clone(),
+            config.arns.clone(),
+        ));
+        let secrets = Arc::new(Secrets::new(
+            store,
             kms.clone(),
             config.clock.clone(),
             config.arns.clone(),
@@ -122,6 +130,7 @@ impl Vault {
         let vault = Vault {
             kms,
             params,
+            secrets,
             authenticator: Arc::new(Authenticator::new(iam.clone(), config.clock.clone())),
             authorizer: Arc::new(Authorizer),
             throttle: Throttle::new(config.throttle, config.clock.clone()),

@@ -14,6 +14,7 @@ pub mod call;
 pub mod convert;
 pub mod iam_api;
 pub mod kms_api;
+pub mod secrets_api;
 pub mod ssm_api;
 pub mod sts_api;
 
@@ -29,8 +30,14 @@ pub const ERROR_DOMAIN: &str = "vault.v1";
 pub fn code(kind: ErrorKind) -> Code {
     use ErrorKind::*;
     match kind {
-        NotFound | NoSuchEntity | ParameterNotFound | ParameterVersionNotFound => Code::NotFound,
-        AlreadyExists | EntityAlreadyExists | ParameterAlreadyExists => Code::AlreadyExists,
+        NotFound
+        | NoSuchEntity
+        | ParameterNotFound
+        | ParameterVersionNotFound
+        | ResourceNotFound => Code::NotFound,
+        AlreadyExists | EntityAlreadyExists | ParameterAlreadyExists | ResourceExists => {
+            Code::AlreadyExists
+        }
         Validation
         | InvalidAliasName
         | InvalidKeyUsage
@@ -54,12 +61,16 @@ pub fn code(kind: ErrorKind) -> Code {
         | InvalidNextToken
         | ParameterLimitExceeded
         | InvalidResourceId
-        | InvalidResourceType => Code::InvalidArgument,
+        | InvalidResourceType
+        | InvalidParameter
+        | InvalidRequest => Code::InvalidArgument,
         Disabled
         | KmsInvalidState
         | LimitExceeded
         | DeleteConflict
-        | ParameterMaxVersionLimitExceeded => Code::FailedPrecondition,
+        | ParameterMaxVersionLimitExceeded
+        | DecryptionFailure
+        | EncryptionFailure => Code::FailedPrecondition,
         AccessDenied => Code::PermissionDenied,
         UnrecognizedClient | InvalidSignature | ExpiredToken | MissingAuthenticationToken => {
             Code::Unauthenticated
@@ -157,6 +168,12 @@ mod tests {
             (ParameterLimitExceeded, Code::InvalidArgument),
             (InvalidResourceId, Code::InvalidArgument),
             (InvalidResourceType, Code::InvalidArgument),
+            (ResourceNotFound, Code::NotFound),
+            (ResourceExists, Code::AlreadyExists),
+            (InvalidParameter, Code::InvalidArgument),
+            (InvalidRequest, Code::InvalidArgument),
+            (DecryptionFailure, Code::FailedPrecondition),
+            (EncryptionFailure, Code::FailedPrecondition),
         ];
         assert_eq!(
             expected.len(),

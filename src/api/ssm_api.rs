@@ -21,7 +21,7 @@ use crate::{
     error::Result,
     model::{ParameterTier, ParameterType, ParameterVersionRecord, Tag},
     paging::{Page, Paged},
-    params::{ParameterFilter, ParameterView, Params, PutParameterInput},
+    params::{ParameterFilter, ParameterView, Params, PutParameterInput, Selector},
     pb::{self, parameter_store_server::ParameterStore},
     vault::Vault,
 };
@@ -53,14 +53,12 @@ impl SsmApi {
     /// `action` on each named parameter (their ARNs; names that are not even valid are checked
     /// as given, so a bad name is still an authorized request that fails validation).
     fn authorize_names(&self, who: &Caller, action: &str, names: &[String]) -> Result<(), Status> {
+        // The same parse the domain reads with, so the ARN authorized is the one read.
         let arns: Vec<String> = names
             .iter()
-            .map(|n| {
-                let name = n.rsplit_once(':').map_or(n.as_str(), |(name, _)| name);
-                match name.starts_with("arn:") {
-                    true => name.to_string(),
-                    false => self.vault.params.arn(name),
-                }
+            .map(|n| match Selector::parse(n, &self.vault.arns) {
+                Ok(selector) => self.vault.params.arn(&selector.name),
+                Err(_) => n.clone(),
             })
             .collect();
         let arns: Vec<&str> = arns.iter().map(String::as_str).collect();
@@ -201,11 +199,14 @@ impl ParameterStore for SsmApi {
         let parameter_type = ParameterType::from_wire(req.r#type, "type").map_err(status)?;
         let tier = ParameterTier::from_wire(req.tier, "tier").map_err(status)?;
         let key_id = optional(&req.key_id).map(str::to_string);
-        // A customer-managed key also needs kms:Encrypt, as AWS's key policy would ask.
+        // A customer-managed key also needs kms:Encrypt, as AWS's key policy would ask; the key
+        // checked is the key used (an alias re-pointed meanwhile changes nothing).
+        let mut resolved_key = None;
         if let Some(key_id) = key_id.clone() {
             let (key, aws_managed) = self
                 .blocking(move |params| params.put_key(Some(&key_id)))
                 .await?;
+            resolved_key = Some(key.clone());
             if !aws_managed {
                 let context = self.vault.params.encryption_context(&req.name);
                 who.authorize(
@@ -229,6 +230,7 @@ impl ParameterStore for SsmApi {
             tags: tags(req.tags),
             tier,
             data_type: optional(&req.data_type).map(str::to_string),
+            resolved_key,
         };
         let user = who.principal.user_arn().to_string();
         let (version, tier) = self
@@ -262,8 +264,8 @@ impl ParameterStore for SsmApi {
     ) -> RpcResult<pb::GetParametersResponse> {
         let who = caller(&request)?;
         let req = request.into_inner();
-        self.authorize_names(&who, "ssm:GetParameters", &req.names)?;
         too_many_names(&req.names)?;
+        self.authorize_names(&who, "ssm:GetParameters", &req.names)?;
         let names = req.names;
         let (found, invalid) = self
             .blocking(move |params| {
@@ -419,8 +421,8 @@ impl ParameterStore for SsmApi {
     ) -> RpcResult<pb::DeleteParametersResponse> {
         let who = caller(&request)?;
         let req = request.into_inner();
-        self.authorize_names(&who, "ssm:DeleteParameters", &req.names)?;
         too_many_names(&req.names)?;
+        self.authorize_names(&who, "ssm:DeleteParameters", &req.names)?;
         let names = req.names;
         let (deleted, invalid) = self
             .blocking(move |params| {

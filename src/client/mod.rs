@@ -28,7 +28,7 @@ use crate::{
     pb::{
         self, audit_client::AuditClient, identity_client::IdentityClient,
         key_management_client::KeyManagementClient, parameter_store_client::ParameterStoreClient,
-        security_token_client::SecurityTokenClient,
+        secrets_manager_client::SecretsManagerClient, security_token_client::SecurityTokenClient,
     },
 };
 
@@ -242,6 +242,7 @@ pub struct Client {
     sts: SecurityTokenClient<Signed>,
     audit: AuditClient<Signed>,
     ssm: ParameterStoreClient<Signed>,
+    secrets: SecretsManagerClient<Signed>,
     timeout: Duration,
     retry: RetryPolicy,
 }
@@ -280,7 +281,8 @@ impl Client {
             iam: IdentityClient::with_interceptor(channel.clone(), signer.clone()),
             sts: SecurityTokenClient::with_interceptor(channel.clone(), signer.clone()),
             audit: AuditClient::with_interceptor(channel.clone(), signer.clone()),
-            ssm: ParameterStoreClient::with_interceptor(channel, signer),
+            ssm: ParameterStoreClient::with_interceptor(channel.clone(), signer.clone()),
+            secrets: SecretsManagerClient::with_interceptor(channel, signer),
             timeout: config.timeout,
             retry: config.retry,
         })
@@ -313,21 +315,25 @@ impl Client {
 }
 
 /// One method per RPC of a service: `rpcs!(field, "Service"; method(Request) -> Response; ...)`.
+/// `method = rpc(Request) -> Response` names the client method apart from the generated one, for
+/// RPCs that two services share a name for (TagResource).
 macro_rules! rpcs {
-    ($field:ident, $service:literal; $($method:ident($req:ident) -> $resp:ident;)+) => {
+    ($field:ident, $service:literal; $($method:ident $(= $rpc:ident)? ($req:ident) -> $resp:ident;)+) => {
         impl Client {
             $(
                 #[doc = concat!("`", $service, "/", stringify!($req), "` (without the Request suffix).")]
                 pub async fn $method(&self, request: pb::$req) -> Result<pb::$resp, ClientError> {
                     self.call(request, |r| {
                         let mut service = self.$field.clone();
-                        async move { service.$method(r).await }
+                        async move { rpcs!(@call service, $method $(, $rpc)?, r).await }
                     })
                     .await
                 }
             )+
         }
     };
+    (@call $service:ident, $method:ident, $rpc:ident, $r:ident) => { $service.$rpc($r) };
+    (@call $service:ident, $method:ident, $r:ident) => { $service.$method($r) };
 }
 
 rpcs! { iam, "Identity";
@@ -370,6 +376,25 @@ rpcs! { ssm, "ParameterStore";
     add_tags_to_resource(AddTagsToResourceRequest) -> AddTagsToResourceResponse;
     remove_tags_from_resource(RemoveTagsFromResourceRequest) -> RemoveTagsFromResourceResponse;
     list_tags_for_resource(ListTagsForResourceRequest) -> ListTagsForResourceResponse;
+}
+
+rpcs! { secrets, "SecretsManager";
+    create_secret(CreateSecretRequest) -> CreateSecretResponse;
+    get_secret_value(GetSecretValueRequest) -> GetSecretValueResponse;
+    batch_get_secret_value(BatchGetSecretValueRequest) -> BatchGetSecretValueResponse;
+    put_secret_value(PutSecretValueRequest) -> PutSecretValueResponse;
+    update_secret(UpdateSecretRequest) -> UpdateSecretResponse;
+    update_secret_version_stage(UpdateSecretVersionStageRequest) -> UpdateSecretVersionStageResponse;
+    describe_secret(DescribeSecretRequest) -> DescribeSecretResponse;
+    list_secrets(ListSecretsRequest) -> ListSecretsResponse;
+    list_secret_version_ids(ListSecretVersionIdsRequest) -> ListSecretVersionIdsResponse;
+    delete_secret(DeleteSecretRequest) -> DeleteSecretResponse;
+    restore_secret(RestoreSecretRequest) -> RestoreSecretResponse;
+    tag_secret = tag_resource(SecretsManagerTagResourceRequest) -> SecretsManagerTagResourceResponse;
+    untag_secret = untag_resource(SecretsManagerUntagResourceRequest) -> SecretsManagerUntagResourceResponse;
+    get_random_password(GetRandomPasswordRequest) -> GetRandomPasswordResponse;
+    rotate_secret(RotateSecretRequest) -> RotateSecretResponse;
+    cancel_rotate_secret(CancelRotateSecretRequest) -> CancelRotateSecretResponse;
 }
 
 rpcs! { kms, "KeyManagement";

@@ -88,6 +88,26 @@ impl Kms {
         }
     }
 
+    /// AWS-managed keys (those services create, such as `alias/aws/ssm`) are managed by their
+    /// service: callers can use them but not change them.
+    pub(super) fn require_customer_managed(&self, record: &KeyRecord) -> Result<()> {
+        match record.key_manager {
+            KeyManager::Customer => Ok(()),
+            KeyManager::Aws => Err(self.aws_managed_refusal(record)),
+        }
+    }
+
+    fn aws_managed_refusal(&self, record: &KeyRecord) -> Error {
+        Error::new(
+            ErrorKind::UnsupportedOperation,
+            format!(
+                "{} is an AWS managed key: its service manages it, and this operation is not \
+                 allowed on it.",
+                self.arns.key(record.id)
+            ),
+        )
+    }
+
     /// Automatic rotation: symmetric keys whose material vaultd generated, as AWS.
     fn require_auto_rotatable(&self, record: &KeyRecord) -> Result<()> {
         self.require_symmetric_for_rotation(record)?;
@@ -215,6 +235,7 @@ impl Kms {
     pub fn update_key_description(&self, id: Uuid, description: String) -> Result<()> {
         validate_description(&description)?;
         self.update_key(id, |current, _| {
+            self.require_customer_managed(current)?;
             self.require_not_pending_deletion(current)?;
             Ok(Some(KeyRecord {
                 description,
@@ -234,6 +255,7 @@ impl Kms {
 
     fn set_enabled(&self, id: Uuid, state: KeyState) -> Result<()> {
         self.update_key(id, |current, _| match current.state {
+            _ if current.key_manager == KeyManager::Aws => Err(self.aws_managed_refusal(current)),
             KeyState::Enabled | KeyState::Disabled => Ok(Some(KeyRecord {
                 state,
                 ..current.clone()
@@ -260,6 +282,7 @@ impl Kms {
             )));
         }
         let key = self.update_key(id, |current, now| {
+            self.require_customer_managed(current)?;
             self.require_not_pending_deletion(current)?;
             Ok(Some(KeyRecord {
                 state: KeyState::PendingDeletion,
@@ -277,6 +300,7 @@ impl Kms {
         self.key(id)?;
         let _guard = self.write_lock()?;
         let current = self.current(id)?;
+        self.require_customer_managed(&current.record)?;
         if current.record.state != KeyState::PendingDeletion {
             return Err(Error::invalid_state(format!(
                 "{} is not pending deletion.",
@@ -308,6 +332,7 @@ impl Kms {
             )));
         }
         self.update_key(id, |current, now| {
+            self.require_customer_managed(current)?;
             self.require_auto_rotatable(current)?;
             self.require_enabled(current)?;
             let rotation = match (current.rotation, period_days) {
@@ -331,6 +356,7 @@ impl Kms {
 
     pub fn disable_key_rotation(&self, id: Uuid) -> Result<()> {
         self.update_key(id, |current, _| {
+            self.require_customer_managed(current)?;
             self.require_auto_rotatable(current)?;
             self.require_enabled(current)?;
             Ok(Some(KeyRecord {
@@ -359,6 +385,7 @@ impl Kms {
         self.key(id)?;
         let _guard = self.write_lock()?;
         let current = self.current(id)?;
+        self.require_customer_managed(&current.record)?;
         self.require_symmetric_for_rotation(&current.record)?;
         self.require_enabled(&current.record)?;
         let materials = self.store.materials(id)?;

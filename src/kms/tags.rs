@@ -62,7 +62,9 @@ impl Kms {
         validate_tags(tags)?;
         self.key(id)?;
         let _guard = self.write_lock()?;
-        self.require_not_pending_deletion(&self.current(id)?.record)?;
+        let current = self.current(id)?;
+        self.require_customer_managed(&current.record)?;
+        self.require_not_pending_deletion(&current.record)?;
         let existing = self.store.tags(id)?;
         let added = tags
             .iter()

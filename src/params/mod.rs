@@ -68,6 +68,8 @@ pub struct PutParameterInput {
     pub tags: Vec<Tag>,
     pub tier: Option<ParameterTier>,
     pub data_type: Option<String>,
+    /// The key `key_id` resolved to when the caller was authorized on it; used as is.
+    pub resolved_key: Option<crate::kms::ResolvedKey>,
 }
 
 /// A parameter version with its value opened as the caller asked. Holds a secret when decrypted:
@@ -152,7 +154,7 @@ impl Params {
 
     fn resolve_put_key(&self, key_id: Option<&str>) -> Result<crate::kms::ResolvedKey> {
         match key_id {
-            None => self
+            None | Some(DEFAULT_KEY_ALIAS) => self
                 .kms
                 .aws_managed_key(DEFAULT_KEY_ALIAS, DEFAULT_KEY_DESCRIPTION),
             Some(key_id) => self.kms.resolve(key_id).map_err(|e| match e.kind {
@@ -219,6 +221,19 @@ impl Params {
             Some(version) => self.store.parameter_version(&input.name, Some(version))?,
             None => None,
         };
+        if latest.is_none()
+            && let Some(sibling) = Self::sibling(&input.name)
+            && self.store.parameter_latest_version(&sibling)?.is_some()
+        {
+            return Err(Error::new(
+                ErrorKind::ParameterAlreadyExists,
+                format!(
+                    "The parameter {sibling} already exists, and has the same ARN as {}: use that \
+                     name.",
+                    input.name
+                ),
+            ));
+        }
         if latest.is_some() && !input.overwrite {
             return Err(Error::new(
                 ErrorKind::ParameterAlreadyExists,
@@ -269,7 +284,10 @@ impl Params {
         let version = latest.as_ref().map_or(1, |l| l.version + 1);
         let (key_id, value) = match parameter_type {
             ParameterType::SecureString => {
-                let key = self.resolve_put_key(input.key_id.as_deref())?;
+                let key = match input.resolved_key.clone() {
+                    Some(key) => key,
+                    None => self.resolve_put_key(input.key_id.as_deref())?,
+                };
                 let blob = self.kms.encrypt_for_service(
                     key.id,
                     &self.context(&input.name),
@@ -335,7 +353,8 @@ impl Params {
     /// The version a name with an optional `:version` / `:label` selector names (GetParameter,
     /// GetParameters, and names given as ARNs).
     pub fn find(&self, name: &str) -> Result<(ParameterVersionRecord, String)> {
-        let selector = Selector::parse(name, &self.arns)?;
+        let mut selector = Selector::parse(name, &self.arns)?;
+        selector.name = self.spelling(name, selector.name)?;
         let record = match &selector.version {
             None => self.store.parameter_version(&selector.name, None)?,
             Some(names::Version::Number(v)) => {
@@ -496,7 +515,7 @@ impl Params {
         name: &str,
         page: &Page,
     ) -> Result<Paged<ParameterVersionRecord>> {
-        let name = Selector::plain_name(name, &self.arns)?;
+        let name = self.plain(name)?;
         let cursor = next_token(Cursor::parse_field(page, "maxResults", 50, 50))?;
         let versions = self.store.parameter_versions(&name)?;
         if versions.is_empty() {
@@ -506,7 +525,7 @@ impl Params {
     }
 
     pub fn delete_parameter(&self, name: &str) -> Result<()> {
-        let name = Selector::plain_name(name, &self.arns)?;
+        let name = self.plain(name)?;
         let _guard = self
             .writer
             .lock()
@@ -525,7 +544,7 @@ impl Params {
         version: Option<u64>,
         labels: &[String],
     ) -> Result<(u64, Vec<String>)> {
-        let name = Selector::plain_name(name, &self.arns)?;
+        let name = self.plain(name)?;
         if labels.is_empty() || labels.len() > MAX_LABELS_PER_VERSION {
             return Err(Error::validation(
                 "1 validation error detected: Value at 'labels' failed to satisfy constraint: \
@@ -573,7 +592,7 @@ impl Params {
         version: u64,
         labels: &[String],
     ) -> Result<(Vec<String>, Vec<String>)> {
-        let name = Selector::plain_name(name, &self.arns)?;
+        let name = self.plain(name)?;
         if labels.is_empty() || labels.len() > MAX_LABELS_PER_VERSION {
             return Err(Error::validation(
                 "1 validation error detected: Value at 'labels' failed to satisfy constraint: \
@@ -605,6 +624,34 @@ impl Params {
         Ok((removed, invalid))
     }
 
+    /// A name (or ARN) without selector, as stored.
+    fn plain(&self, input: &str) -> Result<String> {
+        let name = Selector::plain_name(input, &self.arns)?;
+        self.spelling(input, name)
+    }
+
+    /// An ARN names `x` and `/x` alike (`…:parameter/x`), and only one of them can exist: given
+    /// an ARN, the one that does.
+    fn spelling(&self, input: &str, name: String) -> Result<String> {
+        if !input.starts_with("arn:") || name.contains('/') {
+            return Ok(name);
+        }
+        let rooted = format!("/{name}");
+        match self.store.parameter_latest_version(&name)? {
+            None if self.store.parameter_latest_version(&rooted)?.is_some() => Ok(rooted),
+            _ => Ok(name),
+        }
+    }
+
+    /// `x` and `/x` share an ARN, so policies could not tell them apart: only one may exist.
+    fn sibling(name: &str) -> Option<String> {
+        match name.strip_prefix('/') {
+            Some(rest) if !rest.contains('/') => Some(rest.to_string()),
+            Some(_) => None,
+            None => Some(format!("/{name}")),
+        }
+    }
+
     fn require_parameter(&self, resource_type: &str, name: &str) -> Result<String> {
         if resource_type != "Parameter" {
             return Err(Error::new(
@@ -612,7 +659,7 @@ impl Params {
                 format!("The resource type {resource_type:?} is not supported: use \"Parameter\"."),
             ));
         }
-        let name = Selector::plain_name(name, &self.arns)?;
+        let name = self.plain(name)?;
         if self.store.parameter_latest_version(&name)?.is_none() {
             return Err(Error::new(
                 ErrorKind::InvalidResourceId,

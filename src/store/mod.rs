@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::model::{
     AccessKeyRecord, AliasRecord, AuditQuery, AuditRecord, KeyRecord, MaterialVersion,
-    ParameterVersionRecord, Tag, UserPolicyRecord, UserRecord,
+    ParameterVersionRecord, SecretRecord, SecretVersionRecord, Tag, UserPolicyRecord, UserRecord,
 };
 
 pub use sqlite::SqliteStore;
@@ -172,6 +172,34 @@ pub trait Store: Send + Sync + 'static {
     fn parameter_tags(&self, name: &str) -> Result<Vec<Tag>>;
     fn put_parameter_tags(&self, name: &str, tags: &[Tag]) -> Result<()>;
     fn remove_parameter_tags(&self, name: &str, keys: &[String]) -> Result<()>;
+
+    // --- Secrets Manager ---------------------------------------------------------------------------
+    fn secret(&self, arn: &str) -> Result<Option<SecretRecord>>;
+    fn secret_by_name(&self, name: &str) -> Result<Option<SecretRecord>>;
+    /// Every secret, ordered by name.
+    fn list_secrets(&self) -> Result<Vec<SecretRecord>>;
+    /// Secrets whose scheduled deletion date is at or before `now`.
+    fn secrets_due_for_deletion(&self, now: SystemTime) -> Result<Vec<String>>;
+    /// Secrets with rotation on whose next rotation is at or before `now`.
+    fn secrets_due_for_rotation(&self, now: SystemTime) -> Result<Vec<String>>;
+    /// Writes a secret (new or changed), optionally one version (new, or with its value
+    /// replaced), stage changes (`None` removes the stage) and pruned versions, atomically; tags
+    /// are added (for a new secret).
+    fn write_secret(
+        &self,
+        secret: &SecretRecord,
+        version: Option<&SecretVersionRecord>,
+        stages: &[(String, Option<String>)],
+        prune: &[String],
+        tags: &[Tag],
+    ) -> Result<()>;
+    /// A secret's versions, oldest first, with their stages.
+    fn secret_versions(&self, arn: &str) -> Result<Vec<SecretVersionRecord>>;
+    /// Deletes a secret with its versions and tags; `false` if there was none.
+    fn delete_secret(&self, arn: &str) -> Result<bool>;
+    fn secret_tags(&self, arn: &str) -> Result<Vec<Tag>>;
+    fn put_secret_tags(&self, arn: &str, tags: &[Tag]) -> Result<()>;
+    fn remove_secret_tags(&self, arn: &str, keys: &[String]) -> Result<()>;
 
     // --- Audit trail ----------------------------------------------------------------------------
     /// Appends events (already chained, consecutive sequence numbers) in one transaction.

@@ -20,3 +20,4 @@ mod throttle;
 mod vaultctl;
 mod vaultctl_asymmetric;
 mod vaultctl_identity;
+mod vaultctl_ssm;

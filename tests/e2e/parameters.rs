@@ -970,3 +970,120 @@ async fn no_parameter_value_sits_on_disk_in_the_clear() {
         );
     }
 }
+
+#[tokio::test]
+async fn names_given_as_arns_are_authorized_as_the_parameter_they_name() {
+    let server = TestServer::start().await;
+    let root = server.client();
+    put(
+        &root,
+        "/prod/db",
+        "prod-secret-value",
+        pb::ParameterType::SecureString,
+    )
+    .await
+    .unwrap();
+    put(&root, "/dev/db", "dev-value", pb::ParameterType::String)
+        .await
+        .unwrap();
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "ssm:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "ssm:*", "Resource": "arn:aws:ssm:*:*:parameter/prod/*"}
+        ]
+    })
+    .to_string();
+    let user = server.client_with(app_user(&server, "dev", Some(&policy)).await);
+    let arn = "arn:aws:ssm:us-east-1:000000000000:parameter/prod/db";
+    for name in [arn.to_string(), format!("{arn}:1"), "/prod/db".into()] {
+        assert_error(
+            get(&user, &name, true).await,
+            Code::PermissionDenied,
+            "AccessDeniedException",
+        );
+    }
+    assert_error(
+        user.get_parameter_history(pb::GetParameterHistoryRequest {
+            name: arn.into(),
+            with_decryption: true,
+            ..Default::default()
+        })
+        .await,
+        Code::PermissionDenied,
+        "AccessDeniedException",
+    );
+    assert_error(
+        user.delete_parameter(pb::DeleteParameterRequest { name: arn.into() })
+            .await,
+        Code::PermissionDenied,
+        "AccessDeniedException",
+    );
+    let dev = get(
+        &user,
+        "arn:aws:ssm:us-east-1:000000000000:parameter/dev/db",
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(dev.value, "dev-value");
+
+    // `x` and `/x` share an ARN, so only one of them may exist; the ARN finds it.
+    put(&root, "/solo", "s", pb::ParameterType::String)
+        .await
+        .unwrap();
+    assert_error(
+        put(&root, "solo", "t", pb::ParameterType::String).await,
+        Code::AlreadyExists,
+        "ParameterAlreadyExists",
+    );
+    let solo = get(
+        &root,
+        "arn:aws:ssm:us-east-1:000000000000:parameter/solo",
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(solo.name, "/solo");
+}
+
+#[tokio::test]
+async fn the_aws_managed_key_is_used_but_not_managed_by_callers() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    put(&client, "/s", "v", pb::ParameterType::SecureString)
+        .await
+        .unwrap();
+    // Naming the default key explicitly works too.
+    client
+        .put_parameter(pb::PutParameterRequest {
+            name: "/t".into(),
+            value: "v".into(),
+            r#type: pb::ParameterType::SecureString as i32,
+            key_id: "alias/aws/ssm".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let key = "alias/aws/ssm".to_string();
+    assert_error(
+        client
+            .disable_key(pb::DisableKeyRequest {
+                key_id: key.clone(),
+            })
+            .await,
+        Code::InvalidArgument,
+        "UnsupportedOperationException",
+    );
+    assert_error(
+        client
+            .schedule_key_deletion(pb::ScheduleKeyDeletionRequest {
+                key_id: key.clone(),
+                pending_window_in_days: Some(7),
+            })
+            .await,
+        Code::InvalidArgument,
+        "UnsupportedOperationException",
+    );
+    assert_eq!(get(&client, "/s", true).await.unwrap().value, "v");
+}

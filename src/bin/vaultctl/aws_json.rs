@@ -1,5 +1,5 @@
-//! The AWS CLI's JSON shape of every `vault.v1` response vaultctl prints (KMS, IAM, STS and the
-//! CloudTrail-like audit trail): PascalCase AWS field names, binary values in standard base64, enum
+//! The AWS CLI's JSON shape of every `vault.v1` response vaultctl prints (KMS, IAM, STS, SSM
+//! Parameter Store and the CloudTrail-like audit trail): PascalCase AWS field names, binary values in standard base64, enum
 //! values in AWS spelling, timestamps in ISO 8601 (as AWS CLI v2 prints them, in UTC), and unset
 //! optional fields left out.
 
@@ -51,6 +51,15 @@ impl Object {
             Some(v) => self.value(name, v),
             None => self,
         }
+    }
+
+    fn int64(self, name: &str, value: i64) -> Self {
+        self.value(name, value)
+    }
+
+    /// Parameter policies, which AWS always lists and vaultd does not have: an empty list.
+    fn no_policies(self) -> Self {
+        self.value("Policies", Vec::<Value>::new())
     }
 
     fn blob(self, name: &str, bytes: &[u8]) -> Self {
@@ -233,7 +242,10 @@ empty_responses!(
     UpdateAccessKeyResponse,
     DeleteAccessKeyResponse,
     PutUserPolicyResponse,
-    DeleteUserPolicyResponse
+    DeleteUserPolicyResponse,
+    DeleteParameterResponse,
+    AddTagsToResourceResponse,
+    RemoveTagsFromResourceResponse
 );
 
 /// Responses that are one structure: `"Name" field: Response, Response;`.
@@ -252,6 +264,7 @@ nested_responses! {
     "User" user: CreateUserResponse, GetUserResponse;
     "AccessKey" access_key: CreateAccessKeyResponse;
     "Credentials" credentials: GetSessionTokenResponse;
+    "Parameter" parameter: GetParameterResponse;
 }
 
 impl ToAwsJson for pb::ListKeysResponse {
@@ -686,6 +699,144 @@ impl ToAwsJson for pb::GetCallerIdentityResponse {
     }
 }
 
+// SSM Parameter Store. A SecureString's Value is a secret when decrypted: it appears only in the
+// value printed for the user, which the printer zeroizes.
+
+impl ToAwsJson for pb::Parameter {
+    /// Selector only when the name carried one, as AWS returns it.
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("Name", &self.name)
+            .enumeration::<pb::ParameterType>("Type", self.r#type)
+            .string("Value", &self.value)
+            .int64("Version", self.version)
+            .opt_string("Selector", &self.selector)
+            .opt_string("SourceResult", &self.source_result)
+            .time("LastModifiedDate", self.last_modified_date.as_ref())
+            .string("ARN", &self.arn)
+            .opt_string("DataType", &self.data_type)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::ParameterHistory {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("Name", &self.name)
+            .enumeration::<pb::ParameterType>("Type", self.r#type)
+            .opt_string("KeyId", &self.key_id)
+            .time("LastModifiedDate", self.last_modified_date.as_ref())
+            .opt_string("LastModifiedUser", &self.last_modified_user)
+            .opt_string("Description", &self.description)
+            .string("Value", &self.value)
+            .opt_string("AllowedPattern", &self.allowed_pattern)
+            .int64("Version", self.version)
+            .strings("Labels", &self.labels)
+            .enumeration::<pb::ParameterTier>("Tier", self.tier)
+            .no_policies()
+            .opt_string("DataType", &self.data_type)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::ParameterMetadata {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("Name", &self.name)
+            .opt_string("ARN", &self.arn)
+            .enumeration::<pb::ParameterType>("Type", self.r#type)
+            .opt_string("KeyId", &self.key_id)
+            .time("LastModifiedDate", self.last_modified_date.as_ref())
+            .opt_string("LastModifiedUser", &self.last_modified_user)
+            .opt_string("Description", &self.description)
+            .opt_string("AllowedPattern", &self.allowed_pattern)
+            .int64("Version", self.version)
+            .enumeration::<pb::ParameterTier>("Tier", self.tier)
+            .no_policies()
+            .opt_string("DataType", &self.data_type)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::ResourceTag {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("Key", &self.key)
+            .string("Value", &self.value)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::PutParameterResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .int64("Version", self.version)
+            .enumeration::<pb::ParameterTier>("Tier", self.tier)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::GetParametersResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .list("Parameters", &self.parameters)
+            .strings("InvalidParameters", &self.invalid_parameters)
+            .into()
+    }
+}
+
+/// SSM list responses: `"Items" items: Response, ...;`, with NextToken when more remain.
+macro_rules! token_list_responses {
+    ($($name:literal $field:ident: $($ty:ident),+;)+) => {$($(
+        impl ToAwsJson for pb::$ty {
+            fn to_aws_json(&self) -> Value {
+                Object::new()
+                    .list($name, &self.$field)
+                    .opt_string("NextToken", &self.next_token)
+                    .into()
+            }
+        }
+    )+)+};
+}
+
+token_list_responses! {
+    "Parameters" parameters:
+        GetParametersByPathResponse, GetParameterHistoryResponse, DescribeParametersResponse;
+}
+
+impl ToAwsJson for pb::DeleteParametersResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .strings("DeletedParameters", &self.deleted_parameters)
+            .strings("InvalidParameters", &self.invalid_parameters)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::LabelParameterVersionResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .strings("InvalidLabels", &self.invalid_labels)
+            .int64("ParameterVersion", self.parameter_version)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::UnlabelParameterVersionResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .strings("RemovedLabels", &self.removed_labels)
+            .strings("InvalidLabels", &self.invalid_labels)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::ListTagsForResourceResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new().list("TagList", &self.tag_list).into()
+    }
+}
+
 // The audit trail, as CloudTrail's LookupEvents, with vaultd's chain fields.
 
 impl ToAwsJson for pb::Resource {
@@ -815,6 +966,61 @@ mod tests {
         assert!(position("ValidTo") < position("Origin"));
         assert!(position("Origin") < position("ExpirationModel"));
         assert!(position("MultiRegion") < position("MacAlgorithms"));
+    }
+
+    #[test]
+    fn parameters_print_in_aws_order_with_a_selector_only_when_set() {
+        let parameter = pb::Parameter {
+            name: "/app/db".into(),
+            r#type: pb::ParameterType::StringList as i32,
+            value: "a,b".into(),
+            version: 2,
+            last_modified_date: Some(prost_types::Timestamp {
+                seconds: 0,
+                nanos: 0,
+            }),
+            arn: "arn:aws:ssm:us-east-1:000000000000:parameter/app/db".into(),
+            data_type: "text".into(),
+            ..Default::default()
+        };
+        let json = pb::GetParameterResponse {
+            parameter: Some(parameter.clone()),
+        }
+        .to_aws_json();
+        let fields: Vec<&str> = json["Parameter"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "Name",
+                "Type",
+                "Value",
+                "Version",
+                "LastModifiedDate",
+                "ARN",
+                "DataType"
+            ]
+        );
+        assert_eq!(json["Parameter"]["Type"], "StringList");
+        assert_eq!(json["Parameter"]["Version"], 2);
+        let selected = pb::Parameter {
+            selector: ":prod".into(),
+            ..parameter
+        }
+        .to_aws_json();
+        assert_eq!(selected["Selector"], ":prod");
+        let put = pb::PutParameterResponse {
+            version: 1,
+            tier: pb::ParameterTier::Standard as i32,
+        }
+        .to_aws_json();
+        assert_eq!(put, serde_json::json!({"Version": 1, "Tier": "Standard"}));
+        let page = pb::GetParametersByPathResponse::default().to_aws_json();
+        assert_eq!(page, serde_json::json!({"Parameters": []}));
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! Sending a built request: [`KmsRequest`], [`IamRequest`] and [`StsRequest`] have one variant
-//! per RPC of their service, named after it (the name the AWS CLI puts in "when calling the X
-//! operation"); `send` calls it through [`vaultd::client::Client`] and returns the answer as
-//! AWS-shaped JSON ([`crate::aws_json`]). List operations page as the AWS CLI pages them: KMS lists
-//! follow NextMarker to the last page when asked to ([`Paging`]), IAM lists take `--max-items` and
-//! `--starting-token` ([`ItemPaging`]).
+//! Sending a built request: [`KmsRequest`], [`IamRequest`], [`StsRequest`] and [`SsmRequest`]
+//! have one variant per RPC of their service, named after it (the name the AWS CLI puts in "when
+//! calling the X operation"); `send` calls it through [`vaultd::client::Client`] and returns the
+//! answer as AWS-shaped JSON ([`crate::aws_json`]). List operations page as the AWS CLI pages
+//! them: KMS lists follow NextMarker to the last page when asked to ([`Paging`]), IAM lists take
+//! `--max-items` and `--starting-token` ([`ItemPaging`]), and SSM lists do the same unless given
+//! their own MaxResults or NextToken, which ask for one page ([`TokenPaging`]).
 
 use std::future::Future;
 
@@ -29,6 +30,15 @@ pub struct ItemPaging {
     pub max_items: Option<usize>,
     pub starting_token: Option<String>,
     pub page_size: Option<i32>,
+}
+
+/// How an SSM list pages, as the AWS CLI pages it: given the operation's own `--max-results` or
+/// `--next-token` (or `--no-paginate`), the one page asked for, NextToken included; otherwise
+/// page after page as [`ItemPaging`] says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenPaging {
+    OnePage,
+    Items(ItemPaging),
 }
 
 /// One enum per service: `Name { calls { Rpc(Request) => method; } lists(PagingType, paginator)
@@ -144,6 +154,28 @@ requests! {
             GetCallerIdentity(GetCallerIdentityRequest) => get_caller_identity;
         }
     }
+
+    /// A `vault.v1.ParameterStore` (SSM Parameter Store) request ready to send, named after its
+    /// RPC.
+    SsmRequest {
+        calls {
+            PutParameter(PutParameterRequest) => put_parameter;
+            GetParameter(GetParameterRequest) => get_parameter;
+            GetParameters(GetParametersRequest) => get_parameters;
+            DeleteParameter(DeleteParameterRequest) => delete_parameter;
+            DeleteParameters(DeleteParametersRequest) => delete_parameters;
+            LabelParameterVersion(LabelParameterVersionRequest) => label_parameter_version;
+            UnlabelParameterVersion(UnlabelParameterVersionRequest) => unlabel_parameter_version;
+            AddTagsToResource(AddTagsToResourceRequest) => add_tags_to_resource;
+            RemoveTagsFromResource(RemoveTagsFromResourceRequest) => remove_tags_from_resource;
+            ListTagsForResource(ListTagsForResourceRequest) => list_tags_for_resource;
+        }
+        lists(TokenPaging, paginate_tokens) {
+            GetParametersByPath(GetParametersByPathRequest) => get_parameters_by_path;
+            GetParameterHistory(GetParameterHistoryRequest) => get_parameter_history;
+            DescribeParameters(DescribeParametersRequest) => describe_parameters;
+        }
+    }
 }
 
 /// Awaits one call of `operation` and shapes its answer.
@@ -170,7 +202,9 @@ trait Page: ToAwsJson + Sized {
     type Request: Clone;
     /// The JSON fields of the response that say where the next page starts: the AWS CLI leaves
     /// them out of a merged answer.
-    const PAGE_FIELDS: [&'static str; 2];
+    const PAGE_FIELDS: &'static [&'static str];
+    /// The most items the operation returns in one page (its limit's maximum).
+    const MAX_PAGE: usize = 1000;
     fn set_marker(request: &mut Self::Request, marker: String);
     fn set_limit(request: &mut Self::Request, limit: Option<i32>);
     fn next_marker(&self) -> &str;
@@ -187,7 +221,7 @@ macro_rules! pages {
     )+) => {$(
         impl Page for pb::$response {
             type Request = pb::$request;
-            const PAGE_FIELDS: [&'static str; 2] = [$next_json, $truncated_json];
+            const PAGE_FIELDS: &'static [&'static str] = &[$next_json, $truncated_json];
             fn set_marker(request: &mut pb::$request, marker: String) {
                 request.$marker = marker;
             }
@@ -229,6 +263,42 @@ pages! {
         .policy_names { marker: "Marker", is_truncated: "IsTruncated" };
 }
 
+/// SSM lists: one NextToken, no truncation flag; `MaxResults` up to `max`.
+macro_rules! token_pages {
+    ($($response:ident($request:ident, max $max:literal).$items:ident;)+) => {$(
+        impl Page for pb::$response {
+            type Request = pb::$request;
+            const PAGE_FIELDS: &'static [&'static str] = &["NextToken"];
+            const MAX_PAGE: usize = $max;
+            fn set_marker(request: &mut pb::$request, marker: String) {
+                request.next_token = marker;
+            }
+            fn set_limit(request: &mut pb::$request, limit: Option<i32>) {
+                request.max_results = limit;
+            }
+            fn next_marker(&self) -> &str {
+                &self.next_token
+            }
+            fn truncated(&self) -> bool {
+                !self.next_token.is_empty()
+            }
+            fn len(&self) -> usize {
+                self.$items.len()
+            }
+            fn absorb(&mut self, next: Self) {
+                self.$items.extend(next.$items);
+                self.next_token = next.next_token;
+            }
+        }
+    )+};
+}
+
+token_pages! {
+    GetParametersByPathResponse(GetParametersByPathRequest, max 10).parameters;
+    GetParameterHistoryResponse(GetParameterHistoryRequest, max 50).parameters;
+    DescribeParametersResponse(DescribeParametersRequest, max 50).parameters;
+}
+
 /// Where the page after `page` starts, if there is one.
 fn next_page<P: Page>(page: &P) -> Option<String> {
     (page.truncated() && !page.next_marker().is_empty()).then(|| page.next_marker().to_string())
@@ -239,7 +309,7 @@ fn merged<P: Page>(result: &P) -> Value {
     let mut json = result.to_aws_json();
     if let Some(fields) = json.as_object_mut() {
         for field in P::PAGE_FIELDS {
-            fields.remove(field);
+            fields.remove(*field);
         }
     }
     json
@@ -275,13 +345,11 @@ where
     Ok(merged(&result))
 }
 
-/// The most items vaultd returns in one IAM page.
-const MAX_PAGE: usize = 1000;
-
-/// Calls an IAM list operation as the AWS CLI pages it: from the starting token, page after page
-/// until the last or until `max_items` items, each page at most `page_size` (and never more than
-/// the items still wanted, so the answer ends on a page boundary). The merged answer has neither
-/// Marker nor IsTruncated; it has NextToken, to pass as `--starting-token`, when items remain.
+/// Calls an IAM or SSM list operation as the AWS CLI pages it: from the starting token, page after
+/// page until the last or until `max_items` items, each page at most `page_size` (and never more
+/// than the items still wanted, so the answer ends on a page boundary). The merged answer has no
+/// page fields of the operation (Marker and IsTruncated, or NextToken); it has NextToken, to pass
+/// as `--starting-token`, when items remain.
 async fn paginate_items<P, F, Fut>(
     operation: &'static str,
     paging: ItemPaging,
@@ -300,7 +368,7 @@ where
     let page_limit = |have: usize| {
         let remaining = paging
             .max_items
-            .map(|max| max.saturating_sub(have).min(MAX_PAGE));
+            .map(|max| max.saturating_sub(have).min(P::MAX_PAGE));
         let page_size = paging.page_size.and_then(|size| usize::try_from(size).ok());
         let limit = match (page_size, remaining) {
             (Some(size), Some(remaining)) => Some(size.min(remaining)),
@@ -329,4 +397,23 @@ where
         fields.insert("NextToken".into(), token.into());
     }
     Ok(json)
+}
+
+/// Calls an SSM list operation: the one page asked for, as it comes (NextToken included), or as
+/// [`paginate_items`] pages it.
+async fn paginate_tokens<P, F, Fut>(
+    operation: &'static str,
+    paging: TokenPaging,
+    request: P::Request,
+    fetch: F,
+) -> Result<Value, CliError>
+where
+    P: Page,
+    F: Fn(P::Request) -> Fut,
+    Fut: Future<Output = Result<P, ClientError>>,
+{
+    match paging {
+        TokenPaging::OnePage => call(operation, fetch(request)).await,
+        TokenPaging::Items(paging) => paginate_items(operation, paging, request, fetch).await,
+    }
 }

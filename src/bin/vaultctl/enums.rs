@@ -3,8 +3,9 @@
 //!
 //! A proto value is the type's SCREAMING_SNAKE prefix plus the AWS value (api.md), so the AWS name
 //! is the proto name without its prefix, recased for the AWS types that are not spelled in
-//! SCREAMING_SNAKE_CASE: KeyState and IAM's statusType in PascalCase, IAM's
-//! PolicyEvaluationDecisionType in camelCase.
+//! SCREAMING_SNAKE_CASE: KeyState, IAM's statusType and SSM's ParameterType in PascalCase, IAM's
+//! PolicyEvaluationDecisionType in camelCase, SSM's ParameterTier in hyphenated PascalCase
+//! (`Intelligent-Tiering`).
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use vaultd::pb;
@@ -31,6 +32,11 @@ pub trait AwsEnum: Copy + TryFrom<i32> + Send + Sync + 'static {
         Some(match Self::CASE {
             Case::ScreamingSnake => name.to_string(),
             Case::Pascal => pascal_case(name),
+            Case::HyphenatedPascal => name
+                .split('_')
+                .map(pascal_case)
+                .collect::<Vec<_>>()
+                .join("-"),
             Case::Camel => {
                 let pascal = pascal_case(name);
                 let mut chars = pascal.chars();
@@ -68,6 +74,8 @@ pub enum Case {
     Pascal,
     /// `explicitDeny`.
     Camel,
+    /// `Intelligent-Tiering`.
+    HyphenatedPascal,
 }
 
 macro_rules! aws_enums {
@@ -102,10 +110,13 @@ aws_enums! {
     ImportType: "IMPORT_TYPE_";
     StatusType: "STATUS_TYPE_", Pascal;
     PolicyEvaluationDecisionType: "POLICY_EVALUATION_DECISION_TYPE_", Camel;
+    ParameterType: "PARAMETER_TYPE_", Pascal;
+    ParameterTier: "PARAMETER_TIER_", HyphenatedPascal;
 }
 
-/// A clap parser for a flag taking an AWS enum value: an unknown value is a usage error that lists
-/// the valid ones, and `--help` shows them.
+/// A clap parser for a flag taking an AWS enum value spelled in SCREAMING_SNAKE_CASE: an unknown
+/// value is a usage error that lists the valid ones, and `--help` shows them. (Flags of other
+/// spellings, such as `ssm put-parameter --type`, are clap `ValueEnum`s of their own.)
 pub fn parser<E: AwsEnum>() -> impl TypedValueParser<Value = E> {
     PossibleValuesParser::new(E::values().into_iter().filter_map(E::snake_name))
         .map(|name| E::from_aws(&name).expect("clap accepts only the listed values"))
@@ -203,5 +214,20 @@ mod tests {
             pb::KeyState::PendingImport.aws_name().as_deref(),
             Some("PendingImport")
         );
+    }
+
+    #[test]
+    fn parameter_store_enums_use_aws_names() {
+        let types: Vec<String> = pb::ParameterType::values()
+            .into_iter()
+            .filter_map(AwsEnum::aws_name)
+            .collect();
+        assert_eq!(types, ["String", "StringList", "SecureString"]);
+        let tiers: Vec<String> = pb::ParameterTier::values()
+            .into_iter()
+            .filter_map(AwsEnum::aws_name)
+            .collect();
+        assert_eq!(tiers, ["Standard", "Advanced", "Intelligent-Tiering"]);
+        assert_eq!(pb::ParameterTier::wire_to_aws(0), None);
     }
 }

@@ -147,7 +147,32 @@ pub fn encryption_context(
 /// Tags: each value is shorthand `TagKey=k,TagValue=v`, a JSON list
 /// `[{"TagKey":"k","TagValue":"v"}]`, or `file://PATH` holding either.
 pub fn tags(flag: &str, values: &[String]) -> Result<Vec<pb::Tag>, String> {
-    let mut tags = Vec::new();
+    let pairs = key_value_list(flag, values, ("TagKey", "TagValue"))?;
+    Ok(pairs
+        .into_iter()
+        .map(|(tag_key, tag_value)| pb::Tag { tag_key, tag_value })
+        .collect())
+}
+
+/// Tags as SSM spells them: each value is shorthand `Key=k,Value=v`, a JSON list
+/// `[{"Key":"k","Value":"v"}]`, or `file://PATH` holding either.
+pub fn resource_tags(flag: &str, values: &[String]) -> Result<Vec<pb::ResourceTag>, String> {
+    let pairs = key_value_list(flag, values, ("Key", "Value"))?;
+    Ok(pairs
+        .into_iter()
+        .map(|(key, value)| pb::ResourceTag { key, value })
+        .collect())
+}
+
+/// Key-value structures named `names` (`("TagKey", "TagValue")`): each value is shorthand
+/// `TagKey=k,TagValue=v`, a JSON list of such objects, or `file://PATH` holding either.
+fn key_value_list(
+    flag: &str,
+    values: &[String],
+    names: (&str, &str),
+) -> Result<Vec<(String, String)>, String> {
+    let (key_name, value_name) = names;
+    let mut pairs = Vec::new();
     for value in values {
         let text = text_argument(flag, value)?;
         let text = text.trim();
@@ -156,16 +181,19 @@ pub fn tags(flag: &str, values: &[String]) -> Result<Vec<pb::Tag>, String> {
                 .ok()
                 .and_then(|v| serde_json::from_value(v).ok())
                 .ok_or_else(|| {
-                    format!("{flag}: expected a JSON list like [{{\"TagKey\":\"k\",\"TagValue\":\"v\"}}]")
+                    format!(
+                        "{flag}: expected a JSON list like \
+                         [{{\"{key_name}\":\"k\",\"{value_name}\":\"v\"}}]"
+                    )
                 })?;
             for object in json {
-                tags.push(tag(flag, object.into_iter().collect())?);
+                pairs.push(key_value(flag, object.into_iter().collect(), names)?);
             }
         } else {
-            tags.push(tag(flag, shorthand(flag, text)?)?);
+            pairs.push(key_value(flag, shorthand(flag, text)?, names)?);
         }
     }
-    Ok(tags)
+    Ok(pairs)
 }
 
 /// Tag keys: plain words, or a JSON list of strings.
@@ -242,34 +270,16 @@ pub fn context_entries(flag: &str, values: &[String]) -> Result<Vec<pb::ContextE
             }
             continue;
         }
-        let mut entry = pb::ContextEntry::default();
-        let mut current = None;
-        for token in text.split(',') {
-            let field = token
-                .split_once('=')
-                .filter(|(name, _)| FIELDS.contains(&name.trim()));
-            match (field, current) {
-                (Some((name, value)), _) => {
-                    let name = name.trim();
-                    match name {
-                        "ContextKeyName" => entry.context_key_name = value.to_string(),
-                        "ContextKeyType" => entry.context_key_type = value.to_string(),
-                        _ => entry.context_key_values.push(value.to_string()),
-                    }
-                    current = Some(name);
-                }
-                (None, Some("ContextKeyValues")) => {
-                    entry.context_key_values.push(token.to_string())
-                }
-                (None, _) => return Err(shape()),
+        let parsed = list_shorthand(text, &FIELDS, "ContextKeyValues").ok_or_else(shape)?;
+        let mut entry = pb::ContextEntry {
+            context_key_values: parsed.list,
+            ..Default::default()
+        };
+        for (name, value) in parsed.fields {
+            match name {
+                "ContextKeyName" => entry.context_key_name = value,
+                _ => entry.context_key_type = value,
             }
-        }
-        // The AWS shorthand for a list: ContextKeyValues=[a,b].
-        if let Some(first) = entry.context_key_values.first_mut() {
-            *first = first.strip_prefix('[').unwrap_or(first).to_string();
-        }
-        if let Some(last) = entry.context_key_values.last_mut() {
-            *last = last.strip_suffix(']').unwrap_or(last).to_string();
         }
         entries.push(entry);
     }
@@ -280,6 +290,123 @@ pub fn context_entries(flag: &str, values: &[String]) -> Result<Vec<pb::ContextE
         ));
     }
     Ok(entries)
+}
+
+/// Parameter filters (SSM's `ParameterStringFilter`): each value is shorthand
+/// `Key=Type,Option=Equals,Values=SecureString,String` (words after `Values=` without a `NAME=` of
+/// their own are more values, as are those of `Values=[a,b]`; `Option` may be left out), a JSON
+/// list of `{"Key", "Option", "Values"}`, or `file://PATH` holding either.
+pub fn parameter_filters(
+    flag: &str,
+    values: &[String],
+) -> Result<Vec<pb::ParameterStringFilter>, String> {
+    let shape = || {
+        format!(
+            "{flag}: a filter is Key=KEY,Option=OPTION,Values=V1,V2 or a JSON list of \
+             {{\"Key\", \"Option\", \"Values\"}} objects"
+        )
+    };
+    let mut filters = Vec::new();
+    for value in values {
+        let text = text_argument(flag, value)?;
+        let text = text.trim();
+        if text.starts_with('[') {
+            let list: Vec<Map<String, Value>> = serde_json::from_str(text).map_err(|_| shape())?;
+            for object in list {
+                let mut filter = pb::ParameterStringFilter::default();
+                for (name, value) in object {
+                    match (name.as_str(), value) {
+                        ("Key", Value::String(v)) => filter.key = v,
+                        ("Option", Value::String(v)) => filter.option = v,
+                        ("Values", v) => {
+                            filter.values = serde_json::from_value(v).map_err(|_| shape())?;
+                        }
+                        _ => return Err(shape()),
+                    }
+                }
+                filters.push(filter);
+            }
+            continue;
+        }
+        let parsed =
+            list_shorthand(text, &["Key", "Option", "Values"], "Values").ok_or_else(shape)?;
+        let mut filter = pb::ParameterStringFilter {
+            values: parsed.list,
+            ..Default::default()
+        };
+        for (name, value) in parsed.fields {
+            match name {
+                "Key" => filter.key = value,
+                _ => filter.option = value,
+            }
+        }
+        filters.push(filter);
+    }
+    if filters.iter().any(|f| f.key.is_empty()) {
+        return Err(format!("{flag}: every filter needs a Key"));
+    }
+    Ok(filters)
+}
+
+/// A text value such as a parameter's: `file://PATH` (the file's text, exactly, final newline
+/// included, as the AWS CLI reads it), `fileb://PATH` (the same; it must be UTF-8 text), or the
+/// literal itself.
+pub fn text_value(flag: &str, value: &str) -> Result<String, String> {
+    match source(value) {
+        Source::Text(path) => read_text_file(flag, path),
+        Source::Binary(path) => String::from_utf8(read_file(flag, path)?)
+            .map_err(|_| format!("{flag}: {path} is not UTF-8 text; the value must be text")),
+        Source::Stdin | Source::Literal(_) => Ok(value.to_string()),
+    }
+}
+
+/// A structure in the AWS shorthand whose one list field takes the words after it.
+struct ListShorthand<'f> {
+    /// The other fields, in order.
+    fields: Vec<(&'f str, String)>,
+    /// The values of the list field.
+    list: Vec<String>,
+}
+
+/// Parses `A=x,L=v1,v2,B=y`, where `fields` are the names allowed and `list_field` (one of them)
+/// the one that takes the words following it: a word that is not `NAME=...` of an allowed name
+/// continues the list, and `L=[v1,v2]` is the same list. `None` when the text has another shape.
+fn list_shorthand<'f>(
+    text: &str,
+    fields: &[&'f str],
+    list_field: &str,
+) -> Option<ListShorthand<'f>> {
+    let mut parsed = ListShorthand {
+        fields: Vec::new(),
+        list: Vec::new(),
+    };
+    let mut in_list = false;
+    for token in text.split(',') {
+        let named = token.split_once('=').and_then(|(name, value)| {
+            let name = name.trim();
+            fields.iter().find(|f| **f == name).map(|f| (*f, value))
+        });
+        match named {
+            Some((name, value)) if name == list_field => {
+                parsed.list.push(value.to_string());
+                in_list = true;
+            }
+            Some((name, value)) => {
+                parsed.fields.push((name, value.to_string()));
+                in_list = false;
+            }
+            None if in_list => parsed.list.push(token.to_string()),
+            None => return None,
+        }
+    }
+    // The AWS shorthand for a list: L=[a,b].
+    if let Some(first) = parsed.list.first_mut() {
+        *first = first.strip_prefix('[').unwrap_or(first).to_string();
+    }
+    if let Some(last) = parsed.list.last_mut() {
+        *last = last.strip_suffix(']').unwrap_or(last).to_string();
+    }
+    Some(parsed)
 }
 
 /// A point in time (a clap value parser): RFC 3339 (`2024-05-01T12:00:00Z`,
@@ -346,24 +473,29 @@ pub fn timestamp(text: &str) -> Result<prost_types::Timestamp, String> {
     Ok(prost_types::Timestamp { seconds, nanos })
 }
 
-fn tag(flag: &str, fields: Vec<(String, String)>) -> Result<pb::Tag, String> {
-    let mut tag = pb::Tag::default();
-    let (mut has_key, mut has_value) = (false, false);
-    for (name, value) in fields {
+fn key_value(
+    flag: &str,
+    fields: Vec<(String, String)>,
+    (key_name, value_name): (&str, &str),
+) -> Result<(String, String), String> {
+    let (mut key, mut value) = (None, None);
+    for (name, text) in fields {
         match name.as_str() {
-            "TagKey" if !has_key => (tag.tag_key, has_key) = (value, true),
-            "TagValue" if !has_value => (tag.tag_value, has_value) = (value, true),
+            n if n == key_name && key.is_none() => key = Some(text),
+            n if n == value_name && value.is_none() => value = Some(text),
             _ => {
                 return Err(format!(
-                    "{flag}: unexpected {name:?}; a tag is TagKey=KEY,TagValue=VALUE"
+                    "{flag}: unexpected {name:?}; a tag is {key_name}=KEY,{value_name}=VALUE"
                 ));
             }
         }
     }
-    if !(has_key && has_value) {
-        return Err(format!("{flag}: a tag is TagKey=KEY,TagValue=VALUE"));
+    match (key, value) {
+        (Some(key), Some(value)) => Ok((key, value)),
+        _ => Err(format!(
+            "{flag}: a tag is {key_name}=KEY,{value_name}=VALUE"
+        )),
     }
-    Ok(tag)
 }
 
 /// `k1=v1,k2=v2` → pairs, in order. A value may be empty and may contain `=`.
@@ -473,6 +605,84 @@ mod tests {
         );
         assert!(super::tags("--tags", &["Key=team,Value=x".into()]).is_err());
         assert!(super::tags("--tags", &["TagKey=team".into()]).is_err());
+    }
+
+    #[test]
+    fn ssm_tags_are_key_and_value() {
+        let tags = resource_tags(
+            "--tags",
+            &[
+                "Key=team,Value=a=b".into(),
+                r#"[{"Key":"env","Value":"prod"}]"#.into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            tags.iter()
+                .map(|t| (t.key.as_str(), t.value.as_str()))
+                .collect::<Vec<_>>(),
+            [("team", "a=b"), ("env", "prod")]
+        );
+        let err = resource_tags("--tags", &["TagKey=team,TagValue=x".into()]).unwrap_err();
+        assert!(err.contains("Key=KEY,Value=VALUE"), "{err}");
+        assert!(resource_tags("--tags", &["Key=team".into()]).is_err());
+    }
+
+    #[test]
+    fn parameter_filters_in_shorthand_and_json_agree() {
+        let short = parameter_filters(
+            "--parameter-filters",
+            &["Key=Type,Option=Equals,Values=SecureString,String".into()],
+        )
+        .unwrap();
+        let json = parameter_filters(
+            "--parameter-filters",
+            &[
+                r#"[{"Key": "Type", "Option": "Equals", "Values": ["SecureString", "String"]}]"#
+                    .into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(short, json);
+        assert_eq!(short[0].values, ["SecureString", "String"]);
+        let two = parameter_filters(
+            "--pf",
+            &[
+                "Key=Name,Option=BeginsWith,Values=[/app,/b=c]".into(),
+                "Values=x,Key=Label".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (two[0].key.as_str(), two[0].option.as_str()),
+            ("Name", "BeginsWith")
+        );
+        assert_eq!(two[0].values, ["/app", "/b=c"]);
+        assert_eq!((two[1].key.as_str(), two[1].option.as_str()), ("Label", ""));
+        assert_eq!(two[1].values, ["x"]);
+        assert!(parameter_filters("--pf", &["Option=Equals,Values=a".into()]).is_err());
+        assert!(parameter_filters("--pf", &["Type".into()]).is_err());
+        assert!(parameter_filters("--pf", &[r#"[{"Key": 1}]"#.into()]).is_err());
+    }
+
+    #[test]
+    fn text_values_are_literals_or_files() {
+        assert_eq!(text_value("--value", "a,b").unwrap(), "a,b");
+        assert_eq!(text_value("--value", "-").unwrap(), "-");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("value.txt");
+        std::fs::write(&path, "line 1\nline 2\n").unwrap();
+        for prefix in ["file://", "fileb://"] {
+            let value = format!("{prefix}{}", path.display());
+            assert_eq!(text_value("--value", &value).unwrap(), "line 1\nline 2\n");
+        }
+        std::fs::write(&path, [0xff, 0xfe]).unwrap();
+        for prefix in ["file://", "fileb://"] {
+            let value = format!("{prefix}{}", path.display());
+            assert!(text_value("--value", &value).is_err());
+        }
+        let missing = format!("file://{}", dir.path().join("missing").display());
+        assert!(text_value("--value", &missing).is_err());
     }
 
     #[test]

@@ -3,12 +3,12 @@
 //! `vaultctl <service> <action> [--flags]` calls an RPC of vaultd through
 //! [`vaultd::client::Client`] and prints the answer as the AWS CLI would: JSON with AWS field names
 //! by default, or tab-separated text, optionally narrowed by `--query`. The services: `kms`
-//! (`vault.v1.KeyManagement`), `iam` (`vault.v1.Identity`), `sts` (`vault.v1.SecurityToken`) and
-//! `audit` (`vault.v1.Audit`: reading and verifying the audit trail, which the AWS CLI has no
-//! counterpart of).
+//! (`vault.v1.KeyManagement`), `iam` (`vault.v1.Identity`), `sts` (`vault.v1.SecurityToken`),
+//! `ssm` (`vault.v1.ParameterStore`) and `audit` (`vault.v1.Audit`: reading and verifying the
+//! audit trail, which the AWS CLI has no counterpart of).
 //!
-//! The layers: clap argument structs and request builders ([`kms`], [`iam`], [`sts`], [`audit`],
-//! reading inputs through [`input`] and [`enums`]) → the call ([`calls`]) → an AWS-shaped
+//! The layers: clap argument structs and request builders ([`kms`], [`iam`], [`sts`], [`ssm`],
+//! [`audit`], reading inputs through [`input`] and [`enums`]) → the call ([`calls`]) → an AWS-shaped
 //! `serde_json::Value` ([`aws_json`]) → one formatter ([`output`]). A few actions take more than
 //! one call or print in a shape of their own (`iam simulate-policy --user-name`,
 //! `sts get-session-token --export`, `audit tail` and `audit verify`): their modules run them.
@@ -32,6 +32,7 @@ mod iam;
 mod input;
 mod kms;
 mod output;
+mod ssm;
 mod sts;
 
 use std::{fmt, process::ExitCode, time::Duration};
@@ -46,7 +47,8 @@ use crate::{
     output::{OutputFormat, Printer, Query},
 };
 
-/// The command-line client of vaultd, a key-management daemon that speaks AWS KMS, IAM and STS.
+/// The command-line client of vaultd, a key-management daemon that speaks AWS KMS, IAM, STS and
+/// SSM Parameter Store.
 ///
 /// Credentials come from the flags, else VAULTD_ACCESS_KEY_ID / VAULTD_SECRET_ACCESS_KEY /
 /// VAULTD_SESSION_TOKEN, else a profile of ~/.vaultd/credentials (VAULTD_SHARED_CREDENTIALS_FILE
@@ -130,6 +132,10 @@ enum Command {
     /// Temporary session credentials and "who am I" (AWS STS).
     #[command(subcommand)]
     Sts(sts::StsCommand),
+    /// Parameters: configuration values and secrets, with versions, labels and tags (AWS SSM
+    /// Parameter Store).
+    #[command(subcommand)]
+    Ssm(ssm::SsmCommand),
     /// Read and verify the audit trail of every authenticated request (like AWS CloudTrail).
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -142,7 +148,7 @@ impl Command {
         match self {
             Self::Iam(command) => command.own_access_key_id_flag(),
             Self::Audit(command) => command.own_access_key_id_flag(),
-            Self::Kms(_) | Self::Sts(_) => None,
+            Self::Kms(_) | Self::Sts(_) | Self::Ssm(_) => None,
         }
     }
 
@@ -158,6 +164,7 @@ impl Command {
             Self::Kms(command) => Job::Kms(command.job(binary_format, pem)?),
             Self::Iam(command) => Job::Iam(command.job()?),
             Self::Sts(command) => Job::Sts(command.job()?),
+            Self::Ssm(command) => Job::Ssm(command.request()?),
             Self::Audit(command) => Job::Audit(command.job()),
         })
     }
@@ -168,6 +175,7 @@ enum Job {
     Kms(kms::KmsJob),
     Iam(iam::IamJob),
     Sts(sts::StsJob),
+    Ssm(calls::SsmRequest),
     Audit(audit::AuditJob),
 }
 
@@ -177,6 +185,7 @@ impl Job {
             Self::Kms(job) => return job.run(context).await,
             Self::Iam(job) => job.run(&context.client).await?,
             Self::Sts(job) => return job.run(context).await,
+            Self::Ssm(request) => request.send(&context.client).await?,
             Self::Audit(job) => return job.run(context).await,
         };
         context.out.value(&response).map(drop)

@@ -154,6 +154,49 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (name, tag_key)
     ) STRICT;
     "#,
+    // 5: Secrets Manager: secrets, their versions (values KMS-encrypted), staging labels and tags.
+    r#"
+    CREATE TABLE secrets (
+        arn                  TEXT PRIMARY KEY,
+        name                 TEXT NOT NULL UNIQUE,
+        description          TEXT NOT NULL,
+        kms_key_id           TEXT,
+        created_at           INTEGER NOT NULL,
+        last_changed_at      INTEGER NOT NULL,
+        last_accessed_at     INTEGER,
+        deleted_at           INTEGER,
+        rotation_enabled     INTEGER,
+        rotation_hook        TEXT,
+        rotation_days        INTEGER,
+        rotation_schedule    TEXT,
+        rotation_duration    TEXT,
+        last_rotated_at      INTEGER,
+        next_rotation_at     INTEGER,
+        rotation_failure     TEXT
+    ) STRICT;
+    CREATE INDEX secrets_by_deletion ON secrets(deleted_at) WHERE deleted_at IS NOT NULL;
+    CREATE INDEX secrets_by_rotation ON secrets(next_rotation_at) WHERE next_rotation_at IS NOT NULL;
+    CREATE TABLE secret_versions (
+        arn        TEXT NOT NULL REFERENCES secrets(arn) ON DELETE CASCADE,
+        version_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        value      BLOB,
+        PRIMARY KEY (arn, version_id)
+    ) STRICT;
+    CREATE TABLE secret_stages (
+        arn        TEXT NOT NULL,
+        stage      TEXT NOT NULL,
+        version_id TEXT NOT NULL,
+        PRIMARY KEY (arn, stage),
+        FOREIGN KEY (arn, version_id) REFERENCES secret_versions(arn, version_id) ON DELETE CASCADE
+    ) STRICT;
+    CREATE TABLE secret_tags (
+        arn       TEXT NOT NULL REFERENCES secrets(arn) ON DELETE CASCADE,
+        tag_key   TEXT NOT NULL,
+        tag_value TEXT NOT NULL,
+        PRIMARY KEY (arn, tag_key)
+    ) STRICT;
+    "#,
 ];
 
 /// Applies the migrations the database has not seen yet, in one exclusive transaction.

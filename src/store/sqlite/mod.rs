@@ -8,6 +8,7 @@ mod audit;
 mod migrations;
 mod parameters;
 mod rows;
+mod secrets;
 #[cfg(test)]
 mod tests;
 
@@ -26,13 +27,17 @@ use self::{migrations::*, rows::*};
 use super::{Error, Result, Store};
 use crate::{clock::to_millis, model::*};
 
-/// The SQLite store. One connection behind a mutex: SQLite has one writer anyway, and reads on the
-/// hot path are served from the domain's caches.
+/// The SQLite store. One read-write connection behind a mutex (SQLite has one writer anyway), and
+/// a few read-only ones for reads that must not wait behind a write's fsync (see
+/// [`SqliteStore::open`]).
 pub struct SqliteStore {
     conn: Mutex<Connection>,
-    /// Read-only, for reads that may take long (see [`SqliteStore::open`]).
-    reader: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
 }
+
+/// Read-only connections: enough that requests on 2–4 cores rarely wait for one.
+const READERS: usize = 4;
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -135,17 +140,26 @@ impl SqliteStore {
         // Long reads (audit lookups that scan) go through a second, read-only connection: in WAL
         // mode they then never hold up a write, so a slow lookup cannot stall the audit writer
         // (and with it, fail closed, every request).
-        let reader = Connection::open_with_flags(
-            path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(storage_error)?;
-        reader
-            .busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(storage_error)?;
+        // The same connections serve the reads of parameters and secrets, so that they don't
+        // wait behind the audit writer's fsync'd batches on the writer connection.
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = Connection::open_with_flags(
+                    path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(storage_error)?;
+                reader
+                    .busy_timeout(std::time::Duration::from_secs(5))
+                    .map_err(storage_error)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             conn: Mutex::new(conn),
-            reader: Mutex::new(reader),
+            readers,
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -182,14 +196,40 @@ impl SqliteStore {
         params: impl Params,
         row: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>> {
-        let conn = self
-            .reader
-            .lock()
-            .map_err(|_| Error::Unavailable("a previous storage operation panicked".into()))?;
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(sql).map_err(storage_error)?;
         stmt.query_map(params, row)
             .and_then(|rows| rows.collect())
             .map_err(storage_error)
+    }
+
+    /// [`SqliteStore::query_one`] on a read-only connection.
+    fn query_one_long<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        row: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(sql).map_err(storage_error)?;
+        stmt.query_row(params, row)
+            .optional()
+            .map_err(storage_error)
+    }
+
+    /// A read-only connection: the next one in turn, or any that is free.
+    fn reader(&self) -> Result<MutexGuard<'_, Connection>> {
+        let start = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            if let Ok(conn) = self.readers[(start + i) % self.readers.len()].try_lock() {
+                return Ok(conn);
+            }
+        }
+        self.readers[start % self.readers.len()]
+            .lock()
+            .map_err(|_| Error::Unavailable("a previous storage operation panicked".into()))
     }
 
     /// Runs a read query expected to return at most one row.
@@ -697,6 +737,59 @@ impl Store for SqliteStore {
 
     fn remove_parameter_tags(&self, name: &str, keys: &[String]) -> Result<()> {
         parameters::remove_tags(self, name, keys)
+    }
+
+    fn secret(&self, arn: &str) -> Result<Option<SecretRecord>> {
+        secrets::secret(self, arn)
+    }
+
+    fn secret_by_name(&self, name: &str) -> Result<Option<SecretRecord>> {
+        secrets::secret_by_name(self, name)
+    }
+
+    fn list_secrets(&self) -> Result<Vec<SecretRecord>> {
+        secrets::list(self)
+    }
+
+    fn secrets_due_for_deletion(&self, now: SystemTime) -> Result<Vec<String>> {
+        secrets::due_for_deletion(self, to_millis(now))
+    }
+
+    fn secrets_due_for_rotation(&self, now: SystemTime) -> Result<Vec<String>> {
+        secrets::due_for_rotation(self, to_millis(now))
+    }
+
+    fn write_secret(
+        &self,
+        secret: &SecretRecord,
+        version: Option<&SecretVersionRecord>,
+        stages: &[(String, Option<String>)],
+        prune: &[String],
+        tags: &[Tag],
+    ) -> Result<()> {
+        secrets::write(self, secret, version, stages, prune, tags)
+    }
+
+    fn secret_versions(&self, arn: &str) -> Result<Vec<SecretVersionRecord>> {
+        secrets::versions(self, arn)
+    }
+
+    fn delete_secret(&self, arn: &str) -> Result<bool> {
+        let deleted = secrets::delete(self, arn)?;
+        self.checkpoint();
+        Ok(deleted)
+    }
+
+    fn secret_tags(&self, arn: &str) -> Result<Vec<Tag>> {
+        secrets::tags(self, arn)
+    }
+
+    fn put_secret_tags(&self, arn: &str, tags: &[Tag]) -> Result<()> {
+        secrets::put_tags(self, arn, tags)
+    }
+
+    fn remove_secret_tags(&self, arn: &str, keys: &[String]) -> Result<()> {
+        secrets::remove_tags(self, arn, keys)
     }
 
     fn append_audit_events(&self, events: &[AuditRecord]) -> Result<()> {

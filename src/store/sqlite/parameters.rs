@@ -44,7 +44,7 @@ fn with_labels(
     mut records: Vec<ParameterVersionRecord>,
 ) -> Result<Vec<ParameterVersionRecord>> {
     for record in &mut records {
-        record.labels = store.query(
+        record.labels = store.query_long(
             "SELECT label FROM parameter_labels WHERE name = ?1 AND version = ?2 ORDER BY label",
             params![record.name, record.version as i64],
             |r| r.get(0),
@@ -54,7 +54,7 @@ fn with_labels(
 }
 
 pub(super) fn latest_version(store: &SqliteStore, name: &str) -> Result<Option<u64>> {
-    store.query_one(
+    store.query_one_long(
         "SELECT latest_version FROM parameters WHERE name = ?1",
         params![name],
         |r| Ok(r.get::<_, i64>(0)? as u64),
@@ -113,14 +113,14 @@ pub(super) fn version(
     version: Option<u64>,
 ) -> Result<Option<ParameterVersionRecord>> {
     let found = match version {
-        Some(version) => store.query_one(
+        Some(version) => store.query_one_long(
             &format!(
                 "SELECT {COLUMNS} FROM parameter_versions v WHERE v.name = ?1 AND v.version = ?2"
             ),
             params![name, version as i64],
             version_row,
         )?,
-        None => store.query_one(
+        None => store.query_one_long(
             &format!(
                 "SELECT {COLUMNS} FROM parameters p JOIN parameter_versions v \
                  ON v.name = p.name AND v.version = p.latest_version WHERE p.name = ?1"
@@ -133,7 +133,7 @@ pub(super) fn version(
 }
 
 pub(super) fn label(store: &SqliteStore, name: &str, label: &str) -> Result<Option<u64>> {
-    store.query_one(
+    store.query_one_long(
         "SELECT version FROM parameter_labels WHERE name = ?1 AND label = ?2",
         params![name, label],
         |r| Ok(r.get::<_, i64>(0)? as u64),
@@ -141,7 +141,7 @@ pub(super) fn label(store: &SqliteStore, name: &str, label: &str) -> Result<Opti
 }
 
 pub(super) fn versions(store: &SqliteStore, name: &str) -> Result<Vec<ParameterVersionRecord>> {
-    let records = store.query(
+    let records = store.query_long(
         &format!("SELECT {COLUMNS} FROM parameter_versions v WHERE v.name = ?1 ORDER BY v.version"),
         params![name],
         version_row,
@@ -170,23 +170,23 @@ pub(super) fn with_prefix(
     limit: usize,
 ) -> Result<Vec<ParameterVersionRecord>> {
     // Names are TEXT; comparing with a BLOB bound would order differently, so the end bound is
-    // text too (names are ASCII, so the incremented prefix is valid UTF-8).
+    // text too (names are ASCII, so the incremented prefix is valid UTF-8). Both bounds are plain
+    // comparisons on the primary key, so SQLite seeks to the page instead of rescanning the prefix.
     let end = prefix_end(prefix).map(|e| String::from_utf8_lossy(&e).into_owned());
-    let records = store.query(
+    let lower = match after {
+        Some(after) if after >= prefix => after,
+        _ => "",
+    };
+    let upper = end.as_deref().unwrap_or("\u{10ffff}");
+    let records = store.query_long(
         &format!(
             "SELECT {COLUMNS} FROM parameters p JOIN parameter_versions v \
              ON v.name = p.name AND v.version = p.latest_version \
-             WHERE p.name >= ?1 AND (?2 IS NULL OR p.name < ?2) AND p.name > ?3 \
+             WHERE p.name >= ?1 AND p.name > ?3 AND p.name < ?2 \
              AND (?4 = 0 OR instr(substr(p.name, length(?1) + 1), '/') = 0) \
              ORDER BY p.name LIMIT ?5"
         ),
-        params![
-            prefix,
-            end,
-            after.unwrap_or(""),
-            one_level as i64,
-            limit as i64
-        ],
+        params![prefix, upper, lower, one_level as i64, limit as i64],
         version_row,
     )?;
     with_labels(store, records)
@@ -236,7 +236,7 @@ pub(super) fn remove_labels(
 }
 
 pub(super) fn tags(store: &SqliteStore, name: &str) -> Result<Vec<Tag>> {
-    store.query(
+    store.query_long(
         "SELECT tag_key, tag_value FROM parameter_tags WHERE name = ?1 ORDER BY tag_key",
         params![name],
         |r| {
