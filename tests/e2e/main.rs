@@ -15,6 +15,7 @@ mod import;
 mod interop;
 mod keys;
 mod parameters;
+mod secrets;
 mod sessions;
 mod throttle;
 mod vaultctl;
