@@ -12,6 +12,9 @@
 //!   loopback and the client on the same cores).
 //! - `gdk`: GenerateDataKey (AES_256, with an encryption-context condition in the policy), and the
 //!   domain call (`vault.kms.generate_data_key`) alone on one thread.
+//! - `get-secret-value`: Secrets Manager GetSecretValue of a string secret under the AWS-managed
+//!   default key (the user needs only `secretsmanager:GetSecretValue`), with its ratio to
+//!   GenerateDataKey's rate at the same concurrency.
 //! - `get-parameter`: Parameter Store GetParameter of a String parameter, and GetParameter
 //!   WithDecryption of a SecureString one (under the AWS-managed `alias/aws/ssm`, so the policy
 //!   needs only `ssm:GetParameter`), ~64-byte values put by root; each printed with its ratio to
@@ -28,7 +31,7 @@
 //! ```text
 //! cargo run --release --example bench -- --seconds 5 --concurrency 1,16,64
 //! cargo run --release --example bench -- --seconds 5 --concurrency 1,64 --only rsa-sign,p256-sign
-//! cargo run --release --example bench -- --seconds 5 --concurrency 1,64 --only gdk,get-parameter
+//! cargo run --release --example bench -- --seconds 5 --concurrency 1,64 --only gdk,get-parameter,get-secret-value
 //! ```
 
 use std::{
@@ -74,7 +77,7 @@ struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "health,gdk,get-parameter,decrypt,rsa-sign,rsa-decrypt,p256-sign"
+        default_value = "health,gdk,get-parameter,get-secret-value,decrypt,rsa-sign,rsa-decrypt,p256-sign"
     )]
     only: Vec<Op>,
 }
@@ -87,6 +90,8 @@ enum Op {
     Gdk,
     #[value(name = "get-parameter")]
     GetParameter,
+    #[value(name = "get-secret-value")]
+    GetSecretValue,
     #[value(name = "decrypt")]
     Decrypt,
     #[value(name = "rsa-sign")]
@@ -135,6 +140,7 @@ async fn main() {
         }),
         throttle: ThrottleConfig::off(),
         audit: AuditConfig::default(),
+        rotation_hook_dir: None,
     })
     .expect("vault opens");
     let vault = Arc::new(vault);
@@ -192,6 +198,11 @@ async fn main() {
             "Effect": "Allow",
             "Action": "ssm:GetParameter",
             "Resource": "arn:aws:ssm:*:*:parameter/bench/*",
+        }),
+        serde_json::json!({
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": "arn:aws:secretsmanager:*:*:secret:bench/*",
         }),
         serde_json::json!({
             "Effect": "Deny",
@@ -373,6 +384,47 @@ async fn main() {
                     rate,
                     &format!("(GetParameter/GenerateDataKey ratio {ratio})"),
                 );
+            }
+        }
+    }
+
+    if wants(Op::GetSecretValue) {
+        // A string secret under the default alias/aws/secretsmanager, made by root.
+        let created = root
+            .create_secret(pb::CreateSecretRequest {
+                name: "bench/db".into(),
+                secret_string: Some(PARAMETER_VALUE.into()),
+                ..Default::default()
+            })
+            .await;
+        let req = pb::GetSecretValueRequest {
+            secret_id: "bench/db".into(),
+            ..Default::default()
+        };
+        let check = match created {
+            Err(err) => Err(format!("CreateSecret as root: {err}")),
+            Ok(_) => match client.get_secret_value(req.clone()).await {
+                Ok(got) if got.secret_string.as_deref() == Some(PARAMETER_VALUE) => Ok(()),
+                Ok(_) => Err("unexpected secret value".to_string()),
+                Err(err) => Err(format!("GetSecretValue: {err}")),
+            },
+        };
+        match check {
+            Err(err) => println!("GetSecretValue: the call through vaultd failed: {err}"),
+            Ok(()) => {
+                for &concurrency in &args.concurrency {
+                    let rate =
+                        measure(concurrency, seconds, driver!(client, get_secret_value, req)).await;
+                    let ratio = gdk_rates
+                        .get(&concurrency)
+                        .map_or("-".to_string(), |gdk| format!("{:.2}x", rate / gdk));
+                    row(
+                        "GetSecretValue (gRPC, signed)",
+                        concurrency,
+                        rate,
+                        &format!("(GetSecretValue/GenerateDataKey ratio {ratio})"),
+                    );
+                }
             }
         }
     }

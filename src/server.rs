@@ -163,9 +163,16 @@ async fn maintenance_loop(
             Err(_) => tracing::warn!("maintenance task panicked; will retry"),
         }
         let secrets = vault.secrets.clone();
-        match tokio::task::spawn_blocking(move || secrets.run_maintenance()).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(deleted)) => tracing::info!(deleted_secrets = deleted, "maintenance"),
+        let pass = move || -> crate::error::Result<(usize, usize)> {
+            Ok((secrets.run_maintenance()?, secrets.rotate_due()?))
+        };
+        match tokio::task::spawn_blocking(pass).await {
+            Ok(Ok((0, 0))) => {}
+            Ok(Ok((deleted, rotations))) => tracing::info!(
+                deleted_secrets = deleted,
+                rotations_started = rotations,
+                "maintenance"
+            ),
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "secrets maintenance failed; will retry")
             }

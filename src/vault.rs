@@ -41,6 +41,9 @@ pub struct VaultConfig {
     /// Request rates per access key and class.
     pub throttle: ThrottleConfig,
     pub audit: AuditConfig,
+    /// Where secret-rotation commands may live (`command:` hooks name files in it); `None`
+    /// allows no command hooks.
+    pub rotation_hook_dir: Option<PathBuf>,
 }
 
 /// Why a vault did not open. Each message tells the operator what to fix.
@@ -126,6 +129,7 @@ impl Vault {
             kms.clone(),
             config.clock.clone(),
             config.arns.clone(),
+            config.rotation_hook_dir.clone(),
         ));
         let vault = Vault {
             kms,

@@ -191,23 +191,48 @@ impl SecretsApi {
         Ok(())
     }
 
-    /// Opens a version for the caller: a customer-managed key needs kms:Decrypt too.
+    /// Opens the version GetSecretValue names for the caller: a customer-managed key needs
+    /// kms:Decrypt too. Under the AWS-managed key it is one trip to the blocking pool.
     async fn open(
         &self,
         who: &Caller,
         secret: SecretRecord,
-        version: SecretVersionRecord,
+        version_id: Option<String>,
+        version_stage: Option<String>,
     ) -> Result<crate::secrets::OpenedVersion, Status> {
-        let v = version.clone();
-        if let Some((key, false)) = self.blocking(move |secrets| secrets.value_key(&v)).await? {
-            let context = self
-                .secrets()
-                .encryption_context(&secret.arn, &version.version_id);
-            self.authorize_kms(who, "kms:Decrypt", &key.arn, &context)?;
-        }
+        let s = secret.clone();
+        let first = self
+            .blocking(move |secrets| {
+                let version =
+                    secrets.version(&s, version_id.as_deref(), version_stage.as_deref())?;
+                match secrets.value_key(&version)? {
+                    Some((key, false)) => Ok(Err((version, key))),
+                    _ => Ok(Ok(secrets.open(&s, version)?)),
+                }
+            })
+            .await?;
+        let (version, key) = match first {
+            Ok(opened) => return Ok(opened),
+            Err(pending) => pending,
+        };
+        let context = self
+            .secrets()
+            .encryption_context(&secret.arn, &version.version_id);
+        self.authorize_kms(who, "kms:Decrypt", &key.arn, &context)?;
         self.blocking(move |secrets| secrets.open(&secret, version))
             .await
     }
+}
+
+/// RotationRules as DescribeSecret and ListSecrets show them: absent until rules are set.
+fn rotation_rules(r: &crate::model::SecretRotation) -> Option<pb::RotationRulesType> {
+    (r.automatically_after_days.is_some() || r.schedule_expression.is_some()).then(|| {
+        pb::RotationRulesType {
+            automatically_after_days: r.automatically_after_days.map(i64::from),
+            duration: r.duration.clone().unwrap_or_default(),
+            schedule_expression: r.schedule_expression.clone().unwrap_or_default(),
+        }
+    })
 }
 
 fn new_token(token: &str) -> String {
@@ -360,11 +385,7 @@ impl SecretsManager for SecretsApi {
             optional(&req.version_id).map(str::to_string),
             optional(&req.version_stage).map(str::to_string),
         );
-        let s = secret.clone();
-        let version = self
-            .blocking(move |secrets| secrets.version(&s, id.as_deref(), stage.as_deref()))
-            .await?;
-        let opened = self.open(&who, secret.clone(), version).await?;
+        let opened = self.open(&who, secret.clone(), id, stage).await?;
         let (secret_string, secret_binary) = value_members(opened.value);
         Ok(Response::new(pb::GetSecretValueResponse {
             arn: secret.arn,
@@ -431,11 +452,7 @@ impl SecretsManager for SecretsApi {
                 let secret = self
                     .secret(&who, "secretsmanager:GetSecretValue", &secret_id, true)
                     .await?;
-                let s = secret.clone();
-                let version = self
-                    .blocking(move |secrets| secrets.version(&s, None, None))
-                    .await?;
-                let opened = self.open(&who, secret.clone(), version).await?;
+                let opened = self.open(&who, secret.clone(), None, None).await?;
                 Ok::<_, Status>((secret, opened))
             }
             .await;
@@ -592,13 +609,7 @@ impl SecretsManager for SecretsApi {
             kms_key_id: secret.kms_key_id.clone().unwrap_or_default(),
             rotation_enabled: r.enabled,
             rotation_lambda_arn: r.hook.clone().unwrap_or_default(),
-            rotation_rules: r
-                .automatically_after_days
-                .map(|days| pb::RotationRulesType {
-                    automatically_after_days: Some(days as i64),
-                    duration: r.duration.clone().unwrap_or_default(),
-                    schedule_expression: r.schedule_expression.clone().unwrap_or_default(),
-                }),
+            rotation_rules: rotation_rules(r),
             last_rotated_date: r.last_rotated_at.map(timestamp),
             last_changed_date: Some(timestamp(secret.last_changed_at)),
             last_accessed_date: secret.last_accessed_at.map(timestamp),
@@ -661,6 +672,7 @@ impl SecretsManager for SecretsApi {
                     kms_key_id: s.kms_key_id.clone().unwrap_or_default(),
                     rotation_enabled: r.enabled,
                     rotation_lambda_arn: r.hook.clone().unwrap_or_default(),
+                    rotation_rules: rotation_rules(r),
                     last_rotated_date: r.last_rotated_at.map(timestamp),
                     last_changed_date: Some(timestamp(s.last_changed_at)),
                     last_accessed_date: s.last_accessed_at.map(timestamp),
@@ -825,12 +837,30 @@ impl SecretsManager for SecretsApi {
     ) -> RpcResult<pb::RotateSecretResponse> {
         let who = caller(&request)?;
         let req = request.into_inner();
-        self.secret(&who, "secretsmanager:RotateSecret", &req.secret_id, true)
+        let secret = self
+            .secret(&who, "secretsmanager:RotateSecret", &req.secret_id, true)
             .await?;
-        Err(status(Error::new(
-            ErrorKind::UnsupportedOperation,
-            "Secret rotation is not available in this version of vaultd yet.",
-        )))
+        let token = optional(&req.client_request_token).map(str::to_string);
+        let hook = optional(&req.rotation_lambda_arn).map(str::to_string);
+        let rules = req.rotation_rules.map(|r| {
+            (
+                r.automatically_after_days,
+                r.duration,
+                r.schedule_expression,
+            )
+        });
+        let immediately = req.rotate_immediately.unwrap_or(true);
+        let secrets = self.vault.secrets.clone();
+        let arn = secret.arn;
+        let (secret, version) =
+            super::blocking(move || secrets.rotate_secret(&arn, token, hook, rules, immediately))
+                .await
+                .map_err(status)?;
+        Ok(Response::new(pb::RotateSecretResponse {
+            arn: secret.arn,
+            name: secret.name,
+            version_id: version.unwrap_or_default(),
+        }))
     }
 
     async fn cancel_rotate_secret(
@@ -839,16 +869,22 @@ impl SecretsManager for SecretsApi {
     ) -> RpcResult<pb::CancelRotateSecretResponse> {
         let who = caller(&request)?;
         let req = request.into_inner();
-        self.secret(
-            &who,
-            "secretsmanager:CancelRotateSecret",
-            &req.secret_id,
-            true,
-        )
-        .await?;
-        Err(status(Error::new(
-            ErrorKind::UnsupportedOperation,
-            "Secret rotation is not available in this version of vaultd yet.",
-        )))
+        let secret = self
+            .secret(
+                &who,
+                "secretsmanager:CancelRotateSecret",
+                &req.secret_id,
+                true,
+            )
+            .await?;
+        let arn = secret.arn;
+        let (secret, pending) = self
+            .blocking(move |secrets| secrets.cancel_rotate_secret(&arn))
+            .await?;
+        Ok(Response::new(pb::CancelRotateSecretResponse {
+            arn: secret.arn,
+            name: secret.name,
+            version_id: pending.unwrap_or_default(),
+        }))
     }
 }

@@ -28,6 +28,9 @@ use crate::{
 
 type RpcResult<T> = std::result::Result<Response<T>, Status>;
 
+/// GetParameter of `/aws/reference/secretsmanager/<secret>` reads a Secrets Manager secret.
+const SECRET_REFERENCE: &str = "/aws/reference/secretsmanager/";
+
 /// The ParameterStore service over a vault.
 #[derive(Debug, Clone)]
 pub struct SsmApi {
@@ -75,38 +78,50 @@ impl SsmApi {
             .map_err(status)
     }
 
-    /// Opens versions for the caller: with decryption, SecureStrings under customer-managed keys
-    /// first need `kms:Decrypt` on their key.
-    async fn open(
+    /// Reads versions (`fetch`) and opens them for the caller. With decryption, SecureStrings
+    /// under customer-managed keys first need `kms:Decrypt` on their key; when none does, it all
+    /// happens in one trip to the blocking pool.
+    async fn fetch_and_open(
         &self,
         who: &Caller,
-        found: Vec<(ParameterVersionRecord, String)>,
         with_decryption: bool,
+        fetch: impl FnOnce(&Params) -> Result<Vec<(ParameterVersionRecord, String)>> + Send + 'static,
     ) -> Result<Vec<pb::Parameter>, Status> {
-        if with_decryption {
-            let records: Vec<ParameterVersionRecord> =
-                found.iter().map(|(r, _)| r.clone()).collect();
-            let keys = self
-                .blocking(move |params| {
-                    records
-                        .iter()
-                        .map(|r| Ok((r.name.clone(), params.value_key(r)?)))
-                        .collect::<Result<Vec<_>>>()
-                })
-                .await?;
-            for (name, key) in keys {
-                if let Some((key, false)) = key {
-                    let context = self.vault.params.encryption_context(&name);
-                    who.authorize(
-                        &self.vault.authorizer,
-                        &Action {
-                            name: "kms:Decrypt",
-                            resources: &[&key.arn],
-                            encryption_context: Some(&context),
-                        },
-                    )?;
+        let first = self
+            .blocking(move |params| {
+                let found = fetch(params)?;
+                let mut checks = Vec::new();
+                if with_decryption {
+                    for (record, _) in &found {
+                        if let Some((key, false)) = params.value_key(record)? {
+                            checks.push((record.name.clone(), key));
+                        }
+                    }
                 }
-            }
+                if checks.is_empty() {
+                    let views = found
+                        .into_iter()
+                        .map(|(r, s)| params.open(r, s, with_decryption))
+                        .collect::<Result<Vec<_>>>()?;
+                    return Ok(Ok(views));
+                }
+                Ok(Err((found, checks)))
+            })
+            .await?;
+        let (found, checks) = match first {
+            Ok(views) => return Ok(views.into_iter().map(parameter).collect()),
+            Err(pending) => pending,
+        };
+        for (name, key) in checks {
+            let context = self.vault.params.encryption_context(&name);
+            who.authorize(
+                &self.vault.authorizer,
+                &Action {
+                    name: "kms:Decrypt",
+                    resources: &[&key.arn],
+                    encryption_context: Some(&context),
+                },
+            )?;
         }
         let views = self
             .blocking(move |params| {
@@ -117,6 +132,90 @@ impl SsmApi {
             })
             .await?;
         Ok(views.into_iter().map(parameter).collect())
+    }
+}
+
+impl SsmApi {
+    /// GetParameter of `/aws/reference/secretsmanager/<secret>`, as AWS: WithDecryption is
+    /// required, and the caller needs ssm:GetParameter on that name, secretsmanager:GetSecretValue
+    /// on the secret and, for a customer-managed key, kms:Decrypt. The value is the secret's
+    /// AWSCURRENT version (a binary one as base64).
+    async fn secret_reference(
+        &self,
+        who: &Caller,
+        name: &str,
+        secret_id: &str,
+        with_decryption: bool,
+    ) -> Result<pb::Parameter, Status> {
+        let parameter_arn = self.vault.params.arn(name);
+        self.authorize(who, "ssm:GetParameter", &[&parameter_arn])?;
+        if !with_decryption {
+            return Err(status(crate::error::Error::validation(
+                "WithDecryption flag must be True for retrieving a Secret Manager secret.",
+            )));
+        }
+        let id = secret_id.to_string();
+        let vault = self.vault.clone();
+        let secret = super::blocking(move || vault.secrets.find_live(&id))
+            .await
+            .map_err(|e| match e.kind {
+                crate::error::ErrorKind::ResourceNotFound => status(crate::error::Error::new(
+                    crate::error::ErrorKind::ParameterNotFound,
+                    format!("Parameter {name} not found."),
+                )),
+                _ => status(e),
+            })?;
+        self.authorize(who, "secretsmanager:GetSecretValue", &[&secret.arn])?;
+        let (vault, s) = (self.vault.clone(), secret.clone());
+        let (version, key) = super::blocking(move || {
+            let version = vault.secrets.version(&s, None, None)?;
+            let key = vault.secrets.value_key(&version)?;
+            Ok((version, key))
+        })
+        .await
+        .map_err(status)?;
+        if let Some((key, false)) = key {
+            let context = self
+                .vault
+                .secrets
+                .encryption_context(&secret.arn, &version.version_id);
+            who.authorize(
+                &self.vault.authorizer,
+                &Action {
+                    name: "kms:Decrypt",
+                    resources: &[&key.arn],
+                    encryption_context: Some(&context),
+                },
+            )?;
+        }
+        let (vault, s) = (self.vault.clone(), secret.clone());
+        let opened = super::blocking(move || vault.secrets.open(&s, version))
+            .await
+            .map_err(status)?;
+        let value = match opened.value {
+            crate::secrets::SecretValue::String(s) => s.to_string(),
+            crate::secrets::SecretValue::Binary(b) => {
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &*b)
+            }
+        };
+        let mut out = pb::Parameter {
+            name: name.to_string(),
+            value,
+            version: 0,
+            source_result: serde_json::json!({
+                "ARN": secret.arn,
+                "Name": secret.name,
+                "VersionId": opened.version.version_id,
+                "VersionStages": opened.version.stages,
+            })
+            .to_string(),
+            last_modified_date: Some(timestamp(opened.version.created_at)),
+            arn: parameter_arn,
+            data_type: "text".into(),
+            ..Default::default()
+        };
+        out.set_type(pb::ParameterType::SecureString);
+        Ok(out)
     }
 }
 
@@ -250,9 +349,21 @@ impl ParameterStore for SsmApi {
     ) -> RpcResult<pb::GetParameterResponse> {
         let who = caller(&request)?;
         let req = request.into_inner();
+        if let Some(secret_id) = req.name.strip_prefix(SECRET_REFERENCE) {
+            let parameter = self
+                .secret_reference(&who, &req.name, secret_id, req.with_decryption)
+                .await?;
+            return Ok(Response::new(pb::GetParameterResponse {
+                parameter: Some(parameter),
+            }));
+        }
         self.authorize_names(&who, "ssm:GetParameter", std::slice::from_ref(&req.name))?;
-        let found = self.blocking(move |params| params.find(&req.name)).await?;
-        let mut opened = self.open(&who, vec![found], req.with_decryption).await?;
+        let name = req.name;
+        let mut opened = self
+            .fetch_and_open(&who, req.with_decryption, move |params| {
+                Ok(vec![params.find(&name)?])
+            })
+            .await?;
         Ok(Response::new(pb::GetParameterResponse {
             parameter: opened.pop(),
         }))
@@ -291,7 +402,9 @@ impl ParameterStore for SsmApi {
                 Ok((found, invalid))
             })
             .await?;
-        let parameters = self.open(&who, found, req.with_decryption).await?;
+        let parameters = self
+            .fetch_and_open(&who, req.with_decryption, move |_| Ok(found))
+            .await?;
         Ok(Response::new(pb::GetParametersResponse {
             parameters,
             invalid_parameters: invalid,
@@ -323,7 +436,9 @@ impl ParameterStore for SsmApi {
             .into_iter()
             .map(|r| (r, String::new()))
             .collect();
-        let parameters = self.open(&who, found, req.with_decryption).await?;
+        let parameters = self
+            .fetch_and_open(&who, req.with_decryption, move |_| Ok(found))
+            .await?;
         Ok(Response::new(pb::GetParametersByPathResponse {
             parameters,
             next_token: listed.next_marker.unwrap_or_default(),
@@ -351,7 +466,9 @@ impl ParameterStore for SsmApi {
             .iter()
             .map(|r| (r.clone(), String::new()))
             .collect();
-        let opened = self.open(&who, found, req.with_decryption).await?;
+        let opened = self
+            .fetch_and_open(&who, req.with_decryption, move |_| Ok(found))
+            .await?;
         let parameters = listed
             .items
             .into_iter()

@@ -62,6 +62,11 @@ struct Args {
     #[arg(long, env = "VAULTD_THROTTLE")]
     throttle: Option<String>,
 
+    /// The directory whose executables may serve as secret-rotation hooks
+    /// (RotationLambdaARN "command:<path>" must name a file in it). Without it, only HTTP hooks.
+    #[arg(long, env = "VAULTD_ROTATION_HOOK_DIR")]
+    rotation_hook_dir: Option<PathBuf>,
+
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, env = "VAULTD_LOG", default_value = "info")]
     log: tracing::Level,
@@ -115,6 +120,7 @@ fn start(args: Args) -> Result<(), String> {
         root_credentials,
         throttle: throttle.clone(),
         audit: AuditConfig::default(),
+        rotation_hook_dir: args.rotation_hook_dir.clone(),
     })
     .map_err(|e| e.to_string())?;
 

@@ -18,6 +18,7 @@
 //! [`password`] is GetRandomPassword, a pure function of its options and the OS CSPRNG.
 
 pub mod password;
+pub mod rotation;
 
 use std::{
     sync::{Arc, Mutex, MutexGuard},
@@ -149,6 +150,8 @@ pub struct Secrets {
     kms: Arc<Kms>,
     clock: Arc<dyn Clock>,
     arns: Arns,
+    /// Where `command:` rotation hooks may live (the operator's choice); `None`: nowhere.
+    hook_dir: Option<std::path::PathBuf>,
     writer: Mutex<()>,
 }
 
@@ -237,12 +240,19 @@ fn random_suffix() -> Result<String> {
 }
 
 impl Secrets {
-    pub fn new(store: Arc<dyn Store>, kms: Arc<Kms>, clock: Arc<dyn Clock>, arns: Arns) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        kms: Arc<Kms>,
+        clock: Arc<dyn Clock>,
+        arns: Arns,
+        hook_dir: Option<std::path::PathBuf>,
+    ) -> Self {
         Self {
             store,
             kms,
             clock,
             arns,
+            hook_dir,
             writer: Mutex::new(()),
         }
     }
@@ -560,8 +570,11 @@ impl Secrets {
         let _guard = self.lock()?;
         let secret = self.find_live(secret_id)?;
         let versions = self.store.secret_versions(&secret.arn)?;
-        if let Some(existing) = versions.iter().find(|v| v.version_id == token) {
-            if existing.value.is_some() && self.decrypt(&secret, existing)?.same_as(&value) {
+        let existing = versions.iter().find(|v| v.version_id == token);
+        // A rotation's AWSPENDING version waits for its value: this is it (createSecret).
+        let filling = existing.filter(|v| v.value.is_none());
+        if let Some(existing) = existing.filter(|v| v.value.is_some()) {
+            if self.decrypt(&secret, existing)?.same_as(&value) {
                 return Ok(Written {
                     arn: secret.arn,
                     name: secret.name,
@@ -577,7 +590,7 @@ impl Secrets {
         let now = self.now();
         let version = SecretVersionRecord {
             version_id: token.clone(),
-            created_at: now,
+            created_at: filling.map_or(now, |v| v.created_at),
             value: Some(self.encrypt(&secret, &token, &value)?),
             stages: stages.clone(),
         };
@@ -853,6 +866,217 @@ impl Secrets {
     pub fn run_maintenance(&self) -> Result<usize> {
         let _guard = self.lock()?;
         self.purge_due()
+    }
+}
+
+/// RotateSecret's rules: `(automatically_after_days, duration, schedule_expression)`.
+pub type RotationRules = (Option<i64>, String, String);
+
+impl Secrets {
+    /// RotateSecret: sets the hook and rules (those given), turns rotation on and, unless
+    /// `rotate_immediately` is false, starts a rotation now in the background. Returns the
+    /// secret and the version the rotation creates.
+    pub fn rotate_secret(
+        self: &Arc<Self>,
+        secret_id: &str,
+        token: Option<String>,
+        hook: Option<String>,
+        rules: Option<RotationRules>,
+        rotate_immediately: bool,
+    ) -> Result<(SecretRecord, Option<String>)> {
+        let token = token.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        validate_token(&token)?;
+        let started = {
+            let _guard = self.lock()?;
+            let mut secret = self.find_live(secret_id)?;
+            let hook = match hook.or_else(|| secret.rotation.hook.clone()) {
+                Some(hook) => hook,
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidRequest,
+                        "No rotation hook is associated with this secret: give RotationLambdaARN.",
+                    ));
+                }
+            };
+            let parsed = rotation::Hook::parse(&hook)?;
+            parsed.allowed(self.hook_dir.as_deref())?;
+            let now = self.now();
+            if let Some((days, duration, schedule)) = rules {
+                rotation::interval(days, &schedule)?;
+                secret.rotation.automatically_after_days = days.map(|d| d as u32);
+                secret.rotation.schedule_expression = (!schedule.is_empty()).then_some(schedule);
+                secret.rotation.duration = (!duration.is_empty()).then_some(duration);
+            }
+            let every = rotation::interval(
+                secret.rotation.automatically_after_days.map(i64::from),
+                secret.rotation.schedule_expression.as_deref().unwrap_or(""),
+            )?;
+            secret.rotation.enabled = Some(true);
+            secret.rotation.hook = Some(hook);
+            secret.rotation.next_rotation_at = every.map(|every| now + every);
+            match rotate_immediately {
+                true => Some((self.begin_rotation(secret.clone(), &token)?, parsed)),
+                false => {
+                    self.store.write_secret(&secret, None, &[], &[], &[])?;
+                    None
+                }
+            }
+            .map(|(secret, hook)| (secret, hook, token.clone()))
+        };
+        let Some((secret, hook, token)) = started else {
+            let secret = self.find(secret_id)?;
+            return Ok((secret, None));
+        };
+        let this = self.clone();
+        let arn = secret.arn.clone();
+        let version = token.clone();
+        std::thread::Builder::new()
+            .name("secret-rotation".into())
+            .spawn(move || this.run_rotation(&arn, &token, &hook))
+            .map_err(|e| Error::internal(format!("A rotation could not be started: {e}")))?;
+        Ok((secret, Some(version)))
+    }
+
+    /// Creates the AWSPENDING version (no value yet) for a rotation and writes `secret`. Call
+    /// under the writer lock.
+    fn begin_rotation(&self, secret: SecretRecord, token: &str) -> Result<SecretRecord> {
+        let versions = self.store.secret_versions(&secret.arn)?;
+        let existing = versions.iter().find(|v| v.version_id == token);
+        if existing.is_some_and(|v| !v.stages.iter().any(|s| s == AWSPENDING)) {
+            return Err(Error::new(
+                ErrorKind::ResourceExists,
+                "A version with this ClientRequestToken already exists.",
+            ));
+        }
+        let now = self.now();
+        // A pending version left by a failed rotation is superseded: its label moves here.
+        let version = SecretVersionRecord {
+            version_id: token.to_string(),
+            created_at: now,
+            value: existing.and_then(|v| v.value.clone()),
+            stages: vec![AWSPENDING.into()],
+        };
+        let moves = vec![(AWSPENDING.to_string(), Some(token.to_string()))];
+        let prune = prunable(&versions, &moves, now);
+        let secret = SecretRecord {
+            rotation: SecretRotation {
+                failure: None,
+                ..secret.rotation
+            },
+            ..secret
+        };
+        self.store
+            .write_secret(&secret, Some(&version), &moves, &prune, &[])?;
+        Ok(secret)
+    }
+
+    /// Runs the four steps; records the outcome on the secret.
+    fn run_rotation(&self, arn: &str, token: &str, hook: &rotation::Hook) {
+        for step in rotation::STEPS {
+            if let Err(failure) = hook.run(step, arn, token) {
+                self.record_rotation(arn, token, Some(failure));
+                return;
+            }
+            if step == "createSecret" {
+                let has_value = self.store.secret_versions(arn).map(|vs| {
+                    vs.iter()
+                        .any(|v| v.version_id == token && v.value.is_some())
+                });
+                if !matches!(has_value, Ok(true)) {
+                    self.record_rotation(
+                        arn,
+                        token,
+                        Some(
+                            "createSecret: the hook put no value on the AWSPENDING version".into(),
+                        ),
+                    );
+                    return;
+                }
+            }
+        }
+        self.record_rotation(arn, token, None);
+    }
+
+    /// The end of a rotation: on success AWSCURRENT is on the new version (vaultd moves it if the
+    /// hook didn't) and AWSPENDING is gone; on failure the reason is kept and nothing else moves.
+    fn record_rotation(&self, arn: &str, token: &str, failure: Option<String>) {
+        let outcome = (|| -> Result<()> {
+            let _guard = self.lock()?;
+            let Some(mut secret) = self.store.secret(arn)? else {
+                return Ok(());
+            };
+            let now = self.now();
+            let mut moves = Vec::new();
+            match &failure {
+                Some(reason) => {
+                    tracing::warn!(secret = %arn, reason = %reason, "secret rotation failed");
+                    secret.rotation.failure = Some(reason.clone());
+                }
+                None => {
+                    let versions = self.store.secret_versions(arn)?;
+                    let current_here = versions
+                        .iter()
+                        .any(|v| v.version_id == token && v.stages.iter().any(|s| s == AWSCURRENT));
+                    if !current_here {
+                        moves = stage_moves(&versions, token, &[AWSCURRENT.to_string()]);
+                    }
+                    moves.push((AWSPENDING.to_string(), None));
+                    secret.rotation.failure = None;
+                    secret.rotation.last_rotated_at = Some(now);
+                    secret.last_changed_at = now;
+                    tracing::info!(secret = %arn, "rotated a secret");
+                }
+            }
+            self.store.write_secret(&secret, None, &moves, &[], &[])?;
+            Ok(())
+        })();
+        if let Err(err) = outcome {
+            tracing::error!(secret = %arn, error = %err, "recording a rotation's outcome failed");
+        }
+    }
+
+    /// CancelRotateSecret: turns rotation off; a rotation in progress is left as it is (as AWS).
+    /// Returns the secret and the pending version, if any.
+    pub fn cancel_rotate_secret(&self, secret_id: &str) -> Result<(SecretRecord, Option<String>)> {
+        let _guard = self.lock()?;
+        let mut secret = self.find_live(secret_id)?;
+        secret.rotation.enabled = Some(false);
+        secret.rotation.next_rotation_at = None;
+        self.store.write_secret(&secret, None, &[], &[], &[])?;
+        let pending = self
+            .store
+            .secret_versions(&secret.arn)?
+            .into_iter()
+            .find(|v| v.stages.iter().any(|s| s == AWSPENDING))
+            .map(|v| v.version_id);
+        Ok((secret, pending))
+    }
+
+    /// Starts the rotations that are due (by the clock); returns how many.
+    pub fn rotate_due(self: &Arc<Self>) -> Result<usize> {
+        let mut started = 0;
+        for arn in self.store.secrets_due_for_rotation(self.now())? {
+            match self.rotate_secret(&arn, None, None, None, true) {
+                Ok(_) => started += 1,
+                Err(err) => {
+                    tracing::warn!(secret = %arn, error = %err, "starting a scheduled rotation failed");
+                    // Not again every pass: the next attempt is one interval away.
+                    let _guard = self.lock()?;
+                    if let Some(mut secret) = self.store.secret(&arn)? {
+                        let every = rotation::interval(
+                            secret.rotation.automatically_after_days.map(i64::from),
+                            secret.rotation.schedule_expression.as_deref().unwrap_or(""),
+                        )
+                        .ok()
+                        .flatten();
+                        secret.rotation.next_rotation_at = every.map(|e| self.now() + e);
+                        secret.rotation.failure = Some(err.message);
+                        self.store.write_secret(&secret, None, &[], &[], &[])?;
+                    }
+                }
+            }
+        }
+        Ok(started)
     }
 }
 

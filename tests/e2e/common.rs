@@ -106,6 +106,7 @@ impl TestServer {
             }),
             throttle,
             audit: AuditConfig::default(),
+            rotation_hook_dir: Some(data_dir.with_file_name("hooks")),
         })
         .expect("vault opens");
         let vault = Arc::new(vault);

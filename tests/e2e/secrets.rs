@@ -734,3 +734,56 @@ async fn no_secret_value_sits_on_disk_in_the_clear() {
         );
     }
 }
+
+#[tokio::test]
+async fn parameter_store_reads_secrets_through_the_reference_path() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    create(&client, "shared/db", "from-secrets-manager").await;
+    let get = |name: &str, with_decryption: bool| {
+        client.get_parameter(pb::GetParameterRequest {
+            name: name.into(),
+            with_decryption,
+        })
+    };
+    let parameter = get("/aws/reference/secretsmanager/shared/db", true)
+        .await
+        .unwrap()
+        .parameter
+        .unwrap();
+    assert_eq!(parameter.value, "from-secrets-manager");
+    assert_eq!(parameter.r#type(), pb::ParameterType::SecureString);
+    assert!(
+        parameter.source_result.contains("AWSCURRENT"),
+        "{}",
+        parameter.source_result
+    );
+    assert_error(
+        get("/aws/reference/secretsmanager/shared/db", false).await,
+        Code::InvalidArgument,
+        "ValidationException",
+    );
+    assert_error(
+        get("/aws/reference/secretsmanager/none", true).await,
+        Code::NotFound,
+        "ParameterNotFound",
+    );
+    // Both permissions are needed.
+    let only_ssm = app_user(
+        &server,
+        "only-ssm",
+        Some(&allow(&["ssm:GetParameter"], "*")),
+    )
+    .await;
+    let only_ssm = server.client_with(only_ssm);
+    assert_error(
+        only_ssm
+            .get_parameter(pb::GetParameterRequest {
+                name: "/aws/reference/secretsmanager/shared/db".into(),
+                with_decryption: true,
+            })
+            .await,
+        Code::PermissionDenied,
+        "AccessDeniedException",
+    );
+}

@@ -1,5 +1,5 @@
 //! The AWS CLI's JSON shape of every `vault.v1` response vaultctl prints (KMS, IAM, STS, SSM
-//! Parameter Store and the CloudTrail-like audit trail): PascalCase AWS field names, binary values in standard base64, enum
+//! Parameter Store, Secrets Manager and the CloudTrail-like audit trail): PascalCase AWS field names, binary values in standard base64, enum
 //! values in AWS spelling, timestamps in ISO 8601 (as AWS CLI v2 prints them, in UTC), and unset
 //! optional fields left out.
 
@@ -112,6 +112,70 @@ impl Object {
 
     fn strings(self, name: &str, values: &[String]) -> Self {
         self.value(name, values)
+    }
+
+    /// A list AWS leaves out when it is empty (a version's VersionStages).
+    fn opt_strings(self, name: &str, values: &[String]) -> Self {
+        if values.is_empty() {
+            self
+        } else {
+            self.strings(name, values)
+        }
+    }
+
+    /// A list of structures AWS leaves out when it is empty (a secret's Tags).
+    fn opt_list<T: ToAwsJson>(self, name: &str, items: &[T]) -> Self {
+        if items.is_empty() {
+            self
+        } else {
+            self.list(name, items)
+        }
+    }
+
+    fn opt_bool(self, name: &str, value: Option<bool>) -> Self {
+        match value {
+            Some(v) => self.value(name, v),
+            None => self,
+        }
+    }
+
+    fn opt_int64(self, name: &str, value: Option<i64>) -> Self {
+        match value {
+            Some(v) => self.value(name, v),
+            None => self,
+        }
+    }
+
+    /// A secret's value, SecretBinary (base64) or SecretString, whichever is set, in the AWS
+    /// model's order.
+    fn secret_value(self, binary: Option<&Vec<u8>>, string: Option<&String>) -> Self {
+        let object = match binary {
+            Some(bytes) => self.value("SecretBinary", STANDARD.encode(bytes)),
+            None => self,
+        };
+        match string {
+            Some(text) => object.value("SecretString", text.as_str()),
+            None => object,
+        }
+    }
+
+    /// Version id → staging labels, by version id (AWS answers them in no particular order);
+    /// absent when the secret has no labelled version.
+    fn version_stages(
+        self,
+        name: &str,
+        map: &std::collections::HashMap<String, pb::VersionStages>,
+    ) -> Self {
+        if map.is_empty() {
+            return self;
+        }
+        let mut versions: Vec<(&String, &pb::VersionStages)> = map.iter().collect();
+        versions.sort_by(|a, b| a.0.cmp(b.0));
+        let object: Map<String, Value> = versions
+            .into_iter()
+            .map(|(id, stages)| (id.clone(), Value::from(stages.stages.clone())))
+            .collect();
+        self.value(name, object)
     }
 
     /// The page fields of a KMS list response.
@@ -245,7 +309,9 @@ empty_responses!(
     DeleteUserPolicyResponse,
     DeleteParameterResponse,
     AddTagsToResourceResponse,
-    RemoveTagsFromResourceResponse
+    RemoveTagsFromResourceResponse,
+    SecretsManagerTagResourceResponse,
+    SecretsManagerUntagResourceResponse
 );
 
 /// Responses that are one structure: `"Name" field: Response, Response;`.
@@ -837,6 +903,200 @@ impl ToAwsJson for pb::ListTagsForResourceResponse {
     }
 }
 
+// Secrets Manager. Fields in the order of the AWS model, left out when unset, as the service
+// leaves them out. A SecretString, a SecretBinary and a RandomPassword are secrets: they appear
+// only in the value printed for the user, which the printer zeroizes.
+
+/// Responses that are a secret's ARN and Name, and the VersionId when there is one.
+macro_rules! secret_responses {
+    ($($ty:ident $(.$version_id:ident)?),+) => {$(
+        impl ToAwsJson for pb::$ty {
+            fn to_aws_json(&self) -> Value {
+                Object::new()
+                    .string("ARN", &self.arn)
+                    .string("Name", &self.name)
+                    $(.opt_string("VersionId", &self.$version_id))?
+                    .into()
+            }
+        }
+    )+};
+}
+
+secret_responses!(
+    CreateSecretResponse.version_id,
+    UpdateSecretResponse.version_id,
+    RotateSecretResponse.version_id,
+    CancelRotateSecretResponse.version_id,
+    UpdateSecretVersionStageResponse,
+    RestoreSecretResponse
+);
+
+impl ToAwsJson for pb::GetSecretValueResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("ARN", &self.arn)
+            .string("Name", &self.name)
+            .string("VersionId", &self.version_id)
+            .secret_value(self.secret_binary.as_ref(), self.secret_string.as_ref())
+            .opt_strings("VersionStages", &self.version_stages)
+            .time("CreatedDate", self.created_date.as_ref())
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::SecretValueEntry {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("ARN", &self.arn)
+            .string("Name", &self.name)
+            .string("VersionId", &self.version_id)
+            .secret_value(self.secret_binary.as_ref(), self.secret_string.as_ref())
+            .opt_strings("VersionStages", &self.version_stages)
+            .time("CreatedDate", self.created_date.as_ref())
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::ApiErrorType {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("SecretId", &self.secret_id)
+            .string("ErrorCode", &self.error_code)
+            .string("Message", &self.message)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::BatchGetSecretValueResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .list("SecretValues", &self.secret_values)
+            .opt_string("NextToken", &self.next_token)
+            .list("Errors", &self.errors)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::PutSecretValueResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("ARN", &self.arn)
+            .string("Name", &self.name)
+            .string("VersionId", &self.version_id)
+            .opt_strings("VersionStages", &self.version_stages)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::RotationRulesType {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .opt_int64("AutomaticallyAfterDays", self.automatically_after_days)
+            .opt_string("Duration", &self.duration)
+            .opt_string("ScheduleExpression", &self.schedule_expression)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::DescribeSecretResponse {
+    /// RotationEnabled only once rotation was configured, as AWS. RotationFailure is vaultd's
+    /// (why the last rotation failed), printed only when there is one.
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("ARN", &self.arn)
+            .string("Name", &self.name)
+            .opt_string("Description", &self.description)
+            .opt_string("KmsKeyId", &self.kms_key_id)
+            .opt_bool("RotationEnabled", self.rotation_enabled)
+            .opt_string("RotationLambdaARN", &self.rotation_lambda_arn)
+            .nested("RotationRules", self.rotation_rules.as_ref())
+            .time("LastRotatedDate", self.last_rotated_date.as_ref())
+            .time("LastChangedDate", self.last_changed_date.as_ref())
+            .time("LastAccessedDate", self.last_accessed_date.as_ref())
+            .time("DeletedDate", self.deleted_date.as_ref())
+            .time("NextRotationDate", self.next_rotation_date.as_ref())
+            .opt_list("Tags", &self.tags)
+            .version_stages("VersionIdsToStages", &self.version_ids_to_stages)
+            .opt_string("OwningService", &self.owning_service)
+            .time("CreatedDate", self.created_date.as_ref())
+            .opt_string("RotationFailure", &self.rotation_failure)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::SecretListEntry {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("ARN", &self.arn)
+            .string("Name", &self.name)
+            .opt_string("Description", &self.description)
+            .opt_string("KmsKeyId", &self.kms_key_id)
+            .opt_bool("RotationEnabled", self.rotation_enabled)
+            .opt_string("RotationLambdaARN", &self.rotation_lambda_arn)
+            .nested("RotationRules", self.rotation_rules.as_ref())
+            .time("LastRotatedDate", self.last_rotated_date.as_ref())
+            .time("LastChangedDate", self.last_changed_date.as_ref())
+            .time("LastAccessedDate", self.last_accessed_date.as_ref())
+            .time("DeletedDate", self.deleted_date.as_ref())
+            .time("NextRotationDate", self.next_rotation_date.as_ref())
+            .opt_list("Tags", &self.tags)
+            .version_stages("SecretVersionsToStages", &self.secret_versions_to_stages)
+            .opt_string("OwningService", &self.owning_service)
+            .time("CreatedDate", self.created_date.as_ref())
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::ListSecretsResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .list("SecretList", &self.secret_list)
+            .opt_string("NextToken", &self.next_token)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::SecretVersionsListEntry {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("VersionId", &self.version_id)
+            .opt_strings("VersionStages", &self.version_stages)
+            .time("LastAccessedDate", self.last_accessed_date.as_ref())
+            .time("CreatedDate", self.created_date.as_ref())
+            .opt_strings("KmsKeyIds", &self.kms_key_ids)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::ListSecretVersionIdsResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .list("Versions", &self.versions)
+            .opt_string("NextToken", &self.next_token)
+            .string("ARN", &self.arn)
+            .string("Name", &self.name)
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::DeleteSecretResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("ARN", &self.arn)
+            .string("Name", &self.name)
+            .time("DeletionDate", self.deletion_date.as_ref())
+            .into()
+    }
+}
+
+impl ToAwsJson for pb::GetRandomPasswordResponse {
+    fn to_aws_json(&self) -> Value {
+        Object::new()
+            .string("RandomPassword", &self.random_password)
+            .into()
+    }
+}
+
 // The audit trail, as CloudTrail's LookupEvents, with vaultd's chain fields.
 
 impl ToAwsJson for pb::Resource {
@@ -1021,6 +1281,113 @@ mod tests {
         assert_eq!(put, serde_json::json!({"Version": 1, "Tier": "Standard"}));
         let page = pb::GetParametersByPathResponse::default().to_aws_json();
         assert_eq!(page, serde_json::json!({"Parameters": []}));
+    }
+
+    #[test]
+    fn secrets_print_in_aws_order_without_unset_fields() {
+        let t = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+        let value = pb::GetSecretValueResponse {
+            arn: "arn:s".into(),
+            name: "s".into(),
+            version_id: "v1".into(),
+            secret_binary: Some(vec![0, 255]),
+            secret_string: None,
+            version_stages: vec!["AWSCURRENT".into()],
+            created_date: t(0),
+        }
+        .to_aws_json();
+        let fields: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "ARN",
+                "Name",
+                "VersionId",
+                "SecretBinary",
+                "VersionStages",
+                "CreatedDate"
+            ]
+        );
+        assert_eq!(value["SecretBinary"], "AP8=");
+
+        let described = pb::DescribeSecretResponse {
+            arn: "arn:s".into(),
+            name: "s".into(),
+            last_changed_date: t(86_400),
+            created_date: t(0),
+            version_ids_to_stages: [
+                (
+                    "b".to_string(),
+                    pb::VersionStages {
+                        stages: vec!["AWSCURRENT".into()],
+                    },
+                ),
+                (
+                    "a".to_string(),
+                    pb::VersionStages {
+                        stages: vec!["AWSPREVIOUS".into()],
+                    },
+                ),
+            ]
+            .into(),
+            ..Default::default()
+        }
+        .to_aws_json();
+        assert_eq!(
+            described,
+            serde_json::json!({
+                "ARN": "arn:s",
+                "Name": "s",
+                "LastChangedDate": "1970-01-02T00:00:00+00:00",
+                "VersionIdsToStages": {"a": ["AWSPREVIOUS"], "b": ["AWSCURRENT"]},
+                "CreatedDate": "1970-01-01T00:00:00+00:00",
+            })
+        );
+        let ids: Vec<&str> = described["VersionIdsToStages"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+
+        let rotating = pb::DescribeSecretResponse {
+            rotation_enabled: Some(false),
+            rotation_rules: Some(pb::RotationRulesType {
+                automatically_after_days: Some(30),
+                ..Default::default()
+            }),
+            tags: vec![pb::ResourceTag {
+                key: "k".into(),
+                value: "v".into(),
+            }],
+            ..Default::default()
+        }
+        .to_aws_json();
+        assert_eq!(rotating["RotationEnabled"], false);
+        assert_eq!(
+            rotating["RotationRules"],
+            serde_json::json!({"AutomaticallyAfterDays": 30})
+        );
+        assert_eq!(
+            rotating["Tags"],
+            serde_json::json!([{"Key": "k", "Value": "v"}])
+        );
+
+        let created = pb::CreateSecretResponse {
+            arn: "arn:s".into(),
+            name: "s".into(),
+            version_id: String::new(),
+        }
+        .to_aws_json();
+        assert_eq!(created, serde_json::json!({"ARN": "arn:s", "Name": "s"}));
+        let batch = pb::BatchGetSecretValueResponse::default().to_aws_json();
+        assert_eq!(batch, serde_json::json!({"SecretValues": [], "Errors": []}));
     }
 
     #[test]

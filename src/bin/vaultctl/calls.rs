@@ -1,10 +1,11 @@
-//! Sending a built request: [`KmsRequest`], [`IamRequest`], [`StsRequest`] and [`SsmRequest`]
-//! have one variant per RPC of their service, named after it (the name the AWS CLI puts in "when
+//! Sending a built request: [`KmsRequest`], [`IamRequest`], [`StsRequest`], [`SsmRequest`] and
+//! [`SecretsRequest`] have one variant per RPC of their service, named after it (the name the AWS CLI puts in "when
 //! calling the X operation"); `send` calls it through [`vaultd::client::Client`] and returns the
 //! answer as AWS-shaped JSON ([`crate::aws_json`]). List operations page as the AWS CLI pages
 //! them: KMS lists follow NextMarker to the last page when asked to ([`Paging`]), IAM lists take
-//! `--max-items` and `--starting-token` ([`ItemPaging`]), and SSM lists do the same unless given
-//! their own MaxResults or NextToken, which ask for one page ([`TokenPaging`]).
+//! `--max-items` and `--starting-token` ([`ItemPaging`]), and SSM lists and Secrets Manager's
+//! ListSecrets do the same unless given their own MaxResults or NextToken, which ask for one page
+//! ([`TokenPaging`]).
 
 use std::future::Future;
 
@@ -32,7 +33,7 @@ pub struct ItemPaging {
     pub page_size: Option<i32>,
 }
 
-/// How an SSM list pages, as the AWS CLI pages it: given the operation's own `--max-results` or
+/// How an SSM list (or ListSecrets) pages, as the AWS CLI pages it: given the operation's own `--max-results` or
 /// `--next-token` (or `--no-paginate`), the one page asked for, NextToken included; otherwise
 /// page after page as [`ItemPaging`] says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,6 +177,32 @@ requests! {
             DescribeParameters(DescribeParametersRequest) => describe_parameters;
         }
     }
+
+    /// A `vault.v1.SecretsManager` request ready to send, named after its RPC. The AWS CLI pages
+    /// ListSecrets only; BatchGetSecretValue and ListSecretVersionIds return the page asked for.
+    SecretsRequest {
+        calls {
+            CreateSecret(CreateSecretRequest) => create_secret;
+            GetSecretValue(GetSecretValueRequest) => get_secret_value;
+            BatchGetSecretValue(BatchGetSecretValueRequest) => batch_get_secret_value;
+            PutSecretValue(PutSecretValueRequest) => put_secret_value;
+            UpdateSecret(UpdateSecretRequest) => update_secret;
+            UpdateSecretVersionStage(UpdateSecretVersionStageRequest)
+                => update_secret_version_stage;
+            DescribeSecret(DescribeSecretRequest) => describe_secret;
+            ListSecretVersionIds(ListSecretVersionIdsRequest) => list_secret_version_ids;
+            DeleteSecret(DeleteSecretRequest) => delete_secret;
+            RestoreSecret(RestoreSecretRequest) => restore_secret;
+            TagResource(SecretsManagerTagResourceRequest) => tag_secret;
+            UntagResource(SecretsManagerUntagResourceRequest) => untag_secret;
+            GetRandomPassword(GetRandomPasswordRequest) => get_random_password;
+            RotateSecret(RotateSecretRequest) => rotate_secret;
+            CancelRotateSecret(CancelRotateSecretRequest) => cancel_rotate_secret;
+        }
+        lists(TokenPaging, paginate_tokens) {
+            ListSecrets(ListSecretsRequest) => list_secrets;
+        }
+    }
 }
 
 /// Awaits one call of `operation` and shapes its answer.
@@ -263,7 +290,7 @@ pages! {
         .policy_names { marker: "Marker", is_truncated: "IsTruncated" };
 }
 
-/// SSM lists: one NextToken, no truncation flag; `MaxResults` up to `max`.
+/// SSM lists and ListSecrets: one NextToken, no truncation flag; `MaxResults` up to `max`.
 macro_rules! token_pages {
     ($($response:ident($request:ident, max $max:literal).$items:ident;)+) => {$(
         impl Page for pb::$response {
@@ -297,6 +324,7 @@ token_pages! {
     GetParametersByPathResponse(GetParametersByPathRequest, max 10).parameters;
     GetParameterHistoryResponse(GetParameterHistoryRequest, max 50).parameters;
     DescribeParametersResponse(DescribeParametersRequest, max 50).parameters;
+    ListSecretsResponse(ListSecretsRequest, max 100).secret_list;
 }
 
 /// Where the page after `page` starts, if there is one.
@@ -399,7 +427,7 @@ where
     Ok(json)
 }
 
-/// Calls an SSM list operation: the one page asked for, as it comes (NextToken included), or as
+/// Calls an SSM list operation or ListSecrets: the one page asked for, as it comes (NextToken included), or as
 /// [`paginate_items`] pages it.
 async fn paginate_tokens<P, F, Fut>(
     operation: &'static str,

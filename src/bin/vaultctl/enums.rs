@@ -5,7 +5,7 @@
 //! is the proto name without its prefix, recased for the AWS types that are not spelled in
 //! SCREAMING_SNAKE_CASE: KeyState, IAM's statusType and SSM's ParameterType in PascalCase, IAM's
 //! PolicyEvaluationDecisionType in camelCase, SSM's ParameterTier in hyphenated PascalCase
-//! (`Intelligent-Tiering`).
+//! (`Intelligent-Tiering`), Secrets Manager's FilterNameStringType in kebab-case (`tag-key`).
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use vaultd::pb;
@@ -37,6 +37,7 @@ pub trait AwsEnum: Copy + TryFrom<i32> + Send + Sync + 'static {
                 .map(pascal_case)
                 .collect::<Vec<_>>()
                 .join("-"),
+            Case::Kebab => name.to_ascii_lowercase().replace('_', "-"),
             Case::Camel => {
                 let pascal = pascal_case(name);
                 let mut chars = pascal.chars();
@@ -76,6 +77,8 @@ pub enum Case {
     Camel,
     /// `Intelligent-Tiering`.
     HyphenatedPascal,
+    /// `tag-key`.
+    Kebab,
 }
 
 macro_rules! aws_enums {
@@ -112,6 +115,7 @@ aws_enums! {
     PolicyEvaluationDecisionType: "POLICY_EVALUATION_DECISION_TYPE_", Camel;
     ParameterType: "PARAMETER_TYPE_", Pascal;
     ParameterTier: "PARAMETER_TIER_", HyphenatedPascal;
+    FilterNameStringType: "FILTER_NAME_STRING_TYPE_", Kebab;
 }
 
 /// A clap parser for a flag taking an AWS enum value spelled in SCREAMING_SNAKE_CASE: an unknown
@@ -229,5 +233,30 @@ mod tests {
             .collect();
         assert_eq!(tiers, ["Standard", "Advanced", "Intelligent-Tiering"]);
         assert_eq!(pb::ParameterTier::wire_to_aws(0), None);
+    }
+
+    #[test]
+    fn secrets_manager_filter_keys_are_kebab_case() {
+        let keys: Vec<String> = pb::FilterNameStringType::values()
+            .into_iter()
+            .filter_map(AwsEnum::aws_name)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "description",
+                "name",
+                "tag-key",
+                "tag-value",
+                "primary-region",
+                "owning-service",
+                "all"
+            ]
+        );
+        assert_eq!(
+            pb::FilterNameStringType::from_aws("tag-key"),
+            Some(pb::FilterNameStringType::TagKey)
+        );
+        assert_eq!(pb::FilterNameStringType::from_aws("Name"), None);
     }
 }

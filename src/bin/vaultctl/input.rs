@@ -15,6 +15,7 @@ use std::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Map, Value};
 use vaultd::pb;
+use zeroize::Zeroizing;
 
 /// How a literal or `file://` binary value is read: the AWS CLI's `--cli-binary-format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -348,6 +349,161 @@ pub fn parameter_filters(
     Ok(filters)
 }
 
+/// Secrets Manager filters (ListSecrets, BatchGetSecretValue): each value is shorthand
+/// `Key=name,Values=app/,db` (words after `Values=` without a `NAME=` of their own are more values,
+/// as are those of `Values=[a,b]`), a JSON list of `{"Key", "Values"}`, or `file://PATH` holding
+/// either. Keys as AWS spells them: description, name, tag-key, tag-value, primary-region,
+/// owning-service, all.
+pub fn secret_filters(flag: &str, values: &[String]) -> Result<Vec<pb::Filter>, String> {
+    use crate::enums::AwsEnum;
+    let shape = || {
+        format!(
+            "{flag}: a filter is Key=KEY,Values=V1,V2 or a JSON list of {{\"Key\", \"Values\"}} \
+             objects"
+        )
+    };
+    let key = |name: &str| {
+        pb::FilterNameStringType::from_aws(name)
+            .map(i32::from)
+            .ok_or_else(|| {
+                let known: Vec<String> = pb::FilterNameStringType::values()
+                    .into_iter()
+                    .filter_map(AwsEnum::aws_name)
+                    .collect();
+                format!(
+                    "{flag}: unknown filter key {name:?}; use one of {}",
+                    known.join(", ")
+                )
+            })
+    };
+    let mut filters = Vec::new();
+    for value in values {
+        let text = text_argument(flag, value)?;
+        let text = text.trim();
+        if text.starts_with('[') {
+            let list: Vec<Map<String, Value>> = serde_json::from_str(text).map_err(|_| shape())?;
+            for object in list {
+                let mut filter = pb::Filter::default();
+                let mut has_key = false;
+                for (name, value) in object {
+                    match (name.as_str(), value) {
+                        ("Key", Value::String(v)) => {
+                            filter.key = key(&v)?;
+                            has_key = true;
+                        }
+                        ("Values", v) => {
+                            filter.values = serde_json::from_value(v).map_err(|_| shape())?;
+                        }
+                        _ => return Err(shape()),
+                    }
+                }
+                if !has_key {
+                    return Err(format!("{flag}: every filter needs a Key"));
+                }
+                filters.push(filter);
+            }
+            continue;
+        }
+        let parsed = list_shorthand(text, &["Key", "Values"], "Values").ok_or_else(shape)?;
+        let Some((_, name)) = parsed.fields.first() else {
+            return Err(format!("{flag}: every filter needs a Key"));
+        };
+        filters.push(pb::Filter {
+            key: key(name)?,
+            values: parsed.list,
+        });
+    }
+    Ok(filters)
+}
+
+/// A binary secret value, as the AWS CLI reads a blob: `fileb://PATH` (the file's bytes), `-`
+/// (stdin's bytes), `file://PATH` (base64 text) or a base64 literal. The value is a secret: no
+/// message quotes any of it (not even the character base64 decoding stopped at).
+pub fn secret_binary(flag: &str, value: &str) -> Result<Vec<u8>, String> {
+    let decode = |text: &str| {
+        let compact: Zeroizing<String> =
+            Zeroizing::new(text.chars().filter(|c| !c.is_ascii_whitespace()).collect());
+        STANDARD.decode(compact.as_bytes()).map_err(|_| {
+            format!(
+                "{flag}: not valid base64; give fileb://PATH for a file of raw bytes, or the \
+                 value in base64"
+            )
+        })
+    };
+    let bytes = match source(value) {
+        Source::Binary(path) => read_file(flag, path)?,
+        Source::Stdin => read_stdin(flag)?,
+        Source::Text(path) => decode(&Zeroizing::new(read_text_file(flag, path)?))?,
+        Source::Literal(text) => decode(text)?,
+    };
+    non_empty(flag, bytes)
+}
+
+/// Rotation rules: shorthand `AutomaticallyAfterDays=30,Duration=2h,ScheduleExpression=rate(10
+/// days)` (a word without a `NAME=` of its own continues the value before it, so
+/// `ScheduleExpression=cron(0 16 1,15 * ? *)` needs no quotes), a JSON object of those fields, or
+/// `file://PATH` holding either.
+pub fn rotation_rules(flag: &str, value: &str) -> Result<pb::RotationRulesType, String> {
+    const FIELDS: [&str; 3] = ["AutomaticallyAfterDays", "Duration", "ScheduleExpression"];
+    let shape = || {
+        format!(
+            "{flag}: rotation rules are AutomaticallyAfterDays=DAYS,Duration=WINDOW,\
+             ScheduleExpression=EXPRESSION (any of them) or a JSON object of those fields"
+        )
+    };
+    let text = text_argument(flag, value)?;
+    let text = text.trim();
+    let mut fields: Vec<(String, Value)> = Vec::new();
+    if text.starts_with('{') {
+        let object: Map<String, Value> = serde_json::from_str(text).map_err(|_| shape())?;
+        fields.extend(object);
+    } else {
+        for token in text.split(',') {
+            let named = token
+                .split_once('=')
+                .filter(|(name, _)| FIELDS.contains(&name.trim()));
+            match (named, fields.last_mut()) {
+                (Some((name, value)), _) => {
+                    fields.push((name.trim().to_string(), Value::from(value)));
+                }
+                (None, Some((_, Value::String(previous)))) => {
+                    previous.push(',');
+                    previous.push_str(token);
+                }
+                (None, _) => return Err(shape()),
+            }
+        }
+    }
+    let mut rules = pb::RotationRulesType::default();
+    for (name, value) in fields {
+        match (name.as_str(), value) {
+            ("AutomaticallyAfterDays", Value::Number(n)) => {
+                rules.automatically_after_days = Some(n.as_i64().ok_or_else(shape)?);
+            }
+            ("AutomaticallyAfterDays", Value::String(n)) => {
+                let days = n.trim().parse().map_err(|_| {
+                    format!("{flag}: AutomaticallyAfterDays must be a number of days, not {n:?}")
+                })?;
+                rules.automatically_after_days = Some(days);
+            }
+            ("Duration", Value::String(v)) => rules.duration = unquote(&v),
+            ("ScheduleExpression", Value::String(v)) => rules.schedule_expression = unquote(&v),
+            _ => return Err(shape()),
+        }
+    }
+    Ok(rules)
+}
+
+/// A shorthand value without the quotes around it, if any (`"cron(0 16 1,15 * ? *)"`).
+fn unquote(value: &str) -> String {
+    let value = value.trim();
+    ['"', '\'']
+        .iter()
+        .find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q)))
+        .unwrap_or(value)
+        .to_string()
+}
+
 /// A text value such as a parameter's: `file://PATH` (the file's text, exactly, final newline
 /// included, as the AWS CLI reads it), `fileb://PATH` (the same; it must be UTF-8 text), or the
 /// literal itself.
@@ -663,6 +819,89 @@ mod tests {
         assert!(parameter_filters("--pf", &["Option=Equals,Values=a".into()]).is_err());
         assert!(parameter_filters("--pf", &["Type".into()]).is_err());
         assert!(parameter_filters("--pf", &[r#"[{"Key": 1}]"#.into()]).is_err());
+    }
+
+    #[test]
+    fn secret_filters_in_shorthand_and_json_agree() {
+        let short = secret_filters(
+            "--filters",
+            &[
+                "Key=name,Values=app/,db".into(),
+                "Key=tag-key,Values=[team]".into(),
+            ],
+        )
+        .unwrap();
+        let json = secret_filters(
+            "--filters",
+            &[r#"[{"Key": "name", "Values": ["app/", "db"]}, {"Key": "tag-key", "Values": ["team"]}]"#
+                .into()],
+        )
+        .unwrap();
+        assert_eq!(short, json);
+        assert_eq!(short[0].key, pb::FilterNameStringType::Name as i32);
+        assert_eq!(short[0].values, ["app/", "db"]);
+        assert_eq!(short[1].key, pb::FilterNameStringType::TagKey as i32);
+        let err = secret_filters("--filters", &["Key=colour,Values=blue".into()]).unwrap_err();
+        assert!(err.contains("tag-key"), "{err}");
+        assert!(secret_filters("--filters", &["Key=Name,Values=x".into()]).is_err());
+        assert!(secret_filters("--filters", &["Values=x".into()]).is_err());
+        assert!(secret_filters("--filters", &[r#"[{"Values": ["x"]}]"#.into()]).is_err());
+    }
+
+    #[test]
+    fn secret_binaries_are_files_or_base64_and_errors_quote_none_of_them() {
+        assert_eq!(
+            secret_binary("--secret-binary", "AAEC/w==").unwrap(),
+            [0, 1, 2, 255]
+        );
+        let err = secret_binary("--secret-binary", "hunter2!").unwrap_err();
+        assert!(err.contains("not valid base64"), "{err}");
+        assert!(!err.contains('!') && !err.contains("33"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.bin");
+        std::fs::write(&path, [0xff, 0, 0x80]).unwrap();
+        let raw = format!("fileb://{}", path.display());
+        assert_eq!(
+            secret_binary("--secret-binary", &raw).unwrap(),
+            [0xff, 0, 0x80]
+        );
+        std::fs::write(&path, "/wCA\n").unwrap();
+        let text = format!("file://{}", path.display());
+        assert_eq!(
+            secret_binary("--secret-binary", &text).unwrap(),
+            [0xff, 0, 0x80]
+        );
+        assert!(secret_binary("--secret-binary", "").is_err());
+    }
+
+    #[test]
+    fn rotation_rules_in_shorthand_and_json() {
+        let rules = rotation_rules("--rotation-rules", "AutomaticallyAfterDays=30").unwrap();
+        assert_eq!(rules.automatically_after_days, Some(30));
+        assert_eq!(
+            (rules.duration.as_str(), rules.schedule_expression.as_str()),
+            ("", "")
+        );
+        let cron = rotation_rules(
+            "--rotation-rules",
+            "Duration=2h,ScheduleExpression=cron(0 16 1,15 * ? *)",
+        )
+        .unwrap();
+        assert_eq!(cron.automatically_after_days, None);
+        assert_eq!(cron.duration, "2h");
+        assert_eq!(cron.schedule_expression, "cron(0 16 1,15 * ? *)");
+        let json = rotation_rules(
+            "--rotation-rules",
+            r#"{"AutomaticallyAfterDays": 7, "Duration": "3h"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (json.automatically_after_days, json.duration.as_str()),
+            (Some(7), "3h")
+        );
+        assert!(rotation_rules("--rotation-rules", "AutomaticallyAfterDays=soon").is_err());
+        assert!(rotation_rules("--rotation-rules", "Days=30").is_err());
+        assert!(rotation_rules("--rotation-rules", r#"{"Days": 30}"#).is_err());
     }
 
     #[test]

@@ -4,11 +4,12 @@
 //! [`vaultd::client::Client`] and prints the answer as the AWS CLI would: JSON with AWS field names
 //! by default, or tab-separated text, optionally narrowed by `--query`. The services: `kms`
 //! (`vault.v1.KeyManagement`), `iam` (`vault.v1.Identity`), `sts` (`vault.v1.SecurityToken`),
-//! `ssm` (`vault.v1.ParameterStore`) and `audit` (`vault.v1.Audit`: reading and verifying the
-//! audit trail, which the AWS CLI has no counterpart of).
+//! `ssm` (`vault.v1.ParameterStore`), `secretsmanager` (`vault.v1.SecretsManager`) and `audit`
+//! (`vault.v1.Audit`: reading and verifying the audit trail, which the AWS CLI has no counterpart
+//! of).
 //!
 //! The layers: clap argument structs and request builders ([`kms`], [`iam`], [`sts`], [`ssm`],
-//! [`audit`], reading inputs through [`input`] and [`enums`]) → the call ([`calls`]) → an AWS-shaped
+//! [`secretsmanager`], [`audit`], reading inputs through [`input`] and [`enums`]) → the call ([`calls`]) → an AWS-shaped
 //! `serde_json::Value` ([`aws_json`]) → one formatter ([`output`]). A few actions take more than
 //! one call or print in a shape of their own (`iam simulate-policy --user-name`,
 //! `sts get-session-token --export`, `audit tail` and `audit verify`): their modules run them.
@@ -32,6 +33,7 @@ mod iam;
 mod input;
 mod kms;
 mod output;
+mod secretsmanager;
 mod ssm;
 mod sts;
 
@@ -47,8 +49,8 @@ use crate::{
     output::{OutputFormat, Printer, Query},
 };
 
-/// The command-line client of vaultd, a key-management daemon that speaks AWS KMS, IAM, STS and
-/// SSM Parameter Store.
+/// The command-line client of vaultd, a key-management daemon that speaks AWS KMS, IAM, STS, SSM
+/// Parameter Store and Secrets Manager.
 ///
 /// Credentials come from the flags, else VAULTD_ACCESS_KEY_ID / VAULTD_SECRET_ACCESS_KEY /
 /// VAULTD_SESSION_TOKEN, else a profile of ~/.vaultd/credentials (VAULTD_SHARED_CREDENTIALS_FILE
@@ -136,6 +138,10 @@ enum Command {
     /// Parameter Store).
     #[command(subcommand)]
     Ssm(ssm::SsmCommand),
+    /// Secrets: values with versions and staging labels, scheduled deletion, tags, random
+    /// passwords (AWS Secrets Manager).
+    #[command(subcommand, name = "secretsmanager")]
+    SecretsManager(secretsmanager::SecretsManagerCommand),
     /// Read and verify the audit trail of every authenticated request (like AWS CloudTrail).
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -148,7 +154,7 @@ impl Command {
         match self {
             Self::Iam(command) => command.own_access_key_id_flag(),
             Self::Audit(command) => command.own_access_key_id_flag(),
-            Self::Kms(_) | Self::Sts(_) | Self::Ssm(_) => None,
+            Self::Kms(_) | Self::Sts(_) | Self::Ssm(_) | Self::SecretsManager(_) => None,
         }
     }
 
@@ -165,6 +171,7 @@ impl Command {
             Self::Iam(command) => Job::Iam(command.job()?),
             Self::Sts(command) => Job::Sts(command.job()?),
             Self::Ssm(command) => Job::Ssm(command.request()?),
+            Self::SecretsManager(command) => Job::SecretsManager(command.request()?),
             Self::Audit(command) => Job::Audit(command.job()),
         })
     }
@@ -176,6 +183,7 @@ enum Job {
     Iam(iam::IamJob),
     Sts(sts::StsJob),
     Ssm(calls::SsmRequest),
+    SecretsManager(calls::SecretsRequest),
     Audit(audit::AuditJob),
 }
 
@@ -186,6 +194,7 @@ impl Job {
             Self::Iam(job) => job.run(&context.client).await?,
             Self::Sts(job) => return job.run(context).await,
             Self::Ssm(request) => request.send(&context.client).await?,
+            Self::SecretsManager(request) => request.send(&context.client).await?,
             Self::Audit(job) => return job.run(context).await,
         };
         context.out.value(&response).map(drop)

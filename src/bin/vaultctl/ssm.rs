@@ -116,7 +116,7 @@ pub struct DecryptionArgs {
     no_with_decryption: bool,
 }
 
-/// The paging flags of an SSM list: the AWS CLI's own (--max-items, --starting-token,
+/// The paging flags of an SSM list (and of `secretsmanager list-secrets`): the AWS CLI's own (--max-items, --starting-token,
 /// --page-size), with which vaultctl follows NextToken from page to page, or the operation's
 /// (--max-results, --next-token), with which it returns the one page asked for.
 #[derive(Args)]
@@ -144,7 +144,7 @@ pub struct PaginationArgs {
 
 impl PaginationArgs {
     /// The request's MaxResults and NextToken, and how to page.
-    fn split(self) -> (Option<i32>, String, TokenPaging) {
+    pub fn split(self) -> (Option<i32>, String, TokenPaging) {
         let paging = if self.no_paginate || self.max_results.is_some() || self.next_token.is_some()
         {
             TokenPaging::OnePage
