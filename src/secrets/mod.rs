@@ -902,18 +902,18 @@ impl Secrets {
             parsed.allowed(self.hook_dir.as_deref())?;
             let now = self.now();
             if let Some((days, duration, schedule)) = rules {
-                rotation::interval(days, &schedule)?;
+                rotation::next_rotation(days, &schedule, now)?;
                 secret.rotation.automatically_after_days = days.map(|d| d as u32);
                 secret.rotation.schedule_expression = (!schedule.is_empty()).then_some(schedule);
                 secret.rotation.duration = (!duration.is_empty()).then_some(duration);
             }
-            let every = rotation::interval(
-                secret.rotation.automatically_after_days.map(i64::from),
-                secret.rotation.schedule_expression.as_deref().unwrap_or(""),
-            )?;
             secret.rotation.enabled = Some(true);
             secret.rotation.hook = Some(hook);
-            secret.rotation.next_rotation_at = every.map(|every| now + every);
+            secret.rotation.next_rotation_at = rotation::next_rotation(
+                secret.rotation.automatically_after_days.map(i64::from),
+                secret.rotation.schedule_expression.as_deref().unwrap_or(""),
+                now,
+            )?;
             match rotate_immediately {
                 true => Some((self.begin_rotation(secret.clone(), &token)?, parsed)),
                 false => {
@@ -1063,13 +1063,13 @@ impl Secrets {
                     // Not again every pass: the next attempt is one interval away.
                     let _guard = self.lock()?;
                     if let Some(mut secret) = self.store.secret(&arn)? {
-                        let every = rotation::interval(
+                        secret.rotation.next_rotation_at = rotation::next_rotation(
                             secret.rotation.automatically_after_days.map(i64::from),
                             secret.rotation.schedule_expression.as_deref().unwrap_or(""),
+                            self.now(),
                         )
                         .ok()
                         .flatten();
-                        secret.rotation.next_rotation_at = every.map(|e| self.now() + e);
                         secret.rotation.failure = Some(err.message);
                         self.store.write_secret(&secret, None, &[], &[], &[])?;
                     }

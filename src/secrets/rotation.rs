@@ -20,7 +20,7 @@ use std::{
     io::{Read, Write},
     net::TcpStream,
     process::{Command, Stdio},
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime},
 };
 
 use crate::error::{Error, ErrorKind, Result};
@@ -227,27 +227,44 @@ fn post(host: &str, port: u16, path: &str, event: &str) -> std::result::Result<(
     }
 }
 
-/// The interval of RotationRules: AutomaticallyAfterDays (1–1,000), or a ScheduleExpression
-/// `rate(N days)` / `rate(N hours)` (4 hours at least, as AWS). Cron schedules are not supported.
-pub fn interval(days: Option<i64>, schedule: &str) -> Result<Option<Duration>> {
+/// When a secret next rotates after `now`, by its RotationRules: AutomaticallyAfterDays
+/// (1–1,000), or a ScheduleExpression `rate(N days)` / `rate(N hours)` (4 hours at least, as AWS)
+/// or `cron(minutes hours day-of-month month day-of-week year)` in UTC (numbers, `*`, `?`, lists,
+/// ranges, `/` steps, month and weekday names; not `L`, `W` or `#`). `None` without rules.
+pub fn next_rotation(
+    days: Option<i64>,
+    schedule: &str,
+    now: SystemTime,
+) -> Result<Option<SystemTime>> {
     let invalid = |why: &str| Error::new(ErrorKind::InvalidParameter, why.to_string());
     match (days, schedule.is_empty()) {
         (Some(_), false) => Err(invalid(
             "Specify AutomaticallyAfterDays or ScheduleExpression, not both.",
         )),
         (Some(days), true) => match (1..=1000).contains(&days) {
-            true => Ok(Some(crate::clock::DAY * days as u32)),
+            true => Ok(Some(now + crate::clock::DAY * days as u32)),
             false => Err(invalid(
                 "AutomaticallyAfterDays must be between 1 and 1000.",
             )),
         },
         (None, true) => Ok(None),
         (None, false) => {
+            if let Some(inner) = schedule
+                .strip_prefix("cron(")
+                .and_then(|s| s.strip_suffix(')'))
+            {
+                return Cron::parse(inner)?
+                    .next_after(now)
+                    .map(Some)
+                    .ok_or_else(|| {
+                        invalid("The cron schedule never fires in the next five years.")
+                    });
+            }
             let inner = schedule
                 .strip_prefix("rate(")
                 .and_then(|s| s.strip_suffix(')'))
                 .ok_or_else(|| {
-                    invalid("ScheduleExpression must be rate(N days) or rate(N hours); cron schedules are not supported yet.")
+                    invalid("ScheduleExpression must be rate(N days), rate(N hours) or cron(...).")
                 })?;
             let (n, unit) = inner.split_once(' ').ok_or_else(|| {
                 invalid("ScheduleExpression must be rate(N days) or rate(N hours).")
@@ -264,9 +281,160 @@ pub fn interval(days: Option<i64>, schedule: &str) -> Result<Option<Duration>> {
                     ));
                 }
             };
-            Ok(Some(Duration::from_secs(hours * 3600)))
+            Ok(Some(now + Duration::from_secs(hours * 3600)))
         }
     }
+}
+
+/// An AWS cron expression (six fields, UTC): the allowed values of each field.
+#[derive(Debug, PartialEq, Eq)]
+struct Cron {
+    minutes: Vec<u32>,
+    hours: Vec<u32>,
+    days: Option<Vec<u32>>,
+    months: Vec<u32>,
+    weekdays: Option<Vec<u32>>,
+    years: Option<Vec<u32>>,
+}
+
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+const WEEKDAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+impl Cron {
+    fn parse(text: &str) -> Result<Self> {
+        let invalid = |why: String| {
+            Error::new(
+                ErrorKind::InvalidParameter,
+                format!("The cron expression is not valid: {why}"),
+            )
+        };
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        let [minutes, hours, days, months, weekdays, years] = fields.as_slice() else {
+            return Err(invalid(
+                "it needs six fields: minutes hours day-of-month month day-of-week year.".into(),
+            ));
+        };
+        let field = |text: &str,
+                     lo: u32,
+                     hi: u32,
+                     names: &[&str],
+                     name: &str|
+         -> Result<Option<Vec<u32>>> {
+            if text == "?" {
+                return Ok(None);
+            }
+            let value = |v: &str| -> Result<u32> {
+                if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(v)) {
+                    return Ok(lo + i as u32);
+                }
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|n| (lo..=hi).contains(n))
+                    .ok_or_else(|| invalid(format!("{v:?} is not a {name} ({lo}–{hi}).")))
+            };
+            let mut out = Vec::new();
+            for part in text.split(',') {
+                let (range, step) = match part.split_once('/') {
+                    Some((range, step)) => (
+                        range,
+                        step.parse::<u32>()
+                            .ok()
+                            .filter(|s| *s > 0)
+                            .ok_or_else(|| invalid(format!("{step:?} is not a step.")))?,
+                    ),
+                    None => (part, 1),
+                };
+                let (start, end) = match range {
+                    "*" => (lo, hi),
+                    r => match r.split_once('-') {
+                        Some((a, b)) => (value(a)?, value(b)?),
+                        None if part.contains('/') => (value(r)?, hi),
+                        None => (value(r)?, value(r)?),
+                    },
+                };
+                if start > end {
+                    return Err(invalid(format!("{part:?} is an empty range.")));
+                }
+                out.extend((start..=end).step_by(step as usize));
+            }
+            out.sort_unstable();
+            out.dedup();
+            Ok(Some(out))
+        };
+        let required = |v: Option<Vec<u32>>, name: &str| {
+            v.ok_or_else(|| {
+                invalid(format!(
+                    "'?' is allowed only for day-of-month or day-of-week, not {name}."
+                ))
+            })
+        };
+        let days = field(days, 1, 31, &[], "day of the month")?;
+        let weekdays = field(weekdays, 1, 7, &WEEKDAYS, "day of the week")?;
+        if days.is_some() == weekdays.is_some() {
+            return Err(invalid(
+                "one of day-of-month and day-of-week must be '?' (as AWS requires).".into(),
+            ));
+        }
+        Ok(Cron {
+            minutes: required(field(minutes, 0, 59, &[], "minute")?, "minutes")?,
+            hours: required(field(hours, 0, 23, &[], "hour")?, "hours")?,
+            days,
+            months: required(field(months, 1, 12, &MONTHS, "month")?, "months")?,
+            weekdays,
+            years: field(years, 1970, 2199, &[], "year")?,
+        })
+    }
+
+    /// The first matching minute after `now`, within five years.
+    fn next_after(&self, now: SystemTime) -> Option<SystemTime> {
+        let secs = now.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
+        let start_day = (secs / 86_400) as i64;
+        let minute_of_day = ((secs % 86_400) / 60) as u32;
+        for day in start_day..start_day + 5 * 366 {
+            let (year, month, dom) = civil_from_days(day);
+            // 1970-01-01 was a Thursday; AWS numbers Sunday 1 … Saturday 7.
+            let weekday = ((day.rem_euclid(7) + 4) % 7) as u32 + 1;
+            let day_ok = self.months.contains(&month)
+                && self
+                    .years
+                    .as_ref()
+                    .is_none_or(|y| y.contains(&(year as u32)))
+                && self.days.as_ref().is_none_or(|d| d.contains(&dom))
+                && self.weekdays.as_ref().is_none_or(|w| w.contains(&weekday));
+            if !day_ok {
+                continue;
+            }
+            for &hour in &self.hours {
+                for &minute in &self.minutes {
+                    let at = hour * 60 + minute;
+                    if day > start_day || at > minute_of_day {
+                        return Some(
+                            SystemTime::UNIX_EPOCH
+                                + Duration::from_secs(day as u64 * 86_400 + at as u64 * 60),
+                        );
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The civil date (year, month 1–12, day 1–31) of a day count since 1970-01-01 (Howard
+/// Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 #[cfg(test)]
@@ -306,29 +474,71 @@ mod tests {
         }
     }
 
+    /// 2026-11-26T09:30:00Z, a Thursday.
+    fn thursday() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_685_400)
+    }
+
+    fn at(text: &str) -> SystemTime {
+        // YYYY-MM-DDTHH:MM
+        let n = |r: std::ops::Range<usize>| text[r].parse::<i64>().unwrap();
+        let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+        let days = (0..)
+            .find(|&k| civil_from_days(k) == (y, m as u32, d as u32))
+            .unwrap();
+        SystemTime::UNIX_EPOCH
+            + Duration::from_secs((days * 86_400 + n(11..13) * 3600 + n(14..16) * 60) as u64)
+    }
+
     #[test]
     fn rotation_rules_as_aws() {
+        let now = thursday();
+        assert_eq!(civil_from_days(20_418), (2025, 11, 26));
+        assert_eq!(at("2026-11-26T09:30"), now);
+        let day = crate::clock::DAY;
         assert_eq!(
-            interval(Some(30), "").unwrap(),
-            Some(crate::clock::DAY * 30)
+            next_rotation(Some(30), "", now).unwrap(),
+            Some(now + day * 30)
         );
         assert_eq!(
-            interval(None, "rate(10 days)").unwrap(),
-            Some(crate::clock::DAY * 10)
+            next_rotation(None, "rate(10 days)", now).unwrap(),
+            Some(now + day * 10)
         );
         assert_eq!(
-            interval(None, "rate(4 hours)").unwrap(),
-            Some(Duration::from_secs(4 * 3600))
+            next_rotation(None, "rate(4 hours)", now).unwrap(),
+            Some(now + Duration::from_secs(4 * 3600))
         );
-        assert_eq!(interval(None, "").unwrap(), None);
+        assert_eq!(next_rotation(None, "", now).unwrap(), None);
+        // Cron, in UTC.
+        let cron = |e: &str| {
+            next_rotation(None, &format!("cron({e})"), now)
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(cron("0 12 * * ? *"), at("2026-11-26T12:00"));
+        assert_eq!(cron("0 8 * * ? *"), at("2026-11-27T08:00"));
+        assert_eq!(cron("0 16 1,15 * ? *"), at("2026-12-01T16:00"));
+        assert_eq!(cron("0 0 ? * MON *"), at("2026-11-30T00:00"));
+        assert_eq!(cron("0 0 ? * 2-6 *"), at("2026-11-27T00:00"));
+        assert_eq!(cron("30 9 26 NOV ? *"), at("2027-11-26T09:30"));
+        assert_eq!(cron("0/15 * * * ? *"), at("2026-11-26T09:45"));
+        assert_eq!(cron("0 0 29 FEB ? *"), at("2028-02-29T00:00"));
         for (days, schedule) in [
             (Some(0), ""),
             (Some(1001), ""),
             (None, "rate(3 hours)"),
-            (None, "cron(0 12 * * ? *)"),
             (Some(1), "rate(1 day)"),
+            (None, "cron(0 12 * * * *)"),
+            (None, "cron(0 12 ? * ? *)"),
+            (None, "cron(0 25 * * ? *)"),
+            (None, "cron(0 12 L * ? *)"),
+            (None, "cron(0 12 * *)"),
+            (None, "cron(0 0 30 FEB ? *)"),
         ] {
-            assert!(interval(days, schedule).is_err(), "{days:?} {schedule}");
+            assert!(
+                next_rotation(days, schedule, now).is_err(),
+                "{days:?} {schedule}"
+            );
         }
     }
 
