@@ -140,7 +140,7 @@ async fn main() {
         }),
         throttle: ThrottleConfig::off(),
         audit: AuditConfig::default(),
-        rotation_hook_dir: None,
+        rotation_hooks: Default::default(),
     })
     .expect("vault opens");
     let vault = Arc::new(vault);

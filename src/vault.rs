@@ -41,9 +41,9 @@ pub struct VaultConfig {
     /// Request rates per access key and class.
     pub throttle: ThrottleConfig,
     pub audit: AuditConfig,
-    /// Where secret-rotation commands may live (`command:` hooks name files in it); `None`
-    /// allows no command hooks.
-    pub rotation_hook_dir: Option<PathBuf>,
+    /// What secret-rotation hooks may be: commands in a directory, HTTP endpoints on listed
+    /// hosts. The default allows none.
+    pub rotation_hooks: crate::secrets::rotation::HookPolicy,
 }
 
 /// Why a vault did not open. Each message tells the operator what to fix.
@@ -129,7 +129,7 @@ impl Vault {
             kms.clone(),
             config.clock.clone(),
             config.arns.clone(),
-            config.rotation_hook_dir.clone(),
+            config.rotation_hooks.clone(),
         ));
         let vault = Vault {
             kms,

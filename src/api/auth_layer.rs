@@ -341,7 +341,7 @@ mod tests {
                 }),
                 throttle: crate::auth::throttle::ThrottleConfig::off(),
                 audit: crate::audit::AuditConfig::default(),
-                rotation_hook_dir: None,
+                rotation_hooks: Default::default(),
             })
             .unwrap(),
         );

@@ -130,13 +130,25 @@ impl SecretsApi {
 
     /// The secret `secret_id` names, with `action` authorized on it (see the module doc for a
     /// SecretId that names nothing). `live` refuses a secret scheduled for deletion.
-    async fn secret(
+    pub(crate) async fn secret(
         &self,
         who: &Caller,
         action: &str,
         secret_id: &str,
         live: bool,
     ) -> Result<SecretRecord, Status> {
+        // A refusal names the secret as the caller gave it: the real ARN (with its random
+        // suffix) would tell a caller with no rights that the secret exists.
+        let as_given = |refused: Status| match refused.code() {
+            tonic::Code::PermissionDenied => status(Error::new(
+                ErrorKind::AccessDenied,
+                format!(
+                    "User: {} is not authorized to perform: {action} on resource: {secret_id}",
+                    who.principal.user_arn()
+                ),
+            )),
+            _ => refused,
+        };
         let id = secret_id.to_string();
         let found = self
             .blocking(move |secrets| match secrets.find(&id) {
@@ -151,7 +163,8 @@ impl SecretsApi {
             .await?;
         match found {
             Ok(secret) => {
-                self.authorize(who, action, &[&secret.arn])?;
+                self.authorize(who, action, &[&secret.arn])
+                    .map_err(as_given)?;
                 if live && secret.deleted_at.is_some() {
                     return Err(status(Error::new(
                         ErrorKind::InvalidRequest,
@@ -166,7 +179,8 @@ impl SecretsApi {
                     true => secret_id.to_string(),
                     false => self.vault.arns.secret(secret_id, "??????"),
                 };
-                self.authorize(who, action, &[&resource])?;
+                self.authorize(who, action, &[&resource])
+                    .map_err(as_given)?;
                 Err(status(e))
             }
         }
@@ -193,7 +207,7 @@ impl SecretsApi {
 
     /// Opens the version GetSecretValue names for the caller: a customer-managed key needs
     /// kms:Decrypt too. Under the AWS-managed key it is one trip to the blocking pool.
-    async fn open(
+    pub(crate) async fn open(
         &self,
         who: &Caller,
         secret: SecretRecord,
@@ -428,6 +442,8 @@ impl SecretsManager for SecretsApi {
                 (req.secret_id_list, String::new())
             }
             (true, false) => {
+                // Filtering lists secrets, so it needs ListSecrets too (as AWS).
+                self.authorize(&who, "secretsmanager:ListSecrets", &["*"])?;
                 check_filters(&req.filters).map_err(status)?;
                 let filters = req.filters;
                 let listed = self
@@ -540,6 +556,26 @@ impl SecretsManager for SecretsApi {
             Some(k) => optional(k).map(str::to_string),
             None => secret.kms_key_id.clone(),
         };
+        // A new key re-encrypts the labelled versions: the caller must be able to decrypt them
+        // under the key they are under now, or this would read them through vaultd's rights.
+        if key_after != secret.kms_key_id {
+            let s = secret.clone();
+            let keys = self
+                .blocking(move |secrets| {
+                    secrets
+                        .versions(&s, false)?
+                        .iter()
+                        .map(|v| Ok((v.version_id.clone(), secrets.value_key(v)?)))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .await?;
+            for (version_id, key) in keys {
+                if let Some((key, false)) = key {
+                    let context = self.secrets().encryption_context(&secret.arn, &version_id);
+                    self.authorize_kms(&who, "kms:Decrypt", &key.arn, &context)?;
+                }
+            }
+        }
         if value.is_some() || req.kms_key_id.is_some() {
             self.authorize_write(&who, key_after, &secret.arn, &token)
                 .await?;

@@ -154,44 +154,27 @@ impl SsmApi {
                 "WithDecryption flag must be True for retrieving a Secret Manager secret.",
             )));
         }
-        let id = secret_id.to_string();
-        let vault = self.vault.clone();
-        let secret = super::blocking(move || vault.secrets.find_live(&id))
+        // As GetSecretValue: found, then authorized (a name that exists nowhere as such), then
+        // refused if scheduled for deletion, so nothing leaks before the permission check.
+        let secrets = super::secrets_api::SecretsApi::new(self.vault.clone());
+        let secret = secrets
+            .secret(who, "secretsmanager:GetSecretValue", secret_id, true)
             .await
-            .map_err(|e| match e.kind {
-                crate::error::ErrorKind::ResourceNotFound => status(crate::error::Error::new(
-                    crate::error::ErrorKind::ParameterNotFound,
-                    format!("Parameter {name} not found."),
-                )),
-                _ => status(e),
+            .map_err(|refused| {
+                use tonic_types::StatusExt;
+                let not_found = refused
+                    .get_error_details()
+                    .error_info()
+                    .is_some_and(|i| i.reason == "ResourceNotFoundException");
+                match not_found {
+                    true => status(crate::error::Error::new(
+                        crate::error::ErrorKind::ParameterNotFound,
+                        format!("Parameter {name} not found."),
+                    )),
+                    false => refused,
+                }
             })?;
-        self.authorize(who, "secretsmanager:GetSecretValue", &[&secret.arn])?;
-        let (vault, s) = (self.vault.clone(), secret.clone());
-        let (version, key) = super::blocking(move || {
-            let version = vault.secrets.version(&s, None, None)?;
-            let key = vault.secrets.value_key(&version)?;
-            Ok((version, key))
-        })
-        .await
-        .map_err(status)?;
-        if let Some((key, false)) = key {
-            let context = self
-                .vault
-                .secrets
-                .encryption_context(&secret.arn, &version.version_id);
-            who.authorize(
-                &self.vault.authorizer,
-                &Action {
-                    name: "kms:Decrypt",
-                    resources: &[&key.arn],
-                    encryption_context: Some(&context),
-                },
-            )?;
-        }
-        let (vault, s) = (self.vault.clone(), secret.clone());
-        let opened = super::blocking(move || vault.secrets.open(&s, version))
-            .await
-            .map_err(status)?;
+        let opened = secrets.open(who, secret.clone(), None, None).await?;
         let value = match opened.value {
             crate::secrets::SecretValue::String(s) => s.to_string(),
             crate::secrets::SecretValue::Binary(b) => {

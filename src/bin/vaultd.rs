@@ -67,6 +67,11 @@ struct Args {
     #[arg(long, env = "VAULTD_ROTATION_HOOK_DIR")]
     rotation_hook_dir: Option<PathBuf>,
 
+    /// A host:port that HTTP secret-rotation hooks may be on (repeatable, or comma-separated in
+    /// the environment). Without it, no HTTP hooks.
+    #[arg(long, env = "VAULTD_ROTATION_HOOK_HOSTS", value_delimiter = ',')]
+    rotation_hook_host: Vec<String>,
+
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, env = "VAULTD_LOG", default_value = "info")]
     log: tracing::Level,
@@ -120,7 +125,10 @@ fn start(args: Args) -> Result<(), String> {
         root_credentials,
         throttle: throttle.clone(),
         audit: AuditConfig::default(),
-        rotation_hook_dir: args.rotation_hook_dir.clone(),
+        rotation_hooks: vaultd::secrets::rotation::HookPolicy {
+            dir: args.rotation_hook_dir.clone(),
+            hosts: args.rotation_hook_host.clone(),
+        },
     })
     .map_err(|e| e.to_string())?;
 

@@ -150,8 +150,10 @@ pub struct Secrets {
     kms: Arc<Kms>,
     clock: Arc<dyn Clock>,
     arns: Arns,
-    /// Where `command:` rotation hooks may live (the operator's choice); `None`: nowhere.
-    hook_dir: Option<std::path::PathBuf>,
+    /// What rotation hooks may be (the operator's choice).
+    hooks: rotation::HookPolicy,
+    /// Secrets (ARNs) with a rotation running in this process: one at a time per secret.
+    rotating: Mutex<std::collections::HashSet<String>>,
     writer: Mutex<()>,
 }
 
@@ -245,14 +247,15 @@ impl Secrets {
         kms: Arc<Kms>,
         clock: Arc<dyn Clock>,
         arns: Arns,
-        hook_dir: Option<std::path::PathBuf>,
+        hooks: rotation::HookPolicy,
     ) -> Self {
         Self {
             store,
             kms,
             clock,
             arns,
-            hook_dir,
+            hooks,
+            rotating: Mutex::new(Default::default()),
             writer: Mutex::new(()),
         }
     }
@@ -423,6 +426,11 @@ impl Secrets {
         };
         validate_token(&token)?;
         let _guard = self.lock()?;
+        if let Some(existing) = self.store.secret_by_name(&input.name)?
+            && existing.deleted_at.is_some_and(|d| d <= self.now())
+        {
+            self.purge_if_due(&existing.arn)?;
+        }
         if let Some(existing) = self.store.secret_by_name(&input.name)? {
             if existing.deleted_at.is_some() {
                 return Err(Error::new(
@@ -594,6 +602,19 @@ impl Secrets {
             value: Some(self.encrypt(&secret, &token, &value)?),
             stages: stages.clone(),
         };
+        // A secret always has an AWSCURRENT version once it has one at all (as AWS).
+        let mut stages = stages;
+        if !versions
+            .iter()
+            .any(|v| v.stages.iter().any(|s| s == AWSCURRENT))
+            && !stages.iter().any(|s| s == AWSCURRENT)
+        {
+            stages.push(AWSCURRENT.into());
+        }
+        let version = SecretVersionRecord {
+            stages: stages.clone(),
+            ..version
+        };
         let moves = stage_moves(&versions, &token, &stages);
         let prune = prunable(&versions, &moves, now);
         let secret = SecretRecord {
@@ -714,6 +735,29 @@ impl Secrets {
             return Err(Error::new(
                 ErrorKind::InvalidParameter,
                 format!("The staging label {stage} is not attached to version {from}."),
+            ));
+        }
+        if let Some(to) = move_to
+            && stage != AWSPENDING
+            && versions
+                .iter()
+                .any(|v| v.version_id == to && v.value.is_none())
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                format!("Version {to} has no value yet: only AWSPENDING can be on it."),
+            ));
+        }
+        if let Some(to) = move_to
+            && versions.iter().any(|v| {
+                v.version_id == to
+                    && v.stages.len() >= MAX_STAGES_PER_VERSION
+                    && !v.stages.iter().any(|s| s == stage)
+            })
+        {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!("A version can have at most {MAX_STAGES_PER_VERSION} staging labels."),
             ));
         }
         let moves = match move_to {
@@ -899,7 +943,7 @@ impl Secrets {
                 }
             };
             let parsed = rotation::Hook::parse(&hook)?;
-            parsed.allowed(self.hook_dir.as_deref())?;
+            parsed.resolve(&self.hooks)?;
             let now = self.now();
             if let Some((days, duration, schedule)) = rules {
                 rotation::next_rotation(days, &schedule, now)?;
@@ -915,7 +959,19 @@ impl Secrets {
                 now,
             )?;
             match rotate_immediately {
-                true => Some((self.begin_rotation(secret.clone(), &token)?, parsed)),
+                true => {
+                    let mut rotating = self.rotating.lock().unwrap_or_else(|e| e.into_inner());
+                    if rotating.contains(&secret.arn) {
+                        return Err(Error::new(
+                            ErrorKind::InvalidRequest,
+                            "A previous rotation isn't complete. That rotation must finish before \
+                             another starts.",
+                        ));
+                    }
+                    let begun = self.begin_rotation(secret.clone(), &token)?;
+                    rotating.insert(begun.arn.clone());
+                    Some((begun, parsed))
+                }
                 false => {
                     self.store.write_secret(&secret, None, &[], &[], &[])?;
                     None
@@ -933,7 +989,13 @@ impl Secrets {
         std::thread::Builder::new()
             .name("secret-rotation".into())
             .spawn(move || this.run_rotation(&arn, &token, &hook))
-            .map_err(|e| Error::internal(format!("A rotation could not be started: {e}")))?;
+            .map_err(|e| {
+                self.rotating
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&secret.arn);
+                Error::internal(format!("A rotation could not be started: {e}"))
+            })?;
         Ok((secret, Some(version)))
     }
 
@@ -973,7 +1035,7 @@ impl Secrets {
     /// Runs the four steps; records the outcome on the secret.
     fn run_rotation(&self, arn: &str, token: &str, hook: &rotation::Hook) {
         for step in rotation::STEPS {
-            if let Err(failure) = hook.run(step, arn, token) {
+            if let Err(failure) = hook.run(&self.hooks, step, arn, token) {
                 self.record_rotation(arn, token, Some(failure));
                 return;
             }
@@ -1005,6 +1067,16 @@ impl Secrets {
             let Some(mut secret) = self.store.secret(arn)? else {
                 return Ok(());
             };
+            // Cancelled meanwhile (CancelRotateSecret), or superseded: nothing moves.
+            let still_pending = self
+                .store
+                .secret_versions(arn)?
+                .iter()
+                .any(|v| v.version_id == token && v.stages.iter().any(|s| s == AWSPENDING));
+            if secret.rotation.enabled == Some(false) || !still_pending {
+                tracing::info!(secret = %arn, "a rotation ended after it was cancelled or superseded; nothing moved");
+                return Ok(());
+            }
             let now = self.now();
             let mut moves = Vec::new();
             match &failure {
@@ -1033,6 +1105,10 @@ impl Secrets {
         if let Err(err) = outcome {
             tracing::error!(secret = %arn, error = %err, "recording a rotation's outcome failed");
         }
+        self.rotating
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(arn);
     }
 
     /// CancelRotateSecret: turns rotation off; a rotation in progress is left as it is (as AWS).

@@ -80,7 +80,12 @@ impl Hook {
             ),
             None => (authority, 80),
         };
-        if host.is_empty() || path.contains(['\r', '\n', ' ']) {
+        let host_ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-'));
+        let path_ok = path.bytes().all(|c| c.is_ascii_graphic());
+        if !host_ok || !path_ok {
             return Err(invalid("The URL is not valid."));
         }
         Ok(Hook::Http {
@@ -90,40 +95,40 @@ impl Hook {
         })
     }
 
-    /// Whether vaultd may run this hook. Any caller allowed RotateSecret names the hook, so a
-    /// command must be a file in the directory the operator set aside for hooks
-    /// (`--rotation-hook-dir`), never an arbitrary program.
-    pub fn allowed(&self, hook_dir: Option<&std::path::Path>) -> Result<()> {
-        let Hook::Command(path) = self else {
-            return Ok(());
-        };
-        let refused = |why: &str| {
-            Error::new(
-                ErrorKind::InvalidParameter,
-                format!("The rotation command {path:?} can't be used: {why}"),
-            )
-        };
-        let Some(dir) = hook_dir else {
-            return Err(refused(
-                "vaultd runs commands only from its --rotation-hook-dir, and none is set.",
-            ));
-        };
-        let dir = dir
-            .canonicalize()
-            .map_err(|_| refused("the hook directory does not exist."))?;
-        let file = std::path::Path::new(path)
-            .canonicalize()
-            .map_err(|_| refused("no such file."))?;
-        if file.parent() != Some(dir.as_path()) || !file.is_file() {
-            return Err(refused("it is not a file in the rotation hook directory."));
+    /// Checks the hook against the operator's policy and returns what to run. Any caller
+    /// allowed RotateSecret names the hook, so vaultd runs only what the operator set aside: a
+    /// command must be a regular file (not a symlink) directly in `--rotation-hook-dir`, named by
+    /// its file name or its path there, with neither it nor the directory writable by group or
+    /// others; an HTTP hook's `host:port` must be one of `--rotation-hook-host`. Checked when the
+    /// hook is configured and again before every step.
+    pub fn resolve(&self, policy: &HookPolicy) -> Result<Runnable> {
+        match self {
+            Hook::Command(path) => policy.command(path).map(Runnable::Command),
+            Hook::Http { host, port, path } => {
+                let authority = format!("{host}:{port}");
+                if !policy.hosts.contains(&authority) {
+                    return Err(Error::new(
+                        ErrorKind::InvalidParameter,
+                        format!(
+                            "The rotation hook host {authority} is not one vaultd may call: the \
+                             operator lists them with --rotation-hook-host."
+                        ),
+                    ));
+                }
+                Ok(Runnable::Http {
+                    host: host.clone(),
+                    port: *port,
+                    path: path.clone(),
+                })
+            }
         }
-        Ok(())
     }
 
-    /// Runs one step; `Err` carries a sentence for DescribeSecret (never a secret value: the
-    /// hook gets none from vaultd).
+    /// Runs one step (after [`Hook::resolve`] against `policy`); `Err` carries a sentence for
+    /// DescribeSecret (never a secret value: the hook gets none from vaultd).
     pub fn run(
         &self,
+        policy: &HookPolicy,
         step: &str,
         secret_arn: &str,
         token: &str,
@@ -134,21 +139,110 @@ impl Hook {
             "ClientRequestToken": token,
         })
         .to_string();
-        match self {
-            Hook::Command(path) => run_command(path, step, secret_arn, token, &event),
-            Hook::Http { host, port, path } => post(host, *port, path, &event),
+        match self
+            .resolve(policy)
+            .map_err(|e| format!("{step}: {}", e.message))?
+        {
+            Runnable::Command(path) => run_command(&path, step, secret_arn, token, &event),
+            Runnable::Http { host, port, path } => post(&host, port, &path, &event),
         }
     }
 }
 
+/// What the operator lets rotation hooks be.
+#[derive(Clone, Debug, Default)]
+pub struct HookPolicy {
+    /// `--rotation-hook-dir`: where command hooks live.
+    pub dir: Option<std::path::PathBuf>,
+    /// `--rotation-hook-host`: the `host:port` HTTP hooks may be on.
+    pub hosts: Vec<String>,
+}
+
+/// A hook as checked, ready to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Runnable {
+    Command(std::path::PathBuf),
+    Http {
+        host: String,
+        port: u16,
+        path: String,
+    },
+}
+
+impl HookPolicy {
+    fn command(&self, given: &str) -> Result<std::path::PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let refused = |why: &str| {
+            Error::new(
+                ErrorKind::InvalidParameter,
+                format!("The rotation command {given:?} can't be used: {why}"),
+            )
+        };
+        let Some(dir) = &self.dir else {
+            return Err(refused(
+                "vaultd runs commands only from its --rotation-hook-dir, and none is set.",
+            ));
+        };
+        let given_path = std::path::Path::new(given);
+        let name = match given.contains('/') {
+            false => given,
+            true => {
+                if given_path.parent() != Some(dir.as_path()) {
+                    return Err(refused(
+                        "it is not directly in the rotation hook directory.",
+                    ));
+                }
+                given_path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+            }
+        };
+        let name_ok = !name.is_empty()
+            && !name.starts_with('.')
+            && name
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+        if !name_ok {
+            return Err(refused(
+                "a hook's file name is letters, digits, '.', '_' and '-'.",
+            ));
+        }
+        let writable_by_others = |meta: &std::fs::Metadata| meta.permissions().mode() & 0o022 != 0;
+        let dir_meta =
+            std::fs::metadata(dir).map_err(|_| refused("the hook directory does not exist."))?;
+        if !dir_meta.is_dir() || writable_by_others(&dir_meta) {
+            return Err(refused(
+                "the hook directory must be a directory that only its owner can write.",
+            ));
+        }
+        let path = dir.join(name);
+        let meta = std::fs::symlink_metadata(&path).map_err(|_| refused("no such file."))?;
+        if !meta.file_type().is_file() || writable_by_others(&meta) {
+            return Err(refused(
+                "a hook must be a regular file (not a symlink) that only its owner can write.",
+            ));
+        }
+        Ok(path)
+    }
+}
+
 fn run_command(
-    path: &str,
+    path: &std::path::Path,
     step: &str,
     secret_arn: &str,
     token: &str,
     event: &str,
 ) -> std::result::Result<(), String> {
-    let mut child = Command::new(path)
+    // Only what a hook needs: never vaultd's own environment (it may hold root credentials).
+    let mut command = Command::new(path);
+    command.env_clear();
+    for name in ["PATH", "HOME", "LANG", "TZ"] {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    let mut child = command
         .env("VAULTD_ROTATION_STEP", step)
         .env("VAULTD_SECRET_ID", secret_arn)
         .env("VAULTD_CLIENT_REQUEST_TOKEN", token)
@@ -558,9 +652,13 @@ mod tests {
         let mut perms = std::fs::metadata(&script).unwrap().permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
         std::fs::set_permissions(&script, perms).unwrap();
+        let policy = HookPolicy {
+            dir: Some(dir.path().to_path_buf()),
+            hosts: vec![],
+        };
         let hook = Hook::Command(script.display().to_string());
-        hook.run("createSecret", "arn", "tok").unwrap();
-        let err = hook.run("testSecret", "arn", "tok").unwrap_err();
+        hook.run(&policy, "createSecret", "arn", "tok").unwrap();
+        let err = hook.run(&policy, "testSecret", "arn", "tok").unwrap_err();
         assert!(err.starts_with("testSecret"), "{err}");
         assert_eq!(
             std::fs::read_to_string(&log).unwrap(),
@@ -587,11 +685,67 @@ mod tests {
             bodies
         });
         let hook = Hook::parse(&format!("http://127.0.0.1:{port}/rotate")).unwrap();
-        hook.run("setSecret", "arn:x", "tok").unwrap();
-        let err = hook.run("testSecret", "arn:x", "tok").unwrap_err();
+        // Only the hosts the operator lists.
+        let closed = HookPolicy::default();
+        assert!(hook.resolve(&closed).is_err());
+        let policy = HookPolicy {
+            dir: None,
+            hosts: vec![format!("127.0.0.1:{port}")],
+        };
+        hook.run(&policy, "setSecret", "arn:x", "tok").unwrap();
+        let err = hook.run(&policy, "testSecret", "arn:x", "tok").unwrap_err();
         assert!(err.contains("HTTP 500"), "{err}");
         let bodies = server.join().unwrap();
         assert!(bodies[0].starts_with("POST /rotate HTTP/1.1\r\n"));
         assert!(bodies[0].contains(r#""Step":"setSecret""#), "{}", bodies[0]);
+    }
+
+    #[test]
+    fn only_plain_private_files_in_the_hook_directory_run() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let hooks = dir.path().join("hooks");
+        std::fs::create_dir(&hooks).unwrap();
+        std::fs::set_permissions(&hooks, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let write = |path: &std::path::Path, mode: u32| {
+            std::fs::write(path, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        write(&hooks.join("ok.sh"), 0o755);
+        write(&hooks.join("shared.sh"), 0o777);
+        write(&dir.path().join("outside.sh"), 0o755);
+        std::os::unix::fs::symlink(dir.path().join("outside.sh"), hooks.join("link.sh")).unwrap();
+        let policy = HookPolicy {
+            dir: Some(hooks.clone()),
+            hosts: vec![],
+        };
+        let resolve = |text: &str| Hook::Command(text.into()).resolve(&policy);
+        assert_eq!(
+            resolve("ok.sh").unwrap(),
+            Runnable::Command(hooks.join("ok.sh"))
+        );
+        assert_eq!(
+            resolve(&hooks.join("ok.sh").display().to_string()).unwrap(),
+            Runnable::Command(hooks.join("ok.sh"))
+        );
+        for bad in [
+            "link.sh".to_string(),
+            "shared.sh".into(),
+            "missing.sh".into(),
+            dir.path().join("outside.sh").display().to_string(),
+            format!("{}/../outside.sh", hooks.display()),
+            "../outside.sh".into(),
+            ".hidden".into(),
+        ] {
+            assert!(resolve(&bad).is_err(), "{bad}");
+        }
+        // A directory others can write is refused altogether.
+        std::fs::set_permissions(&hooks, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(resolve("ok.sh").is_err());
+        assert!(
+            Hook::Command("ok.sh".into())
+                .resolve(&HookPolicy::default())
+                .is_err()
+        );
     }
 }

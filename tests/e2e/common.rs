@@ -106,7 +106,10 @@ impl TestServer {
             }),
             throttle,
             audit: AuditConfig::default(),
-            rotation_hook_dir: Some(data_dir.with_file_name("hooks")),
+            rotation_hooks: vaultd::secrets::rotation::HookPolicy {
+                dir: Some(data_dir.with_file_name("hooks")),
+                hosts: vec![],
+            },
         })
         .expect("vault opens");
         let vault = Arc::new(vault);

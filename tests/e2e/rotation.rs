@@ -323,3 +323,56 @@ async fn rotation_rules_rotate_by_themselves() {
         (Some(false), None)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_rotation_at_a_time_and_a_cancelled_one_moves_nothing() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    secret(&client, "busy").await;
+    // A hook that takes its time at setSecret.
+    let dir = server.data_dir.with_file_name("hooks");
+    let (script, log_file) = hook(&server, "slow.sh", "none", true);
+    let slow = dir.join("slower.sh");
+    std::fs::write(
+        &slow,
+        format!(
+            "#!/bin/sh\n[ \"$VAULTD_ROTATION_STEP\" = setSecret ] && sleep 1\nexec '{}'\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&slow).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&slow, perms).unwrap();
+    rotate(&client, "busy", &slow).await.unwrap();
+    assert_error(
+        rotate(&client, "busy", &slow).await,
+        Code::InvalidArgument,
+        "InvalidRequestException",
+    );
+    // Cancelled while it runs: when it ends, AWSCURRENT has not moved.
+    client
+        .cancel_rotate_secret(pb::CancelRotateSecretRequest {
+            secret_id: "busy".into(),
+        })
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while log(&log_file).len() < 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            log(&log_file)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        value(&client, "busy", "AWSCURRENT").await.as_deref(),
+        Some("old")
+    );
+    assert_eq!(
+        describe(&client, "busy").await.rotation_enabled,
+        Some(false)
+    );
+}

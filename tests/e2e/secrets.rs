@@ -787,3 +787,113 @@ async fn parameter_store_reads_secrets_through_the_reference_path() {
         "AccessDeniedException",
     );
 }
+
+#[tokio::test]
+async fn refusals_name_what_was_asked_and_key_moves_need_decrypt() {
+    let server = TestServer::start().await;
+    let root = server.client();
+    let key = create_key(&root).await;
+    root.create_secret(pb::CreateSecretRequest {
+        name: "guarded/db".into(),
+        kms_key_id: key.clone(),
+        secret_string: Some("under-k1".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow",
+            "Action": ["secretsmanager:UpdateSecret", "secretsmanager:GetSecretValue",
+                       "secretsmanager:BatchGetSecretValue"],
+            "Resource": "*"}]
+    })
+    .to_string();
+    let user = server.client_with(app_user(&server, "mover", Some(&policy)).await);
+    // Moving the secret off a key the caller can't decrypt with is refused (it would re-encrypt,
+    // that is read, the value through vaultd's rights).
+    assert_error(
+        user.update_secret(pb::UpdateSecretRequest {
+            secret_id: "guarded/db".into(),
+            kms_key_id: Some(String::new()),
+            ..Default::default()
+        })
+        .await,
+        Code::PermissionDenied,
+        "AccessDeniedException",
+    );
+    assert_error(
+        get(&user, "guarded/db").await,
+        Code::PermissionDenied,
+        "AccessDeniedException",
+    );
+    // Filters list secrets: that needs ListSecrets.
+    assert_error(
+        user.batch_get_secret_value(pb::BatchGetSecretValueRequest {
+            filters: vec![pb::Filter {
+                key: pb::FilterNameStringType::Name as i32,
+                values: vec![String::new()],
+            }],
+            ..Default::default()
+        })
+        .await,
+        Code::PermissionDenied,
+        "AccessDeniedException",
+    );
+    // A refusal names the secret as asked, never its ARN's random suffix.
+    let nobody = server.client_with(app_user(&server, "nobody", None).await);
+    let arn = describe(&root, "guarded/db").await.arn;
+    let err = assert_error(
+        get(&nobody, "guarded/db").await,
+        Code::PermissionDenied,
+        "AccessDeniedException",
+    );
+    assert!(!err.to_string().contains(&arn), "{err}");
+    // Through the reference path, existing or not, the same refusal.
+    let only_ssm = server.client_with(
+        app_user(
+            &server,
+            "ssm-only",
+            Some(&allow(&["ssm:GetParameter"], "*")),
+        )
+        .await,
+    );
+    for name in ["guarded/db", "nothing/here"] {
+        assert_error(
+            only_ssm
+                .get_parameter(pb::GetParameterRequest {
+                    name: format!("/aws/reference/secretsmanager/{name}"),
+                    with_decryption: true,
+                })
+                .await,
+            Code::PermissionDenied,
+            "AccessDeniedException",
+        );
+    }
+
+    // The first version of a secret is AWSCURRENT whatever labels it was given.
+    root.create_secret(pb::CreateSecretRequest {
+        name: "later".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let first = root
+        .put_secret_value(pb::PutSecretValueRequest {
+            secret_id: "later".into(),
+            secret_string: Some("v1".into()),
+            version_stages: vec!["blue".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&root, "later").await.unwrap().secret_string.as_deref(),
+        Some("v1")
+    );
+    assert!(
+        first.version_stages.contains(&"AWSCURRENT".to_string()),
+        "{:?}",
+        first.version_stages
+    );
+}
