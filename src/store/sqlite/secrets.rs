@@ -160,28 +160,37 @@ pub(super) fn write(
     })
 }
 
+/// One query, so the versions and their stages are one snapshot (a write between two reads
+/// could otherwise show a stage on a version not in the list).
 pub(super) fn versions(store: &SqliteStore, arn: &str) -> Result<Vec<SecretVersionRecord>> {
-    let mut versions = store.query_long(
-        "SELECT version_id, created_at, value FROM secret_versions WHERE arn = ?1 \
-         ORDER BY created_at, version_id",
+    let rows: Vec<(SecretVersionRecord, Option<String>)> = store.query_long(
+        "SELECT v.version_id, v.created_at, v.value, s.stage FROM secret_versions v \
+         LEFT JOIN secret_stages s ON s.arn = v.arn AND s.version_id = v.version_id \
+         WHERE v.arn = ?1 ORDER BY v.created_at, v.version_id, s.stage",
         params![arn],
         |r| {
-            Ok(SecretVersionRecord {
-                version_id: r.get(0)?,
-                created_at: time_col(r, 1)?,
-                value: r.get(2)?,
-                stages: Vec::new(),
-            })
+            Ok((
+                SecretVersionRecord {
+                    version_id: r.get(0)?,
+                    created_at: time_col(r, 1)?,
+                    value: r.get(2)?,
+                    stages: Vec::new(),
+                },
+                r.get(3)?,
+            ))
         },
     )?;
-    let stages: Vec<(String, String)> = store.query_long(
-        "SELECT stage, version_id FROM secret_stages WHERE arn = ?1 ORDER BY stage",
-        params![arn],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    for (stage, version_id) in stages {
-        if let Some(v) = versions.iter_mut().find(|v| v.version_id == version_id) {
-            v.stages.push(stage);
+    let mut versions: Vec<SecretVersionRecord> = Vec::new();
+    for (version, stage) in rows {
+        if versions.last().map(|v| &v.version_id) != Some(&version.version_id) {
+            versions.push(version);
+        }
+        if let Some(stage) = stage {
+            versions
+                .last_mut()
+                .expect("pushed above")
+                .stages
+                .push(stage);
         }
     }
     Ok(versions)
