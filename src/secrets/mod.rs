@@ -582,6 +582,18 @@ impl Secrets {
         validate_stages(&stages)?;
         let _guard = self.lock()?;
         let secret = self.find_live(secret_id)?;
+        self.put_value_locked(secret, token, value, stages)
+    }
+
+    /// PutSecretValue's work, under the writer lock: writes `secret` (as the caller updated it)
+    /// with the new version in one transaction.
+    fn put_value_locked(
+        &self,
+        secret: SecretRecord,
+        token: String,
+        value: SecretValue,
+        stages: Vec<String>,
+    ) -> Result<Written> {
         let versions = self.store.secret_versions(&secret.arn)?;
         let existing = versions.iter().find(|v| v.version_id == token);
         // A rotation's AWSPENDING version waits for its value: this is it (createSecret).
@@ -655,9 +667,26 @@ impl Secrets {
                 format!("The description can be at most {MAX_DESCRIPTION_LEN} characters."),
             ));
         }
+        let token = token.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        validate_token(&token)?;
+        // One lock for all of it, and the token checked before anything is written, so a refused
+        // value leaves the description and key as they were.
+        let _guard = self.lock()?;
+        let mut secret = self.find_live(secret_id)?;
+        if let Some(value) = &value
+            && let Some(existing) = self
+                .store
+                .secret_versions(&secret.arn)?
+                .into_iter()
+                .find(|v| v.version_id == token && v.value.is_some())
+            && !self.decrypt(&secret, &existing)?.same_as(value)
         {
-            let _guard = self.lock()?;
-            let mut secret = self.find_live(secret_id)?;
+            return Err(Error::new(
+                ErrorKind::ResourceExists,
+                "You can't modify an existing version, you can only create new versions.",
+            ));
+        }
+        {
             if let Some(description) = description {
                 secret.description = description;
             }
@@ -683,18 +712,19 @@ impl Secrets {
                 }
             }
             secret.last_changed_at = self.now();
-            self.store.write_secret(&secret, None, &[], &[], &[])?;
-            if value.is_none() {
-                return Ok(Written {
+        }
+        match value {
+            Some(value) => self.put_value_locked(secret, token, value, vec![AWSCURRENT.into()]),
+            None => {
+                self.store.write_secret(&secret, None, &[], &[], &[])?;
+                Ok(Written {
                     arn: secret.arn,
                     name: secret.name,
                     version_id: None,
                     stages: vec![],
-                });
+                })
             }
         }
-        let value = value.expect("checked above");
-        self.put_secret_value(secret_id, token, value, vec![])
     }
 
     /// UpdateSecretVersionStage: moves (or removes) one label. Moving AWSCURRENT leaves
