@@ -16,6 +16,7 @@ pub mod blob;
 pub mod context;
 pub mod mac;
 pub mod secret;
+pub mod stream;
 
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
