@@ -49,6 +49,19 @@ impl Kms {
         Ok(Uuid::from_bytes(header.key_id))
     }
 
+    /// Whether key `id` is another service's AWS-managed key: AWS-managed, but not the one
+    /// behind `own_alias`. Services refuse those (as AWS: Secrets Manager can't use aws/ssm).
+    pub fn is_other_services_key(&self, id: Uuid, own_alias: &str) -> Result<bool> {
+        if !self.is_aws_managed(id)? {
+            return Ok(false);
+        }
+        Ok(match self.resolve(own_alias) {
+            Ok(own) => own.id != id,
+            Err(e) if e.is(ErrorKind::NotFound) => true,
+            Err(e) => return Err(e),
+        })
+    }
+
     /// Whether key `id` is AWS-managed (created by a service, such as `alias/aws/ssm`).
     pub fn is_aws_managed(&self, id: Uuid) -> Result<bool> {
         Ok(self.key(id)?.record.key_manager == KeyManager::Aws)

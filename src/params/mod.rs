@@ -155,7 +155,7 @@ impl Params {
     }
 
     fn resolve_put_key(&self, key_id: Option<&str>) -> Result<crate::kms::ResolvedKey> {
-        match key_id {
+        let key = match key_id {
             None | Some(DEFAULT_KEY_ALIAS) => self
                 .kms
                 .aws_managed_key(DEFAULT_KEY_ALIAS, DEFAULT_KEY_DESCRIPTION),
@@ -165,7 +165,15 @@ impl Params {
                 }
                 _ => e,
             }),
+        }?;
+        if self.kms.is_other_services_key(key.id, DEFAULT_KEY_ALIAS)? {
+            return Err(Error::new(
+                ErrorKind::InvalidKeyId,
+                "That key is another service's AWS managed key: use a customer managed key or \
+                 alias/aws/ssm.",
+            ));
         }
+        Ok(key)
     }
 
     /// The encryption context SecureString values of `name` are bound to (for the front end's

@@ -302,6 +302,13 @@ impl Secrets {
                 _ => e,
             })?,
         };
+        if self.kms.is_other_services_key(key.id, DEFAULT_KEY_ALIAS)? {
+            return Err(Error::new(
+                ErrorKind::InvalidParameter,
+                "That key is another service's AWS managed key: use a customer managed key or \
+                 alias/aws/secretsmanager.",
+            ));
+        }
         let aws_managed = self.kms.is_aws_managed(key.id)?;
         Ok((key, aws_managed))
     }

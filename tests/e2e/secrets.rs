@@ -897,3 +897,45 @@ async fn refusals_name_what_was_asked_and_key_moves_need_decrypt() {
         first.version_stages
     );
 }
+
+#[tokio::test]
+async fn a_service_never_uses_another_services_managed_key() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    // Both AWS-managed keys exist once each service has been used.
+    create(&client, "first", "v").await;
+    client
+        .put_parameter(pb::PutParameterRequest {
+            name: "/first".into(),
+            value: "v".into(),
+            r#type: pb::ParameterType::SecureString as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_error(
+        client
+            .create_secret(pb::CreateSecretRequest {
+                name: "borrowing".into(),
+                kms_key_id: "alias/aws/ssm".into(),
+                secret_string: Some("v".into()),
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+        "InvalidParameterException",
+    );
+    assert_error(
+        client
+            .put_parameter(pb::PutParameterRequest {
+                name: "/borrowing".into(),
+                value: "v".into(),
+                r#type: pb::ParameterType::SecureString as i32,
+                key_id: "alias/aws/secretsmanager".into(),
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+        "InvalidKeyId",
+    );
+}
