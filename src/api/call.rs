@@ -63,6 +63,25 @@ impl Caller {
             .authorize(&self.principal, action)
             .map_err(status)
     }
+
+    /// A KMS action on `key_arn` that another service performs for the caller (as AWS checks
+    /// through the key policy), with the value's encryption context for policy conditions.
+    pub fn authorize_on_key(
+        &self,
+        authorizer: &Authorizer,
+        action: &str,
+        key_arn: &str,
+        encryption_context: &std::collections::HashMap<String, String>,
+    ) -> Result<(), Status> {
+        self.authorize(
+            authorizer,
+            &Action {
+                name: action,
+                resources: &[key_arn],
+                encryption_context: Some(encryption_context),
+            },
+        )
+    }
 }
 
 /// The caller the layer attached to a request. Its absence means the layer did not run: fail

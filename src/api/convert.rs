@@ -92,6 +92,25 @@ pub fn tags_from_wire(tags: Vec<pb::Tag>) -> Vec<model::Tag> {
         .collect()
 }
 
+/// SSM's and Secrets Manager's tags (Key / Value).
+pub fn resource_tags_from_wire(tags: Vec<pb::ResourceTag>) -> Vec<model::Tag> {
+    tags.into_iter()
+        .map(|t| model::Tag {
+            key: t.key,
+            value: t.value,
+        })
+        .collect()
+}
+
+pub fn resource_tags_to_wire(tags: Vec<model::Tag>) -> Vec<pb::ResourceTag> {
+    tags.into_iter()
+        .map(|t| pb::ResourceTag {
+            key: t.key,
+            value: t.value,
+        })
+        .collect()
+}
+
 pub fn tag_to_wire(tag: model::Tag) -> pb::Tag {
     pb::Tag {
         tag_key: tag.key,

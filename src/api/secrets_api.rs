@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     call::{Caller, caller},
-    convert::{optional, timestamp},
+    convert::{self, optional, timestamp},
     status,
 };
 use crate::{
@@ -46,24 +46,6 @@ fn value_members(value: SecretValue) -> (Option<String>, Option<Vec<u8>>) {
         SecretValue::String(s) => (Some(s.to_string()), None),
         SecretValue::Binary(b) => (None, Some(b.to_vec())),
     }
-}
-
-fn tags(tags: Vec<pb::ResourceTag>) -> Vec<Tag> {
-    tags.into_iter()
-        .map(|t| Tag {
-            key: t.key,
-            value: t.value,
-        })
-        .collect()
-}
-
-fn tags_to_wire(tags: Vec<Tag>) -> Vec<pb::ResourceTag> {
-    tags.into_iter()
-        .map(|t| pb::ResourceTag {
-            key: t.key,
-            value: t.value,
-        })
-        .collect()
 }
 
 fn stages_map(versions: &[SecretVersionRecord]) -> HashMap<String, pb::VersionStages> {
@@ -97,23 +79,6 @@ impl SecretsApi {
                 name: action,
                 resources,
                 encryption_context: None,
-            },
-        )
-    }
-
-    fn authorize_kms(
-        &self,
-        who: &Caller,
-        action: &str,
-        key_arn: &str,
-        context: &HashMap<String, String>,
-    ) -> Result<(), Status> {
-        who.authorize(
-            &self.vault.authorizer,
-            &Action {
-                name: action,
-                resources: &[key_arn],
-                encryption_context: Some(context),
             },
         )
     }
@@ -200,7 +165,12 @@ impl SecretsApi {
             .await?;
         if !aws_managed {
             let context = self.secrets().encryption_context(arn, version_id);
-            self.authorize_kms(who, "kms:GenerateDataKey", &key.arn, &context)?;
+            who.authorize_on_key(
+                &self.vault.authorizer,
+                "kms:GenerateDataKey",
+                &key.arn,
+                &context,
+            )?;
         }
         Ok(())
     }
@@ -232,7 +202,7 @@ impl SecretsApi {
         let context = self
             .secrets()
             .encryption_context(&secret.arn, &version.version_id);
-        self.authorize_kms(who, "kms:Decrypt", &key.arn, &context)?;
+        who.authorize_on_key(&self.vault.authorizer, "kms:Decrypt", &key.arn, &context)?;
         self.blocking(move |secrets| secrets.open(&secret, version))
             .await
     }
@@ -374,7 +344,7 @@ impl SecretsManager for SecretsApi {
             description: req.description,
             kms_key_id,
             value,
-            tags: tags(req.tags),
+            tags: convert::resource_tags_from_wire(req.tags),
         };
         let written = self
             .blocking(move |secrets| secrets.create_secret(arn, input))
@@ -572,7 +542,12 @@ impl SecretsManager for SecretsApi {
             for (version_id, key) in keys {
                 if let Some((key, false)) = key {
                     let context = self.secrets().encryption_context(&secret.arn, &version_id);
-                    self.authorize_kms(&who, "kms:Decrypt", &key.arn, &context)?;
+                    who.authorize_on_key(
+                        &self.vault.authorizer,
+                        "kms:Decrypt",
+                        &key.arn,
+                        &context,
+                    )?;
                 }
             }
         }
@@ -651,7 +626,7 @@ impl SecretsManager for SecretsApi {
             last_accessed_date: secret.last_accessed_at.map(timestamp),
             deleted_date: secret.deleted_at.map(timestamp),
             next_rotation_date: r.next_rotation_at.map(timestamp),
-            tags: tags_to_wire(tags),
+            tags: convert::resource_tags_to_wire(tags),
             version_ids_to_stages: stages_map(&versions),
             created_date: Some(timestamp(secret.created_at)),
             rotation_failure: r.failure.clone().unwrap_or_default(),
@@ -714,7 +689,7 @@ impl SecretsManager for SecretsApi {
                     last_accessed_date: s.last_accessed_at.map(timestamp),
                     deleted_date: s.deleted_at.map(timestamp),
                     next_rotation_date: r.next_rotation_at.map(timestamp),
-                    tags: tags_to_wire(tags),
+                    tags: convert::resource_tags_to_wire(tags),
                     secret_versions_to_stages: stages_map(&versions),
                     created_date: Some(timestamp(s.created_at)),
                     ..Default::default()
@@ -818,7 +793,7 @@ impl SecretsManager for SecretsApi {
         let secret = self
             .secret(&who, "secretsmanager:TagResource", &req.secret_id, false)
             .await?;
-        let (arn, tags) = (secret.arn, tags(req.tags));
+        let (arn, tags) = (secret.arn, convert::resource_tags_from_wire(req.tags));
         self.blocking(move |secrets| secrets.tag_resource(&arn, &tags))
             .await?;
         Ok(Response::new(pb::SecretsManagerTagResourceResponse {}))

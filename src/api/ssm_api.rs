@@ -13,13 +13,13 @@ use tonic::{Request, Response, Status};
 
 use super::{
     call::{Caller, caller},
-    convert::{FromWire, optional, timestamp},
+    convert::{self, FromWire, optional, timestamp},
     status,
 };
 use crate::{
     auth::Action,
     error::Result,
-    model::{ParameterTier, ParameterType, ParameterVersionRecord, Tag},
+    model::{ParameterTier, ParameterType, ParameterVersionRecord},
     paging::{Page, Paged},
     params::{ParameterFilter, ParameterView, Params, PutParameterInput, Selector},
     pb::{self, parameter_store_server::ParameterStore},
@@ -114,14 +114,7 @@ impl SsmApi {
         };
         for (name, key) in checks {
             let context = self.vault.params.encryption_context(&name);
-            who.authorize(
-                &self.vault.authorizer,
-                &Action {
-                    name: "kms:Decrypt",
-                    resources: &[&key.arn],
-                    encryption_context: Some(&context),
-                },
-            )?;
+            who.authorize_on_key(&self.vault.authorizer, "kms:Decrypt", &key.arn, &context)?;
         }
         let views = self
             .blocking(move |params| {
@@ -249,15 +242,6 @@ fn filters(filters: Vec<pb::ParameterStringFilter>) -> Vec<ParameterFilter> {
         .collect()
 }
 
-fn tags(tags: Vec<pb::ResourceTag>) -> Vec<Tag> {
-    tags.into_iter()
-        .map(|t| Tag {
-            key: t.key,
-            value: t.value,
-        })
-        .collect()
-}
-
 fn too_many_names(names: &[String]) -> Result<(), Status> {
     if names.is_empty() || names.len() > crate::params::MAX_NAMES_PER_CALL {
         return Err(status(crate::error::Error::validation(format!(
@@ -291,14 +275,7 @@ impl ParameterStore for SsmApi {
             resolved_key = Some(key.clone());
             if !aws_managed {
                 let context = self.vault.params.encryption_context(&req.name);
-                who.authorize(
-                    &self.vault.authorizer,
-                    &Action {
-                        name: "kms:Encrypt",
-                        resources: &[&key.arn],
-                        encryption_context: Some(&context),
-                    },
-                )?;
+                who.authorize_on_key(&self.vault.authorizer, "kms:Encrypt", &key.arn, &context)?;
             }
         }
         let input = PutParameterInput {
@@ -309,7 +286,7 @@ impl ParameterStore for SsmApi {
             key_id,
             overwrite: req.overwrite,
             allowed_pattern: optional(&req.allowed_pattern).map(str::to_string),
-            tags: tags(req.tags),
+            tags: convert::resource_tags_from_wire(req.tags),
             tier,
             data_type: optional(&req.data_type).map(str::to_string),
             resolved_key,
@@ -619,7 +596,7 @@ impl ParameterStore for SsmApi {
             "ssm:AddTagsToResource",
             std::slice::from_ref(&req.resource_id),
         )?;
-        let tags = tags(req.tags);
+        let tags = convert::resource_tags_from_wire(req.tags);
         self.blocking(move |params| params.add_tags(&req.resource_type, &req.resource_id, &tags))
             .await?;
         Ok(Response::new(pb::AddTagsToResourceResponse {}))
@@ -658,13 +635,7 @@ impl ParameterStore for SsmApi {
             .blocking(move |params| params.list_tags(&req.resource_type, &req.resource_id))
             .await?;
         Ok(Response::new(pb::ListTagsForResourceResponse {
-            tag_list: tags
-                .into_iter()
-                .map(|t| pb::ResourceTag {
-                    key: t.key,
-                    value: t.value,
-                })
-                .collect(),
+            tag_list: convert::resource_tags_to_wire(tags),
         }))
     }
 }

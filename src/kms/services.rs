@@ -49,9 +49,56 @@ impl Kms {
         Ok(Uuid::from_bytes(header.key_id))
     }
 
+    /// The key a service encrypts a value under: the caller's (id, ARN, alias), or the service's
+    /// AWS-managed `own_alias` (created on first use, with `description`); and whether it is
+    /// AWS-managed (then callers need no KMS permission on it, as in AWS). An unknown key, or
+    /// another service's AWS-managed key (AWS refuses those too), is `Err(message)` for the
+    /// service to report in its own error.
+    pub fn service_key(
+        &self,
+        key_id: Option<&str>,
+        own_alias: &str,
+        description: &str,
+    ) -> Result<std::result::Result<(ResolvedKey, bool), String>> {
+        let key = match key_id {
+            None => self.aws_managed_key(own_alias, description)?,
+            Some(id) if id == own_alias => self.aws_managed_key(own_alias, description)?,
+            Some(id) => match self.resolve(id) {
+                Ok(key) => key,
+                Err(e) if e.is(ErrorKind::NotFound) || e.is(ErrorKind::Validation) => {
+                    return Ok(Err(e.message));
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        if self.is_other_services_key(key.id, own_alias)? {
+            return Ok(Err(format!(
+                "That key is another service's AWS managed key: use a customer managed key or \
+                 {own_alias}."
+            )));
+        }
+        let aws_managed = self.is_aws_managed(key.id)?;
+        Ok(Ok((key, aws_managed)))
+    }
+
+    /// The key a service value (a §1 blob) is encrypted under, and whether it is AWS-managed,
+    /// for the front end's kms:Decrypt check. A key deleted since counts as customer-managed:
+    /// decryption will fail anyway, and no permission is skipped.
+    pub fn value_key(&self, blob: &[u8]) -> Result<(ResolvedKey, bool)> {
+        let id = self.blob_key(blob)?;
+        let aws_managed = self.is_aws_managed(id).unwrap_or(false);
+        Ok((
+            ResolvedKey {
+                id,
+                arn: self.arns.key(id),
+            },
+            aws_managed,
+        ))
+    }
+
     /// Whether key `id` is another service's AWS-managed key: AWS-managed, but not the one
     /// behind `own_alias`. Services refuse those (as AWS: Secrets Manager can't use aws/ssm).
-    pub fn is_other_services_key(&self, id: Uuid, own_alias: &str) -> Result<bool> {
+    fn is_other_services_key(&self, id: Uuid, own_alias: &str) -> Result<bool> {
         if !self.is_aws_managed(id)? {
             return Ok(false);
         }

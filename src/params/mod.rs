@@ -133,6 +133,12 @@ impl Params {
         }
     }
 
+    /// The writer lock: one write at a time, so a version number read is the one written. It
+    /// guards no data, so a panic under it leaves nothing half-done to protect.
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
+        Ok(self.writer.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     pub fn arn(&self, name: &str) -> String {
         self.arns.parameter(name)
     }
@@ -149,31 +155,9 @@ impl Params {
     /// default, created on first use; and whether it is AWS-managed. An unknown key is
     /// InvalidKeyId, as SSM says.
     pub fn put_key(&self, key_id: Option<&str>) -> Result<(crate::kms::ResolvedKey, bool)> {
-        let key = self.resolve_put_key(key_id)?;
-        let aws_managed = self.kms.is_aws_managed(key.id)?;
-        Ok((key, aws_managed))
-    }
-
-    fn resolve_put_key(&self, key_id: Option<&str>) -> Result<crate::kms::ResolvedKey> {
-        let key = match key_id {
-            None | Some(DEFAULT_KEY_ALIAS) => self
-                .kms
-                .aws_managed_key(DEFAULT_KEY_ALIAS, DEFAULT_KEY_DESCRIPTION),
-            Some(key_id) => self.kms.resolve(key_id).map_err(|e| match e.kind {
-                ErrorKind::NotFound | ErrorKind::Validation => {
-                    Error::new(ErrorKind::InvalidKeyId, e.message)
-                }
-                _ => e,
-            }),
-        }?;
-        if self.kms.is_other_services_key(key.id, DEFAULT_KEY_ALIAS)? {
-            return Err(Error::new(
-                ErrorKind::InvalidKeyId,
-                "That key is another service's AWS managed key: use a customer managed key or \
-                 alias/aws/ssm.",
-            ));
-        }
-        Ok(key)
+        self.kms
+            .service_key(key_id, DEFAULT_KEY_ALIAS, DEFAULT_KEY_DESCRIPTION)?
+            .map_err(|message| Error::new(ErrorKind::InvalidKeyId, message))
     }
 
     /// The encryption context SecureString values of `name` are bound to (for the front end's
@@ -223,10 +207,7 @@ impl Params {
                  Member must have length greater than or equal to 1",
             ));
         }
-        let _guard = self
-            .writer
-            .lock()
-            .map_err(|_| Error::internal("An earlier write failed unexpectedly."))?;
+        let _guard = self.lock()?;
         let latest = match self.store.parameter_latest_version(&input.name)? {
             Some(version) => self.store.parameter_version(&input.name, Some(version))?,
             None => None,
@@ -296,7 +277,7 @@ impl Params {
             ParameterType::SecureString => {
                 let key = match input.resolved_key.clone() {
                     Some(key) => key,
-                    None => self.resolve_put_key(input.key_id.as_deref())?,
+                    None => self.put_key(input.key_id.as_deref())?.0,
                 };
                 let blob = self.kms.encrypt_for_service(
                     key.id,
@@ -321,10 +302,17 @@ impl Params {
                 })?,
             ),
         };
-        // At the history limit the oldest version goes, unless a label holds it.
-        let prune = match self.store.parameter_versions(&input.name)? {
-            versions if versions.len() >= MAX_VERSIONS => {
-                let oldest = &versions[0];
+        // At the history limit the oldest version goes, unless a label holds it. Only pruning
+        // removes single versions, so the kept ones are the last 100 numbers: the oldest is
+        // known without reading them all.
+        let oldest = match latest.as_ref() {
+            Some(latest) if latest.version >= MAX_VERSIONS as u64 => self
+                .store
+                .parameter_version(&input.name, Some(latest.version + 1 - MAX_VERSIONS as u64))?,
+            _ => None,
+        };
+        let prune = match oldest {
+            Some(oldest) => {
                 if !oldest.labels.is_empty() {
                     return Err(Error::new(
                         ErrorKind::ParameterMaxVersionLimitExceeded,
@@ -339,7 +327,7 @@ impl Params {
                 }
                 Some(oldest.version)
             }
-            _ => None,
+            None => None,
         };
         let record = ParameterVersionRecord {
             name: input.name,
@@ -443,17 +431,10 @@ impl Params {
         &self,
         record: &ParameterVersionRecord,
     ) -> Result<Option<(crate::kms::ResolvedKey, bool)>> {
-        if record.parameter_type != ParameterType::SecureString {
-            return Ok(None);
+        match record.parameter_type {
+            ParameterType::SecureString => Ok(Some(self.kms.value_key(&record.value)?)),
+            _ => Ok(None),
         }
-        let id = self.kms.blob_key(&record.value)?;
-        let resolved = crate::kms::ResolvedKey {
-            id,
-            arn: self.arns.key(id),
-        };
-        // A deleted key: decryption will say so; no permission can help.
-        let aws_managed = self.kms.is_aws_managed(id).unwrap_or(false);
-        Ok(Some((resolved, aws_managed)))
     }
 
     /// GetParametersByPath: the latest versions under `path` (one level, or all with
@@ -536,10 +517,7 @@ impl Params {
 
     pub fn delete_parameter(&self, name: &str) -> Result<()> {
         let name = self.plain(name)?;
-        let _guard = self
-            .writer
-            .lock()
-            .map_err(|_| Error::internal("An earlier write failed unexpectedly."))?;
+        let _guard = self.lock()?;
         match self.store.delete_parameter(&name)? {
             true => Ok(()),
             false => Err(not_found(&name)),
@@ -561,10 +539,7 @@ impl Params {
                  Member must have length between 1 and 10",
             ));
         }
-        let _guard = self
-            .writer
-            .lock()
-            .map_err(|_| Error::internal("An earlier write failed unexpectedly."))?;
+        let _guard = self.lock()?;
         let latest = self
             .store
             .parameter_latest_version(&name)?
@@ -609,10 +584,7 @@ impl Params {
                  Member must have length between 1 and 10",
             ));
         }
-        let _guard = self
-            .writer
-            .lock()
-            .map_err(|_| Error::internal("An earlier write failed unexpectedly."))?;
+        let _guard = self.lock()?;
         if self.store.parameter_latest_version(&name)?.is_none() {
             return Err(not_found(&name));
         }
@@ -682,10 +654,7 @@ impl Params {
     pub fn add_tags(&self, resource_type: &str, name: &str, tags: &[Tag]) -> Result<()> {
         let name = self.require_parameter(resource_type, name)?;
         validate_tags(tags)?;
-        let _guard = self
-            .writer
-            .lock()
-            .map_err(|_| Error::internal("An earlier write failed unexpectedly."))?;
+        let _guard = self.lock()?;
         let mut keys: Vec<String> = self
             .store
             .parameter_tags(&name)?

@@ -291,26 +291,9 @@ impl Secrets {
     /// The key a secret's new values are encrypted under, and whether it is AWS-managed (so the
     /// front end knows whether the caller needs KMS permissions on it, as in AWS).
     pub fn write_key(&self, kms_key_id: Option<&str>) -> Result<(ResolvedKey, bool)> {
-        let key = match kms_key_id {
-            None | Some(DEFAULT_KEY_ALIAS) => self
-                .kms
-                .aws_managed_key(DEFAULT_KEY_ALIAS, DEFAULT_KEY_DESCRIPTION)?,
-            Some(id) => self.kms.resolve(id).map_err(|e| match e.kind {
-                ErrorKind::NotFound | ErrorKind::Validation => {
-                    Error::new(ErrorKind::InvalidParameter, e.message)
-                }
-                _ => e,
-            })?,
-        };
-        if self.kms.is_other_services_key(key.id, DEFAULT_KEY_ALIAS)? {
-            return Err(Error::new(
-                ErrorKind::InvalidParameter,
-                "That key is another service's AWS managed key: use a customer managed key or \
-                 alias/aws/secretsmanager.",
-            ));
-        }
-        let aws_managed = self.kms.is_aws_managed(key.id)?;
-        Ok((key, aws_managed))
+        self.kms
+            .service_key(kms_key_id, DEFAULT_KEY_ALIAS, DEFAULT_KEY_DESCRIPTION)?
+            .map_err(|message| Error::new(ErrorKind::InvalidParameter, message))
     }
 
     fn encrypt(
@@ -363,18 +346,11 @@ impl Secrets {
     /// The key a version's value is encrypted under (for the front end's kms:Decrypt check), and
     /// whether it is AWS-managed.
     pub fn value_key(&self, version: &SecretVersionRecord) -> Result<Option<(ResolvedKey, bool)>> {
-        let Some(blob) = &version.value else {
-            return Ok(None);
-        };
-        let id = self.kms.blob_key(blob)?;
-        let aws_managed = self.kms.is_aws_managed(id).unwrap_or(false);
-        Ok(Some((
-            ResolvedKey {
-                id,
-                arn: self.arns.key(id),
-            },
-            aws_managed,
-        )))
+        version
+            .value
+            .as_ref()
+            .map(|blob| self.kms.value_key(blob))
+            .transpose()
     }
 
     /// The secret a SecretId names (name, full ARN or partial ARN), with a scheduled deletion

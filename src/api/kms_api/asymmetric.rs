@@ -28,11 +28,7 @@ pub(super) async fn sign(
     let who = caller(&request)?;
     let req = request.into_inner();
     let key = api.key(&who, "kms:Sign", &req.key_id).await?;
-    let message_type = decode(MessageType::from_wire(req.message_type, "messageType"))?;
-    let algorithm = decode(SigningAlgorithm::from_wire(
-        req.signing_algorithm,
-        "signingAlgorithm",
-    ))?;
+    let (message_type, algorithm) = signing_options(req.message_type, req.signing_algorithm)?;
     let message = req.message;
     let signed = api
         .on_private_keys(&[key.id], move |kms| {
@@ -55,11 +51,7 @@ pub(super) async fn verify(
     let who = caller(&request)?;
     let req = request.into_inner();
     let key = api.key(&who, "kms:Verify", &req.key_id).await?;
-    let message_type = decode(MessageType::from_wire(req.message_type, "messageType"))?;
-    let algorithm = decode(SigningAlgorithm::from_wire(
-        req.signing_algorithm,
-        "signingAlgorithm",
-    ))?;
+    let (message_type, algorithm) = signing_options(req.message_type, req.signing_algorithm)?;
     let (message, signature) = (req.message, req.signature);
     let verified = api
         .on_keys(&[key.id], move |kms| {
@@ -312,4 +304,15 @@ pub(super) async fn delete_imported_key_material(
         key_id: deleted.key_arn,
         key_material_id: deleted.material_version.to_string(),
     }))
+}
+
+/// Sign's and Verify's MessageType and SigningAlgorithm, decoded.
+fn signing_options(
+    message_type: i32,
+    algorithm: i32,
+) -> Result<(Option<MessageType>, Option<SigningAlgorithm>), tonic::Status> {
+    Ok((
+        decode(MessageType::from_wire(message_type, "messageType"))?,
+        decode(SigningAlgorithm::from_wire(algorithm, "signingAlgorithm"))?,
+    ))
 }

@@ -36,6 +36,27 @@ pub struct SqliteStore {
     next_reader: std::sync::atomic::AtomicUsize,
 }
 
+/// A tag table: its name and the column naming what the tags are on (constants of this crate,
+/// so they may be formatted into SQL).
+#[derive(Clone, Copy)]
+struct TagTable {
+    name: &'static str,
+    owner: &'static str,
+}
+
+const KEY_TAGS: TagTable = TagTable {
+    name: "key_tags",
+    owner: "key_id",
+};
+const PARAMETER_TAGS: TagTable = TagTable {
+    name: "parameter_tags",
+    owner: "name",
+};
+const SECRET_TAGS: TagTable = TagTable {
+    name: "secret_tags",
+    owner: "arn",
+};
+
 /// Read-only connections: enough that requests on 2–4 cores rarely wait for one.
 const READERS: usize = 4;
 
@@ -217,6 +238,40 @@ impl SqliteStore {
             .map_err(storage_error)
     }
 
+    /// The tags of `owner` in a tag table, ordered by key.
+    fn tags_in(&self, table: TagTable, owner: &str) -> Result<Vec<Tag>> {
+        self.query_long(
+            &format!(
+                "SELECT tag_key, tag_value FROM {} WHERE {} = ?1 ORDER BY tag_key",
+                table.name, table.owner
+            ),
+            params![owner],
+            |r| {
+                Ok(Tag {
+                    key: r.get(0)?,
+                    value: r.get(1)?,
+                })
+            },
+        )
+    }
+
+    fn put_tags_in(&self, table: TagTable, owner: &str, tags: &[Tag]) -> Result<()> {
+        self.write(|tx| upsert_tags_on(tx, table.name, table.owner, owner, tags))
+    }
+
+    fn remove_tags_in(&self, table: TagTable, owner: &str, keys: &[String]) -> Result<()> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(&format!(
+                "DELETE FROM {} WHERE {} = ?1 AND tag_key = ?2",
+                table.name, table.owner
+            ))?;
+            for key in keys {
+                stmt.execute(params![owner, key])?;
+            }
+            Ok(())
+        })
+    }
+
     /// A read-only connection: the next one in turn, or any that is free.
     fn reader(&self) -> Result<MutexGuard<'_, Connection>> {
         let start = self
@@ -314,7 +369,7 @@ impl Store for SqliteStore {
             if let Some(material) = material {
                 insert_material(tx, material)?;
             }
-            upsert_tags(tx, key.id, tags)
+            upsert_tags_on(tx, KEY_TAGS.name, KEY_TAGS.owner, &key.id.to_string(), tags)
         })
     }
 
@@ -419,31 +474,15 @@ impl Store for SqliteStore {
     }
 
     fn tags(&self, key_id: Uuid) -> Result<Vec<Tag>> {
-        self.query(
-            "SELECT tag_key, tag_value FROM key_tags WHERE key_id = ?1 ORDER BY tag_key",
-            params![key_id.to_string()],
-            |r| {
-                Ok(Tag {
-                    key: r.get(0)?,
-                    value: r.get(1)?,
-                })
-            },
-        )
+        self.tags_in(KEY_TAGS, &key_id.to_string())
     }
 
     fn put_tags(&self, key_id: Uuid, tags: &[Tag]) -> Result<()> {
-        self.write(|tx| upsert_tags(tx, key_id, tags))
+        self.put_tags_in(KEY_TAGS, &key_id.to_string(), tags)
     }
 
     fn remove_tags(&self, key_id: Uuid, tag_keys: &[String]) -> Result<()> {
-        self.write(|tx| {
-            let mut stmt =
-                tx.prepare_cached("DELETE FROM key_tags WHERE key_id = ?1 AND tag_key = ?2")?;
-            for tag_key in tag_keys {
-                stmt.execute(params![key_id.to_string(), tag_key])?;
-            }
-            Ok(())
-        })
+        self.remove_tags_in(KEY_TAGS, &key_id.to_string(), tag_keys)
     }
 
     fn alias(&self, name: &str) -> Result<Option<AliasRecord>> {
@@ -728,15 +767,15 @@ impl Store for SqliteStore {
     }
 
     fn parameter_tags(&self, name: &str) -> Result<Vec<Tag>> {
-        parameters::tags(self, name)
+        self.tags_in(PARAMETER_TAGS, name)
     }
 
     fn put_parameter_tags(&self, name: &str, tags: &[Tag]) -> Result<()> {
-        parameters::put_tags(self, name, tags)
+        self.put_tags_in(PARAMETER_TAGS, name, tags)
     }
 
     fn remove_parameter_tags(&self, name: &str, keys: &[String]) -> Result<()> {
-        parameters::remove_tags(self, name, keys)
+        self.remove_tags_in(PARAMETER_TAGS, name, keys)
     }
 
     fn secret(&self, arn: &str) -> Result<Option<SecretRecord>> {
@@ -781,15 +820,15 @@ impl Store for SqliteStore {
     }
 
     fn secret_tags(&self, arn: &str) -> Result<Vec<Tag>> {
-        secrets::tags(self, arn)
+        self.tags_in(SECRET_TAGS, arn)
     }
 
     fn put_secret_tags(&self, arn: &str, tags: &[Tag]) -> Result<()> {
-        secrets::put_tags(self, arn, tags)
+        self.put_tags_in(SECRET_TAGS, arn, tags)
     }
 
     fn remove_secret_tags(&self, arn: &str, keys: &[String]) -> Result<()> {
-        secrets::remove_tags(self, arn, keys)
+        self.remove_tags_in(SECRET_TAGS, arn, keys)
     }
 
     fn append_audit_events(&self, events: &[AuditRecord]) -> Result<()> {

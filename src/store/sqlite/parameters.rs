@@ -234,32 +234,3 @@ pub(super) fn remove_labels(
         Ok(removed)
     })
 }
-
-pub(super) fn tags(store: &SqliteStore, name: &str) -> Result<Vec<Tag>> {
-    store.query_long(
-        "SELECT tag_key, tag_value FROM parameter_tags WHERE name = ?1 ORDER BY tag_key",
-        params![name],
-        |r| {
-            Ok(Tag {
-                key: r.get(0)?,
-                value: r.get(1)?,
-            })
-        },
-    )
-}
-
-pub(super) fn put_tags(store: &SqliteStore, name: &str, tags: &[Tag]) -> Result<()> {
-    store.write(|tx| upsert_tags_on(tx, "parameter_tags", "name", name, tags))
-}
-
-pub(super) fn remove_tags(store: &SqliteStore, name: &str, keys: &[String]) -> Result<()> {
-    store.write(|tx| {
-        for key in keys {
-            tx.execute(
-                "DELETE FROM parameter_tags WHERE name = ?1 AND tag_key = ?2",
-                params![name, key],
-            )?;
-        }
-        Ok(())
-    })
-}

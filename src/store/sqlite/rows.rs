@@ -181,14 +181,6 @@ pub(super) fn write_key_metadata(
     )
 }
 
-pub(super) fn upsert_tags(
-    tx: &rusqlite::Transaction<'_>,
-    key_id: Uuid,
-    tags: &[Tag],
-) -> rusqlite::Result<()> {
-    upsert_tags_on(tx, "key_tags", "key_id", &key_id.to_string(), tags)
-}
-
 /// Adds or overwrites tags in a tag table (`table` with columns `owner_column`, `tag_key`,
 /// `tag_value`; both names are constants of this crate).
 pub(super) fn upsert_tags_on(

@@ -199,32 +199,3 @@ pub(super) fn versions(store: &SqliteStore, arn: &str) -> Result<Vec<SecretVersi
 pub(super) fn delete(store: &SqliteStore, arn: &str) -> Result<bool> {
     store.write(|tx| Ok(tx.execute("DELETE FROM secrets WHERE arn = ?1", params![arn])? == 1))
 }
-
-pub(super) fn tags(store: &SqliteStore, arn: &str) -> Result<Vec<Tag>> {
-    store.query_long(
-        "SELECT tag_key, tag_value FROM secret_tags WHERE arn = ?1 ORDER BY tag_key",
-        params![arn],
-        |r| {
-            Ok(Tag {
-                key: r.get(0)?,
-                value: r.get(1)?,
-            })
-        },
-    )
-}
-
-pub(super) fn put_tags(store: &SqliteStore, arn: &str, tags: &[Tag]) -> Result<()> {
-    store.write(|tx| upsert_tags_on(tx, "secret_tags", "arn", arn, tags))
-}
-
-pub(super) fn remove_tags(store: &SqliteStore, arn: &str, keys: &[String]) -> Result<()> {
-    store.write(|tx| {
-        for key in keys {
-            tx.execute(
-                "DELETE FROM secret_tags WHERE arn = ?1 AND tag_key = ?2",
-                params![arn, key],
-            )?;
-        }
-        Ok(())
-    })
-}
