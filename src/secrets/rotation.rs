@@ -487,7 +487,8 @@ impl Cron {
         let start_day = (secs / 86_400) as i64;
         let minute_of_day = ((secs % 86_400) / 60) as u32;
         for day in start_day..start_day + 5 * 366 {
-            let (year, month, dom) = civil_from_days(day);
+            let (year, month, dom) = crate::clock::civil_from_days(day);
+            let (month, dom) = (month as u32, dom as u32);
             // 1970-01-01 was a Thursday; AWS numbers Sunday 1 … Saturday 7.
             let weekday = ((day.rem_euclid(7) + 4) % 7) as u32 + 1;
             let day_ok = self.months.contains(&month)
@@ -514,21 +515,6 @@ impl Cron {
         }
         None
     }
-}
-
-/// The civil date (year, month 1–12, day 1–31) of a day count since 1970-01-01 (Howard
-/// Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -578,7 +564,7 @@ mod tests {
         let n = |r: std::ops::Range<usize>| text[r].parse::<i64>().unwrap();
         let (y, m, d) = (n(0..4), n(5..7), n(8..10));
         let days = (0..)
-            .find(|&k| civil_from_days(k) == (y, m as u32, d as u32))
+            .find(|&k| crate::clock::civil_from_days(k) == (y, m, d))
             .unwrap();
         SystemTime::UNIX_EPOCH
             + Duration::from_secs((days * 86_400 + n(11..13) * 3600 + n(14..16) * 60) as u64)
@@ -587,7 +573,7 @@ mod tests {
     #[test]
     fn rotation_rules_as_aws() {
         let now = thursday();
-        assert_eq!(civil_from_days(20_418), (2025, 11, 26));
+        assert_eq!(crate::clock::civil_from_days(20_418), (2025, 11, 26));
         assert_eq!(at("2026-11-26T09:30"), now);
         let day = crate::clock::DAY;
         assert_eq!(

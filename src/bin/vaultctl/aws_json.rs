@@ -1130,7 +1130,7 @@ impl ToAwsJson for pb::Event {
 /// `2024-05-01T12:34:56.789000+00:00`, without the fraction when it is zero.
 pub fn iso8601(t: &prost_types::Timestamp) -> String {
     let (days, secs) = (t.seconds.div_euclid(86_400), t.seconds.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = vaultd::clock::civil_from_days(days);
     let (h, mi, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
     let micros = t.nanos.clamp(0, 999_999_999) / 1000;
     let fraction = if micros == 0 {
@@ -1139,20 +1139,6 @@ pub fn iso8601(t: &prost_types::Timestamp) -> String {
         format!(".{micros:06}")
     };
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}{fraction}+00:00")
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar (H. Hinnant).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
