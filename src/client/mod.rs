@@ -11,6 +11,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod envelope;
+
 use std::{fmt, sync::Arc, time::Duration};
 
 use tonic::{

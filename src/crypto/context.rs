@@ -24,6 +24,20 @@ impl EncryptionContext {
         self.0.is_empty()
     }
 
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// The pairs in canonical order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The pairs as the wire's `map<string, string>`.
+    pub fn to_map(&self) -> std::collections::HashMap<String, String> {
+        self.0.clone().into_iter().collect()
+    }
+
     /// The canonical encoding; fails when the context is too large to encode.
     pub fn canonical(&self) -> Result<Vec<u8>, Error> {
         let too_large = Error::InvalidInput("the encryption context is larger than 8192 bytes");

@@ -14,6 +14,7 @@ pub mod asymmetric;
 pub mod barrier;
 pub mod blob;
 pub mod context;
+pub mod fields;
 pub mod mac;
 pub mod secret;
 pub mod stream;
