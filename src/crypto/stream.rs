@@ -19,9 +19,17 @@
 
 use std::io::{self, Read, Write};
 
+use std::{
+    sync::{
+        Arc,
+        mpsc::{Receiver, SyncSender},
+    },
+    thread::JoinHandle,
+};
+
 use aes_gcm::{
     Aes256Gcm, Nonce,
-    aead::{Aead, KeyInit, Payload},
+    aead::{AeadInOut, KeyInit, Tag, inout::InOutBuf},
 };
 use hkdf::Hkdf;
 use sha2::{Digest, Sha256, Sha512};
@@ -60,7 +68,7 @@ pub struct Header {
 }
 
 /// Why a stream does not decrypt. Deliberately coarse: what was tampered with is not said.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum StreamError {
     #[error("not a vaultd encrypted stream")]
     NotAStream,
@@ -222,15 +230,277 @@ impl Header {
     }
 }
 
-/// Encrypts a stream: writes the header at once, then a frame each time `frame_len` bytes are
-/// buffered and more follow; [`Encryptor::finish`] seals the last frame.
-pub struct Encryptor<W: Write> {
-    inner: W,
+/// Plaintext bytes per batch of frames (whole frames, at least one): the unit handed to a worker
+/// thread.
+const BATCH_BYTES: usize = 1 << 20;
+/// Batches sealed or opened on the caller's thread before workers start: short streams (most
+/// messages) are not worth a thread.
+const INLINE_BATCHES: u64 = 2;
+/// Batches in flight per worker: enough to keep it busy while the caller does I/O.
+const DEPTH: usize = 2;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direction {
+    Seal,
+    Open,
+}
+
+/// A run of consecutive frames: plaintext in and sealed frames out (sealing), or the reverse.
+/// Both buffers hold plaintext at some point: zeroized on drop.
+#[derive(Default)]
+struct Batch {
+    input: Zeroizing<Vec<u8>>,
+    output: Zeroizing<Vec<u8>>,
+    first_index: u32,
+    /// Whether the batch's final frame is the stream's last.
+    ends_stream: bool,
+}
+
+/// The frame key and AAD of one stream; shared by the caller and its workers.
+struct FrameCipher {
     cipher: Aes256Gcm,
     aad: [u8; 32],
     frame_len: usize,
-    buffer: Zeroizing<Vec<u8>>,
-    index: u32,
+}
+
+impl FrameCipher {
+    /// Seals or opens every frame of `batch` into its output. Opening fails (as a whole) if any
+    /// frame does not authenticate.
+    fn run(&self, direction: Direction, batch: &mut Batch) -> Result<(), StreamError> {
+        let in_len = match direction {
+            Direction::Seal => self.frame_len,
+            Direction::Open => self.frame_len + TAG_LEN,
+        };
+        let input: &[u8] = &batch.input;
+        let mut frames: Vec<&[u8]> = input.chunks(in_len).collect();
+        if frames.is_empty() {
+            frames.push(&[]);
+        }
+        let count = frames.len();
+        let output = &mut batch.output;
+        output.clear();
+        for (i, frame) in frames.into_iter().enumerate() {
+            let index = u32::try_from(i)
+                .ok()
+                .and_then(|i| batch.first_index.checked_add(i))
+                .ok_or(StreamError::Invalid("the stream has too many frames"))?;
+            let nonce = Nonce::from(nonce(index, batch.ends_stream && i + 1 == count));
+            let at = output.len();
+            match direction {
+                Direction::Seal => {
+                    output.resize(at + frame.len(), 0);
+                    let tag = self
+                        .cipher
+                        .encrypt_inout_detached(
+                            &nonce,
+                            &self.aad,
+                            InOutBuf::new(frame, &mut output[at..]).expect("equal lengths"),
+                        )
+                        .map_err(|_| StreamError::Invalid("a frame could not be encrypted"))?;
+                    output.extend_from_slice(&tag);
+                }
+                Direction::Open => {
+                    let Some(split) = frame.len().checked_sub(TAG_LEN) else {
+                        return Err(StreamError::Tampered);
+                    };
+                    let (sealed, tag) = frame.split_at(split);
+                    output.resize(at + sealed.len(), 0);
+                    self.cipher
+                        .decrypt_inout_detached(
+                            &nonce,
+                            &self.aad,
+                            InOutBuf::new(sealed, &mut output[at..]).expect("equal lengths"),
+                            &Tag::<Aes256Gcm>::try_from(tag).expect("16 bytes"),
+                        )
+                        .map_err(|_| StreamError::Tampered)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Frames in a batch of `bytes` plaintext (sealing) or sealed bytes (opening).
+    fn frames_in(&self, bytes: usize) -> usize {
+        bytes.div_ceil(self.frame_len).max(1)
+    }
+}
+
+/// Worker threads that seal or open batches off the caller's thread, so that the caller's reads
+/// and writes overlap the AEAD. Batches go round-robin to the workers and come back in order.
+struct Workers {
+    lanes: Vec<Lane>,
+    sent: usize,
+    received: usize,
+}
+
+struct Lane {
+    jobs: SyncSender<Batch>,
+    done: Receiver<Result<Batch, StreamError>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Workers {
+    /// One worker per core but the caller's (at least one), with no more than ~32 MiB in flight.
+    /// `None` when no thread can be started: the caller then does the work itself.
+    fn start(cipher: &Arc<FrameCipher>, direction: Direction, batch_bytes: usize) -> Option<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let by_memory = ((32 << 20) / (2 * DEPTH * batch_bytes)).max(1);
+        let count = cores.saturating_sub(1).clamp(1, 8).min(by_memory);
+        let mut lanes = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (jobs, job_rx) = std::sync::mpsc::sync_channel::<Batch>(DEPTH);
+            let (done_tx, done) = std::sync::mpsc::sync_channel(DEPTH);
+            let cipher = Arc::clone(cipher);
+            let thread = std::thread::Builder::new()
+                .name("vaultd-stream".into())
+                .spawn(move || {
+                    for mut batch in job_rx {
+                        let result = cipher.run(direction, &mut batch).map(|()| batch);
+                        if done_tx.send(result).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .ok()?;
+            lanes.push(Lane {
+                jobs,
+                done,
+                thread: Some(thread),
+            });
+        }
+        Some(Self {
+            lanes,
+            sent: 0,
+            received: 0,
+        })
+    }
+
+    fn in_flight(&self) -> usize {
+        self.sent - self.received
+    }
+
+    fn is_full(&self) -> bool {
+        self.in_flight() >= self.lanes.len() * DEPTH
+    }
+
+    fn send(&mut self, batch: Batch) -> Result<(), StreamError> {
+        let lane = &self.lanes[self.sent % self.lanes.len()];
+        lane.jobs
+            .send(batch)
+            .map_err(|_| StreamError::Io("a stream worker thread stopped".into()))?;
+        self.sent += 1;
+        Ok(())
+    }
+
+    /// The oldest batch in flight, done.
+    fn recv(&mut self) -> Result<Batch, StreamError> {
+        let lane = &self.lanes[self.received % self.lanes.len()];
+        let result = lane
+            .done
+            .recv()
+            .map_err(|_| StreamError::Io("a stream worker thread stopped".into()))?;
+        self.received += 1;
+        result
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        // Closing the job channels ends the workers; a worker blocked on a full `done` channel
+        // is freed by dropping that channel's receiver first.
+        for lane in &mut self.lanes {
+            let (closed, _) = std::sync::mpsc::sync_channel(0);
+            drop(std::mem::replace(&mut lane.jobs, closed));
+            let (_, closed) = std::sync::mpsc::sync_channel(0);
+            drop(std::mem::replace(&mut lane.done, closed));
+        }
+        for lane in &mut self.lanes {
+            if let Some(thread) = lane.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+/// Sealing or opening batches: inline for the first few, then on workers when they start.
+struct Engine {
+    cipher: Arc<FrameCipher>,
+    direction: Direction,
+    batch_bytes: usize,
+    batches: u64,
+    workers: Option<Workers>,
+    /// Buffers of finished batches, reused (allocating a fresh MiB per batch costs page faults).
+    pool: Vec<Zeroizing<Vec<u8>>>,
+}
+
+impl Engine {
+    fn new(cipher: FrameCipher, direction: Direction) -> Self {
+        let frames_per_batch = (BATCH_BYTES / cipher.frame_len).max(1);
+        Self {
+            batch_bytes: frames_per_batch * cipher.frame_len,
+            cipher: Arc::new(cipher),
+            direction,
+            batches: 0,
+            workers: None,
+            pool: Vec::new(),
+        }
+    }
+
+    fn buffer(&mut self) -> Zeroizing<Vec<u8>> {
+        match self.pool.pop() {
+            Some(mut buffer) => {
+                buffer.clear();
+                buffer
+            }
+            None => Zeroizing::new(Vec::with_capacity(
+                self.batch_bytes / self.cipher.frame_len * (self.cipher.frame_len + TAG_LEN),
+            )),
+        }
+    }
+
+    fn recycle(&mut self, batch: Batch) {
+        if self.pool.len() < 16 {
+            self.pool.push(batch.input);
+            self.pool.push(batch.output);
+        }
+    }
+
+    /// A batch over `input` starting at frame `first_index`.
+    fn batch(&mut self, input: Zeroizing<Vec<u8>>, first_index: u32, ends_stream: bool) -> Batch {
+        Batch {
+            input,
+            output: self.buffer(),
+            first_index,
+            ends_stream,
+        }
+    }
+
+    /// Whether the next batch should go to the workers (starting them if needed).
+    fn use_workers(&mut self) -> bool {
+        self.batches += 1;
+        if self.workers.is_none() && self.batches > INLINE_BATCHES {
+            self.workers = Workers::start(&self.cipher, self.direction, self.batch_bytes);
+            // Without threads, everything stays inline.
+            self.batches = if self.workers.is_none() {
+                0
+            } else {
+                self.batches
+            };
+        }
+        self.workers.is_some()
+    }
+}
+
+/// Encrypts a stream: writes the header at once, then the frames as plaintext comes in (in
+/// batches, sealed on worker threads once the stream is long enough);
+/// [`Encryptor::finish`] seals the last frame. Memory stays bounded whatever the length.
+pub struct Encryptor<W: Write> {
+    inner: W,
+    engine: Engine,
+    /// Plaintext not yet sealed: at most one batch, never empty once anything was written (the
+    /// last frame is sealed only by `finish`).
+    pending: Zeroizing<Vec<u8>>,
+    next_index: u32,
 }
 
 impl<W: Write> Encryptor<W> {
@@ -282,54 +552,82 @@ impl<W: Write> Encryptor<W> {
         };
         let encoded = header.encode()?;
         inner.write_all(&encoded)?;
+        let engine = Engine::new(
+            FrameCipher {
+                cipher: Aes256Gcm::new((&*k_data).into()),
+                aad: Sha256::digest(&encoded).into(),
+                frame_len: frame_len as usize,
+            },
+            Direction::Seal,
+        );
         Ok(Self {
             inner,
-            cipher: Aes256Gcm::new((&*k_data).into()),
-            aad: Sha256::digest(&encoded).into(),
-            frame_len: frame_len as usize,
-            buffer: Zeroizing::new(Vec::with_capacity(frame_len as usize)),
-            index: 0,
+            pending: Zeroizing::new(Vec::with_capacity(engine.batch_bytes)),
+            engine,
+            next_index: 0,
         })
     }
 
-    fn seal(&mut self, len: usize, last: bool) -> io::Result<()> {
-        let sealed = self
-            .cipher
-            .encrypt(
-                &Nonce::from(nonce(self.index, last)),
-                Payload {
-                    msg: &self.buffer[..len],
-                    aad: &self.aad,
-                },
-            )
-            .map_err(|_| io::Error::other("a frame could not be encrypted"))?;
-        self.inner.write_all(&sealed)?;
-        self.buffer.drain(..len);
-        self.index = self
-            .index
-            .checked_add(1)
-            .ok_or_else(|| io::Error::other("the stream has too many frames"))?;
+    /// Seals the pending plaintext as a batch; `ends_stream` marks its final frame last.
+    fn dispatch(&mut self, ends_stream: bool) -> Result<(), StreamError> {
+        let fresh = self.engine.buffer();
+        let input = std::mem::replace(&mut self.pending, fresh);
+        let frames = self.engine.cipher.frames_in(input.len());
+        let batch = self.engine.batch(input, self.next_index, ends_stream);
+        self.next_index = u32::try_from(frames)
+            .ok()
+            .and_then(|n| self.next_index.checked_add(n))
+            .ok_or(StreamError::Invalid("the stream has too many frames"))?;
+        if self.engine.use_workers() {
+            let workers = self.engine.workers.as_mut().expect("started");
+            if workers.is_full() {
+                let done = workers.recv()?;
+                self.write_out(done)?;
+            }
+            self.engine.workers.as_mut().expect("started").send(batch)
+        } else {
+            let mut batch = batch;
+            self.engine.cipher.run(Direction::Seal, &mut batch)?;
+            self.write_out(batch)
+        }
+    }
+
+    fn write_out(&mut self, batch: Batch) -> Result<(), StreamError> {
+        self.inner.write_all(&batch.output)?;
+        self.engine.recycle(batch);
         Ok(())
     }
 
-    /// Seals the last frame and returns the inner writer.
+    /// Seals the last frame, writes everything out and returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
-        let len = self.buffer.len();
-        self.seal(len, true)?;
+        self.dispatch(true)?;
+        while let Some(workers) = self.engine.workers.as_mut()
+            && workers.in_flight() > 0
+        {
+            let done = workers.recv()?;
+            self.write_out(done)?;
+        }
+        self.engine.workers = None;
         self.inner.flush()?;
         Ok(self.inner)
     }
 }
 
 impl<W: Write> Write for Encryptor<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buffer.extend_from_slice(data);
-        // A full frame is sealed only once more data follows it: the last frame must carry the
-        // last flag, and only finish knows which one that is.
-        while self.buffer.len() > self.frame_len {
-            self.seal(self.frame_len, false)?;
+    fn write(&mut self, mut data: &[u8]) -> io::Result<usize> {
+        let total = data.len();
+        while !data.is_empty() {
+            let room = self.engine.batch_bytes - self.pending.len();
+            if room == 0 {
+                // A full batch followed by more data: none of its frames is the last.
+                self.dispatch(false)?;
+                continue;
+            }
+            let n = room.min(data.len());
+            self.pending.extend_from_slice(&data[..n]);
+            data = &data[n..];
         }
-        Ok(data.len())
+        Ok(total)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -337,21 +635,26 @@ impl<W: Write> Write for Encryptor<W> {
     }
 }
 
-/// Decrypts a stream frame by frame. Plaintext comes out as each frame verifies; the stream as
-/// a whole is trustworthy only once [`Read::read`] has returned 0 (end) without error: until
-/// then, a truncated or extended stream has not been ruled out.
+/// Decrypts a stream batch by batch (on worker threads once it is long enough). Plaintext comes
+/// out as its frames verify; the stream as a whole is trustworthy only once [`Read::read`] has
+/// returned 0 (end) without error: until then, a truncated or extended stream has not been ruled
+/// out.
 pub struct Decryptor<R: Read> {
     inner: R,
-    cipher: Aes256Gcm,
-    aad: [u8; 32],
-    frame_len: usize,
+    engine: Engine,
+    /// Sealed bytes per batch.
+    batch_sealed: usize,
+    next_index: u32,
+    /// One byte read ahead, to tell the last frame from the others.
+    peeked: Option<u8>,
+    /// The batch holding the last frame has been read.
+    input_done: bool,
     /// Decrypted bytes not yet read out.
     plain: Zeroizing<Vec<u8>>,
     offset: usize,
-    index: u32,
-    /// One byte read ahead, to tell the last frame from the others.
-    peeked: Option<u8>,
+    /// The last frame has verified and been handed out.
     done: bool,
+    failed: Option<StreamError>,
 }
 
 impl<R: Read> Decryptor<R> {
@@ -367,16 +670,26 @@ impl<R: Read> Decryptor<R> {
         if !bool::from(commitment.ct_eq(&header.commitment)) {
             return Err(StreamError::WrongKey);
         }
+        let frame_len = header.frame_len as usize;
+        let engine = Engine::new(
+            FrameCipher {
+                cipher: Aes256Gcm::new((&*k_data).into()),
+                aad: Sha256::digest(raw_header).into(),
+                frame_len,
+            },
+            Direction::Open,
+        );
         Ok(Self {
             inner,
-            cipher: Aes256Gcm::new((&*k_data).into()),
-            aad: Sha256::digest(raw_header).into(),
-            frame_len: header.frame_len as usize,
+            batch_sealed: engine.batch_bytes / frame_len * (frame_len + TAG_LEN),
+            engine,
+            next_index: 0,
+            peeked: None,
+            input_done: false,
             plain: Zeroizing::new(Vec::new()),
             offset: 0,
-            index: 0,
-            peeked: None,
             done: false,
+            failed: None,
         })
     }
 
@@ -400,13 +713,14 @@ impl<R: Read> Decryptor<R> {
         Ok(filled)
     }
 
-    fn next_frame(&mut self) -> Result<(), StreamError> {
-        let full = self.frame_len + TAG_LEN;
-        let mut sealed = vec![0u8; full];
-        let n = self.fill(&mut sealed)?;
-        sealed.truncate(n);
-        // A full frame followed by more data is not the last; anything else must be.
-        let last = if n == full {
+    /// Reads the next batch of sealed frames. A full batch followed by more data does not hold
+    /// the last frame; anything else does.
+    fn read_batch(&mut self) -> Result<Batch, StreamError> {
+        let mut input = self.engine.buffer();
+        input.resize(self.batch_sealed, 0);
+        let n = self.fill(&mut input)?;
+        input.truncate(n);
+        let ends_stream = if n == self.batch_sealed {
             let mut next = [0u8; 1];
             match self.fill(&mut next)? {
                 0 => true,
@@ -418,39 +732,65 @@ impl<R: Read> Decryptor<R> {
         } else {
             true
         };
-        if n < TAG_LEN {
+        if n == 0 {
+            // No frame at all: even an empty stream has its (empty) last frame.
             return Err(StreamError::Tampered);
         }
-        let plain = self
-            .cipher
-            .decrypt(
-                &Nonce::from(nonce(self.index, last)),
-                Payload {
-                    msg: &sealed,
-                    aad: &self.aad,
-                },
-            )
-            .map_err(|_| StreamError::Tampered)?;
-        self.plain = Zeroizing::new(plain);
-        self.offset = 0;
-        self.index = self.index.checked_add(1).ok_or(StreamError::Tampered)?;
-        self.done = last;
-        Ok(())
+        self.input_done = ends_stream;
+        let frames = n.div_ceil(self.engine.cipher.frame_len + TAG_LEN);
+        let first_index = self.next_index;
+        self.next_index = u32::try_from(frames)
+            .ok()
+            .and_then(|f| self.next_index.checked_add(f))
+            .ok_or(StreamError::Tampered)?;
+        Ok(self.engine.batch(input, first_index, ends_stream))
+    }
+
+    /// The next batch of plaintext, verified.
+    fn next_batch(&mut self) -> Result<Batch, StreamError> {
+        if !self.engine.use_workers() {
+            let mut batch = self.read_batch()?;
+            self.engine.cipher.run(Direction::Open, &mut batch)?;
+            return Ok(batch);
+        }
+        while !self.input_done && !self.engine.workers.as_ref().expect("started").is_full() {
+            let batch = self.read_batch()?;
+            self.engine.workers.as_mut().expect("started").send(batch)?;
+        }
+        self.engine.workers.as_mut().expect("started").recv()
     }
 }
 
 impl<R: Read> Read for Decryptor<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.offset == self.plain.len() {
+        loop {
+            if self.offset < self.plain.len() {
+                let n = buf.len().min(self.plain.len() - self.offset);
+                buf[..n].copy_from_slice(&self.plain[self.offset..self.offset + n]);
+                self.offset += n;
+                return Ok(n);
+            }
             if self.done {
                 return Ok(0);
             }
-            self.next_frame()?;
+            if let Some(err) = &self.failed {
+                return Err(err.clone().into());
+            }
+            match self.next_batch() {
+                Ok(mut batch) => {
+                    std::mem::swap(&mut self.plain, &mut batch.output);
+                    self.offset = 0;
+                    self.done = batch.ends_stream;
+                    self.engine.recycle(batch);
+                }
+                Err(err) => {
+                    // Nothing more comes out of a stream that failed once.
+                    self.engine.workers = None;
+                    self.failed = Some(err.clone());
+                    return Err(err.into());
+                }
+            }
         }
-        let n = buf.len().min(self.plain.len() - self.offset);
-        buf[..n].copy_from_slice(&self.plain[self.offset..self.offset + n]);
-        self.offset += n;
-        Ok(n)
     }
 }
 
@@ -596,5 +936,42 @@ mod tests {
             Header::read(&mut frame_len.as_slice()),
             Err(StreamError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn long_streams_go_through_the_workers_and_still_detect_tampering() {
+        // Several batches beyond the inline ones, with an odd tail; frames of 4 KiB.
+        let plaintext: Vec<u8> = (0..(5 << 20) + 12_345)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let stream = encrypt(&plaintext, 4096, message_id());
+        assert_eq!(decrypt(&stream, &key()).unwrap(), plaintext);
+        let header_len = Header::read(&mut stream.as_slice()).unwrap().1.len();
+        let sealed = 4096 + 16;
+        // A flipped bit in a frame that a worker opens.
+        let mut flipped = stream.clone();
+        flipped[header_len + 1000 * sealed + 5] ^= 0x80;
+        assert_eq!(decrypt(&flipped, &key()), Err(StreamError::Tampered));
+        // Truncated exactly at a frame boundary inside the worker range, and at a batch boundary.
+        for frames in [1000, 4 * 256] {
+            let cut = &stream[..header_len + frames * sealed];
+            assert_eq!(decrypt(cut, &key()), Err(StreamError::Tampered), "{frames}");
+        }
+        // An extra full frame's worth appended.
+        let mut longer = stream.clone();
+        longer.extend_from_slice(&stream[header_len..header_len + sealed]);
+        assert_eq!(decrypt(&longer, &key()), Err(StreamError::Tampered));
+    }
+
+    #[test]
+    fn a_failed_stream_stays_failed() {
+        let plaintext = vec![1u8; 100];
+        let stream = encrypt(&plaintext, 16, message_id());
+        let mut input = &stream[..stream.len() - 1];
+        let (header, raw) = Header::read(&mut input).unwrap();
+        let mut decryptor = Decryptor::new(input, &header, &raw, &key()).unwrap();
+        let mut out = Vec::new();
+        assert!(decryptor.read_to_end(&mut out).is_err());
+        assert!(decryptor.read(&mut [0u8; 16]).is_err());
     }
 }

@@ -1,0 +1,187 @@
+//! Throughput of envelope stream encryption (crypto.md §3) on a large file, next to the AEAD
+//! crate's own single-core in-process throughput measured in the same run, so the format's and the
+//! I/O's overhead show as a ratio. Rows:
+//!
+//! - `aead`: `aes-gcm` sealing (and opening) 64 KiB buffers in memory on one thread: the ceiling.
+//! - `library`: `vaultd::crypto::stream` file → file (a fixed data key, no server).
+//! - `vaultctl`: `vaultctl encrypt` / `vaultctl decrypt` file → file, as child processes against an
+//!   in-process vaultd on 127.0.0.1:0 (one GenerateDataKey, one Decrypt), with the child's peak
+//!   resident memory (VmHWM, polled from /proc).
+//!
+//! The input is `--size-mib` MiB of pseudo-random bytes written to a temporary directory
+//! (`--dir`, default the system's), hashed as it is written; every decryption is hashed and
+//! compared. Files are deleted as soon as they are no longer needed (peak disk use: twice the
+//! size).
+//!
+//! ```text
+//! cargo build --release --bins && cargo run --release --example stream_bench -- --size-mib 1024
+//! ```
+
+use std::{
+    fs::File,
+    io::{BufReader, BufWriter, Read, Write},
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use aes_gcm::{
+    Aes256Gcm, Nonce,
+    aead::{AeadInOut, KeyInit, Tag},
+};
+use clap::Parser;
+use sha2::{Digest, Sha256};
+use vaultd::crypto::{
+    context::EncryptionContext,
+    stream::{self, Decryptor, Encryptor, Header, WrappedKey},
+};
+
+#[derive(Parser)]
+struct Args {
+    /// The size of the input file, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    size_mib: u64,
+    /// Where the files go (needs twice the size free).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// The rows to run, comma separated: aead, library, vaultctl.
+    #[arg(long, value_delimiter = ',', default_value = "aead,library")]
+    only: Vec<String>,
+}
+
+const BUF: usize = 1 << 20;
+
+fn main() {
+    let args = Args::parse();
+    let size = args.size_mib << 20;
+    let dir = match &args.dir {
+        Some(dir) => tempfile::tempdir_in(dir),
+        None => tempfile::tempdir(),
+    }
+    .expect("temp dir");
+    let wants = |row: &str| args.only.iter().any(|r| r == row);
+    let mib =
+        |bytes: u64, elapsed: Duration| bytes as f64 / (1 << 20) as f64 / elapsed.as_secs_f64();
+
+    let aead = aead_rate(size.min(4 << 30));
+    println!(
+        "aead      seal {:>7.0} MiB/s   open {:>7.0} MiB/s   (aes-gcm, 64 KiB buffers, one thread, in memory)",
+        aead.0, aead.1
+    );
+
+    let input = dir.path().join("input");
+    let digest = write_input(&input, size);
+    println!("input     {} MiB", args.size_mib);
+
+    if wants("library") {
+        let sealed = dir.path().join("library.vlte");
+        let key = [7u8; 32];
+        let started = Instant::now();
+        library_encrypt(&input, &sealed, &key);
+        let enc = started.elapsed();
+        let started = Instant::now();
+        let out = library_decrypt(&sealed, &key);
+        let dec = started.elapsed();
+        assert_eq!(out, digest, "library round trip");
+        std::fs::remove_file(&sealed).unwrap();
+        println!(
+            "library   encrypt {:>7.0} MiB/s ({:.2} of aead seal)   decrypt {:>7.0} MiB/s ({:.2} of aead open)",
+            mib(size, enc),
+            mib(size, enc) / aead.0,
+            mib(size, dec),
+            mib(size, dec) / aead.1
+        );
+    }
+}
+
+/// (seal, open) MiB/s of aes-gcm over 64 KiB buffers, `total` bytes each.
+fn aead_rate(total: u64) -> (f64, f64) {
+    let cipher = Aes256Gcm::new(&[9u8; 32].into());
+    let mut buf = vec![0x5au8; 65_536];
+    let frames = total / buf.len() as u64;
+    let mut tags: Vec<Tag<Aes256Gcm>> = Vec::with_capacity(frames as usize);
+    let started = Instant::now();
+    for i in 0..frames {
+        let nonce = nonce(i as u32);
+        tags.push(
+            cipher
+                .encrypt_inout_detached(&nonce, b"aad", buf.as_mut_slice().into())
+                .unwrap(),
+        );
+    }
+    let seal = started.elapsed();
+    let started = Instant::now();
+    for i in (0..frames).rev() {
+        let nonce = nonce(i as u32);
+        cipher
+            .decrypt_inout_detached(&nonce, b"aad", buf.as_mut_slice().into(), &tags[i as usize])
+            .unwrap();
+    }
+    let open = started.elapsed();
+    let rate = |d: Duration| total as f64 / (1 << 20) as f64 / d.as_secs_f64();
+    (rate(seal), rate(open))
+}
+
+fn nonce(i: u32) -> Nonce<aes_gcm::aead::consts::U12> {
+    let mut n = [0u8; 12];
+    n[7..11].copy_from_slice(&i.to_be_bytes());
+    n.into()
+}
+
+/// Writes `size` pseudo-random bytes (xorshift) to `path`; returns their SHA-256.
+fn write_input(path: &Path, size: u64) -> [u8; 32] {
+    let mut out = BufWriter::with_capacity(BUF, File::create(path).unwrap());
+    let mut hash = Sha256::new();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut block = vec![0u8; BUF];
+    let mut left = size;
+    while left > 0 {
+        for chunk in block.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+        }
+        let n = left.min(BUF as u64) as usize;
+        hash.update(&block[..n]);
+        out.write_all(&block[..n]).unwrap();
+        left -= n as u64;
+    }
+    out.flush().unwrap();
+    hash.finalize().into()
+}
+
+fn library_encrypt(input: &Path, output: &Path, key: &[u8; 32]) {
+    let mut reader = BufReader::with_capacity(BUF, File::open(input).unwrap());
+    let writer = BufWriter::with_capacity(BUF, File::create(output).unwrap());
+    let wrapped = vec![WrappedKey {
+        key_arn: "arn:aws:kms:us-east-1:000000000000:key/bench".into(),
+        blob: vec![0; 100],
+    }];
+    let mut encryptor = Encryptor::new(
+        writer,
+        key,
+        &EncryptionContext::new(),
+        wrapped,
+        stream::DEFAULT_FRAME_LEN,
+    )
+    .unwrap();
+    std::io::copy(&mut reader, &mut encryptor).unwrap();
+    encryptor.finish().unwrap().flush().unwrap();
+}
+
+/// Decrypts to nowhere, hashing the plaintext.
+fn library_decrypt(input: &Path, key: &[u8; 32]) -> [u8; 32] {
+    let mut reader = BufReader::with_capacity(BUF, File::open(input).unwrap());
+    let (header, raw) = Header::read(&mut reader).unwrap();
+    let mut decryptor = Decryptor::new(reader, &header, &raw, key).unwrap();
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; BUF];
+    loop {
+        let n = decryptor.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+    }
+    hash.finalize().into()
+}
