@@ -27,6 +27,10 @@ const REDACTED: &[&str] = &[
     ".vault.v1.GetSecretValueResponse",
     ".vault.v1.SecretValueEntry",
     ".vault.v1.GetRandomPasswordResponse",
+    ".vault.v1.EncryptFieldsRequest",
+    ".vault.v1.EncryptFieldsResponse",
+    ".vault.v1.DecryptFieldsRequest",
+    ".vault.v1.DecryptFieldsResponse",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

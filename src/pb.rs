@@ -70,6 +70,10 @@ redacted_debug! {
     GetSecretValueResponse { shown: [arn, name, version_id, version_stages, created_date], redacted: [], redacted_opt: [secret_binary, secret_string] }
     SecretValueEntry { shown: [arn, name, version_id, version_stages, created_date], redacted: [], redacted_opt: [secret_binary, secret_string] }
     GetRandomPasswordResponse { shown: [], redacted: [random_password] }
+    EncryptFieldsRequest { shown: [key_id, paths, deterministic_paths, encryption_context], redacted: [document] }
+    EncryptFieldsResponse { shown: [key_id], redacted: [document] }
+    DecryptFieldsRequest { shown: [key_id, encryption_context], redacted: [document] }
+    DecryptFieldsResponse { shown: [key_id], redacted: [document] }
 }
 
 #[cfg(test)]
@@ -277,6 +281,29 @@ mod tests {
         );
         assert!(password.contains("[REDACTED 28 bytes]"), "{password}");
         assert!(!password.contains("correct horse"), "{password}");
+        let document = r#"{"ssn":"correct horse battery staple"}"#;
+        for s in [
+            format!(
+                "{:?}",
+                EncryptFieldsRequest {
+                    key_id: "alias/pii".into(),
+                    document: document.into(),
+                    paths: vec!["/ssn".into()],
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                DecryptFieldsResponse {
+                    key_id: "alias/pii".into(),
+                    document: document.into(),
+                }
+            ),
+        ] {
+            assert!(s.contains("alias/pii"), "{s}");
+            assert!(s.contains("[REDACTED 38 bytes]"), "{s}");
+            assert!(!s.contains("correct horse"), "{s}");
+        }
         let unset = format!("{:?}", GetSecretValueResponse::default());
         assert!(unset.contains("secret_binary: None"), "{unset}");
 

@@ -437,6 +437,8 @@ rpcs! { kms, "KeyManagement";
     get_parameters_for_import(GetParametersForImportRequest) -> GetParametersForImportResponse;
     import_key_material(ImportKeyMaterialRequest) -> ImportKeyMaterialResponse;
     delete_imported_key_material(DeleteImportedKeyMaterialRequest) -> DeleteImportedKeyMaterialResponse;
+    encrypt_fields(EncryptFieldsRequest) -> EncryptFieldsResponse;
+    decrypt_fields(DecryptFieldsRequest) -> DecryptFieldsResponse;
 }
 
 #[cfg(test)]

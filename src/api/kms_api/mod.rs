@@ -6,6 +6,7 @@
 //! of imported key material live in `asymmetric.rs`; the trait impl forwards to them.
 
 mod asymmetric;
+mod fields;
 mod support;
 
 use tonic::{Request, Response};
@@ -629,6 +630,20 @@ impl KeyManagement for KmsApi {
         request: Request<pb::DeriveSharedSecretRequest>,
     ) -> RpcResult<pb::DeriveSharedSecretResponse> {
         asymmetric::derive_shared_secret(self, request).await
+    }
+
+    async fn encrypt_fields(
+        &self,
+        request: Request<pb::EncryptFieldsRequest>,
+    ) -> RpcResult<pb::EncryptFieldsResponse> {
+        fields::encrypt_fields(self, request).await
+    }
+
+    async fn decrypt_fields(
+        &self,
+        request: Request<pb::DecryptFieldsRequest>,
+    ) -> RpcResult<pb::DecryptFieldsResponse> {
+        fields::decrypt_fields(self, request).await
     }
 
     async fn get_parameters_for_import(
