@@ -24,6 +24,12 @@ use super::{Error, context::EncryptionContext, secret::Key256};
 
 pub const VERSION: u8 = 0x01;
 pub const SUITE_AES256_GCM_HKDF: u8 = 0x01;
+/// The same construction for the per-document data keys of field-level encryption (`_vfe.dk`,
+/// crypto.md §4). A suite of its own so that no other operation opens or makes one: Decrypt and
+/// ReEncrypt accept suite 0x01 only, and GenerateDataKey makes only those, so a caller can neither
+/// learn a document's data key nor forge a `_vfe` (and its MAC) around a data key it knows. The
+/// suite byte is in the HKDF info and the AAD, so one suite cannot pass for the other.
+pub const SUITE_FIELD_DATA_KEY: u8 = 0x02;
 pub const HEADER_LEN: usize = 50;
 pub const TAG_LEN: usize = 16;
 /// Bytes a blob adds to its plaintext.
@@ -40,7 +46,12 @@ pub struct BlobHeader {
 
 /// Reads the header of a blob. Any malformation is [`Error::InvalidCiphertext`].
 pub fn parse_header(blob: &[u8]) -> Result<BlobHeader, Error> {
-    if blob.len() < OVERHEAD || blob[0] != VERSION || blob[1] != SUITE_AES256_GCM_HKDF {
+    parse_header_of(SUITE_AES256_GCM_HKDF, blob)
+}
+
+/// [`parse_header`] for a blob of `suite`.
+pub fn parse_header_of(suite: u8, blob: &[u8]) -> Result<BlobHeader, Error> {
+    if blob.len() < OVERHEAD || blob[0] != VERSION || blob[1] != suite {
         return Err(Error::InvalidCiphertext);
     }
     Ok(BlobHeader {
@@ -57,9 +68,29 @@ pub fn seal(
     context: &EncryptionContext,
     plaintext: &[u8],
 ) -> Result<Vec<u8>, Error> {
+    seal_as(
+        SUITE_AES256_GCM_HKDF,
+        material,
+        key_id,
+        material_version,
+        context,
+        plaintext,
+    )
+}
+
+/// [`seal`] as a blob of `suite` ([`SUITE_FIELD_DATA_KEY`] for field-level data keys).
+pub fn seal_as(
+    suite: u8,
+    material: &Key256,
+    key_id: [u8; 16],
+    material_version: u32,
+    context: &EncryptionContext,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, Error> {
     let salt = super::random_array::<16>()?;
     let iv = super::random_array::<12>()?;
-    seal_with(
+    seal_suite_with(
+        suite,
         material,
         key_id,
         material_version,
@@ -80,8 +111,31 @@ pub fn seal_with(
     context: &EncryptionContext,
     plaintext: &[u8],
 ) -> Result<Vec<u8>, Error> {
+    seal_suite_with(
+        SUITE_AES256_GCM_HKDF,
+        material,
+        key_id,
+        material_version,
+        salt,
+        iv,
+        context,
+        plaintext,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn seal_suite_with(
+    suite: u8,
+    material: &Key256,
+    key_id: [u8; 16],
+    material_version: u32,
+    salt: [u8; 16],
+    iv: [u8; 12],
+    context: &EncryptionContext,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, Error> {
     let mut blob = Vec::with_capacity(OVERHEAD + plaintext.len());
-    blob.extend_from_slice(&[VERSION, SUITE_AES256_GCM_HKDF]);
+    blob.extend_from_slice(&[VERSION, suite]);
     blob.extend_from_slice(&key_id);
     blob.extend_from_slice(&material_version.to_be_bytes());
     blob.extend_from_slice(&salt);
@@ -108,7 +162,17 @@ pub fn open(
     blob: &[u8],
     context: &EncryptionContext,
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
-    parse_header(blob)?;
+    open_as(SUITE_AES256_GCM_HKDF, material, blob, context)
+}
+
+/// [`open`] for a blob of `suite`; a blob of another suite is invalid.
+pub fn open_as(
+    suite: u8,
+    material: &Key256,
+    blob: &[u8],
+    context: &EncryptionContext,
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    parse_header_of(suite, blob)?;
     let aad = aad(&blob[..HEADER_LEN], context).map_err(|_| Error::InvalidCiphertext)?;
     let iv: [u8; 12] = blob[38..HEADER_LEN].try_into().expect("12 bytes");
     let cipher = message_cipher(material, &blob[..HEADER_LEN]);
@@ -159,6 +223,31 @@ mod tests {
         0xf0,
     ];
     const VECTOR_BLOB: &str = "01010f1e2d3c4b5a69788796a5b4c3d2e1f000000001a0a1a2a3a4a5a6a7a8a9aaabacadaeafc0c1c2c3c4c5c6c7c8c9cacbbc2b409c6f10e66bf402de49fbf30b97e5d185836e";
+
+    #[test]
+    fn field_data_key_blobs_and_ordinary_blobs_never_pass_for_each_other() {
+        let material = Key256::from_bytes(seq(0));
+        let ctx = vector_context();
+        let field = seal_as(SUITE_FIELD_DATA_KEY, &material, KEY_ID, 1, &ctx, b"k").unwrap();
+        let plain = seal(&material, KEY_ID, 1, &ctx, b"k").unwrap();
+        assert_eq!(field[1], SUITE_FIELD_DATA_KEY);
+        assert_eq!(
+            &*open_as(SUITE_FIELD_DATA_KEY, &material, &field, &ctx).unwrap(),
+            b"k"
+        );
+        assert_eq!(open(&material, &field, &ctx), Err(Error::InvalidCiphertext));
+        assert_eq!(
+            open_as(SUITE_FIELD_DATA_KEY, &material, &plain, &ctx),
+            Err(Error::InvalidCiphertext)
+        );
+        // Relabelling the suite byte does not help: it is in the key derivation and the AAD.
+        let mut relabelled = field.clone();
+        relabelled[1] = SUITE_AES256_GCM_HKDF;
+        assert_eq!(
+            open(&material, &relabelled, &ctx),
+            Err(Error::InvalidCiphertext)
+        );
+    }
 
     #[test]
     fn per_message_key_test_vector() {

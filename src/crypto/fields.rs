@@ -293,16 +293,70 @@ fn syntax_message(err: &serde_json::Error) -> String {
     format!("the document is not valid JSON ({position})")
 }
 
+/// The OAEP label of public-key mode: `"vfe1" || canonical(context)`, so that the wrapped data key
+/// opens only for this context and only through DecryptFields (plain RSA Decrypt uses no label).
+pub fn oaep_label(context: &EncryptionContext) -> Result<Vec<u8>, FieldError> {
+    let canonical = context.canonical().map_err(|_| {
+        FieldError::Invalid("the encryption context is larger than 8192 bytes".into())
+    })?;
+    Ok([b"vfe1".as_slice(), &canonical].concat())
+}
+
 /// Parses a document as strict JSON: duplicate member names (at any depth) are refused, and the
 /// top level must be an object.
 pub fn parse_document(text: &str) -> Result<Value, FieldError> {
     let value = parse_strict(text)?;
+    refuse_wide_integers(text)?;
     if !value.is_object() {
         return Err(FieldError::Invalid(
             "the document must be a JSON object".into(),
         ));
     }
     Ok(value)
+}
+
+/// Refuses integer literals beyond the 64-bit range, wherever they are: a JSON parser (this one
+/// included) would turn them into doubles and silently change them, in fields that are encrypted
+/// and in those that are not. Decimal fractions and exponents are doubles by nature and are kept
+/// as the nearest double. Runs on text that already parsed as JSON.
+fn refuse_wide_integers(text: &str) -> Result<(), FieldError> {
+    let bytes = text.as_bytes();
+    let (mut i, mut line, mut line_start) = (0, 1, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'\n' => {
+                line += 1;
+                i += 1;
+                line_start = i;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let token = &text[start..i];
+                let integer = !token.contains(['.', 'e', 'E']);
+                if integer && token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
+                    return Err(FieldError::Invalid(format!(
+                        "the document holds an integer beyond the 64-bit range (line {line}, column \
+                         {}): JSON parsers round such numbers to doubles; send it as a string",
+                        start - line_start + 1
+                    )));
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2300,5 +2354,24 @@ mod tests {
         assert!(!format!("{err} {err:?}").contains(secret));
         let metadata = read_metadata(&record()).unwrap();
         assert!(!format!("{metadata:?}").contains(secret));
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_refused_not_rounded() {
+        for text in [
+            r#"{"id": 123456789012345678901234567890}"#,
+            r#"{"a": {"b": [1, 18446744073709551616]}}"#,
+            r#"{"n": -9223372036854775809}"#,
+        ] {
+            let err = parse_document(text).unwrap_err().to_string();
+            assert!(err.contains("64-bit"), "{err}");
+            assert!(!err.contains("1234567890123"), "{err}");
+        }
+        // The 64-bit range itself, decimals, exponents, and digits inside strings are fine.
+        let ok = r#"{"a": 18446744073709551615, "b": -9223372036854775808, "c": 1.5e300,
+                     "d": "123456789012345678901234567890", "e\"": 0.1}"#;
+        let value = parse_document(ok).unwrap();
+        assert_eq!(value["a"].as_u64(), Some(u64::MAX));
+        assert_eq!(value["b"].as_i64(), Some(i64::MIN));
     }
 }

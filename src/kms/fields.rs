@@ -1,8 +1,16 @@
 //! EncryptFields and DecryptFields: field-level encryption of JSON documents (crypto.md §4) under
-//! a KMS key. A symmetric key wraps a fresh per-document data key as a §1 blob and lends its
-//! material (never leaving the daemon) to deterministic mode; an RSA ENCRYPT_DECRYPT key wraps it
-//! with RSAES-OAEP-SHA-256 (public-key mode, which clients can also produce offline from the
-//! public key alone). The document work itself is [`crate::crypto::fields`].
+//! a KMS key. A symmetric key wraps a fresh per-document data key as a §1 blob of suite 0x02
+//! ([`blob::SUITE_FIELD_DATA_KEY`]) and lends its material (never leaving the daemon) to
+//! deterministic mode; an RSA ENCRYPT_DECRYPT key wraps it with RSAES-OAEP-SHA-256 labelled with
+//! the encryption context (public-key mode, which clients can also produce offline from the public
+//! key alone). The document work itself is [`crate::crypto::fields`].
+//!
+//! Why not plain GenerateDataKey blobs: Decrypt would then hand a document's data key to anyone
+//! allowed to Decrypt under its context, and anyone allowed GenerateDataKey could build a `_vfe`
+//! (and its MAC) around a data key of their own, into which they copy deterministic values from
+//! documents of other contexts, which DecryptFields would then decrypt under the forger's context.
+//! A suite only this module makes and opens (and an OAEP label that plain RSA Decrypt lacks) keeps
+//! data keys inside vaultd, so only vaultd can make a MAC DecryptFields accepts.
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -11,15 +19,19 @@ use zeroize::Zeroizing;
 use super::{CachedKey, Kms};
 use crate::{
     crypto::{
+        blob,
         context::EncryptionContext,
         fields::{self, FieldError, FieldSpec, Metadata, Wrap},
     },
     error::{Error, ErrorKind, Result},
-    model::{DataKeySpec, EncryptionAlgorithm, KeySpec, KeyUsage},
+    model::{KeySpec, KeyUsage},
 };
 
-/// The largest document EncryptFields and DecryptFields take, in bytes of JSON text.
+/// The largest document EncryptFields takes, in bytes of JSON text.
 pub const MAX_DOCUMENT: usize = 1 << 20;
+/// The largest document DecryptFields takes: room for what EncryptFields makes of the largest
+/// document (base64 adds a third, plus `_vfe`).
+pub const MAX_ENCRYPTED_DOCUMENT: usize = 2 << 20;
 
 /// A document that went through EncryptFields or DecryptFields. Holds plaintext (the decrypted
 /// fields, or the document's other members): zeroized on drop, not `Debug`.
@@ -44,10 +56,10 @@ impl From<FieldError> for Error {
     }
 }
 
-fn parse(document: &str) -> Result<Value> {
-    if document.len() > MAX_DOCUMENT {
+fn parse(document: &str, limit: usize) -> Result<Value> {
+    if document.len() > limit {
         return Err(Error::validation(format!(
-            "The document is {} bytes; the limit is {MAX_DOCUMENT}.",
+            "The document is {} bytes; the limit is {limit}.",
             document.len()
         )));
     }
@@ -77,6 +89,19 @@ fn wrap_for(key: &CachedKey, arn: &str) -> Result<Wrap> {
     }
 }
 
+fn symmetric(key: &CachedKey) -> Result<&crate::crypto::secret::Key256> {
+    key.current_material()?
+        .symmetric()
+        .ok_or_else(|| Error::internal("The key material is not a symmetric key."))
+}
+
+fn rsa_public(key: &CachedKey) -> Result<&crate::crypto::asymmetric::PublicKey> {
+    key.current_material()?
+        .public_key()
+        .map(|(public, _)| public)
+        .ok_or_else(|| Error::internal("The key material is not an RSA key."))
+}
+
 /// The symmetric material of `version` of `key`, for deterministic mode.
 fn deterministic_material(key: &CachedKey, version: u32) -> Option<Zeroizing<[u8; 32]>> {
     if version > key.record.current_version {
@@ -96,27 +121,23 @@ impl Kms {
         fields: &[FieldSpec],
         context: &EncryptionContext,
     ) -> Result<FieldsResult> {
-        let document = parse(document)?;
+        let document = parse(document, MAX_DOCUMENT)?;
         let key = self.key(id)?;
         let arn = self.arns.key(id);
         self.require_enabled(&key.record)?;
         let wrap = wrap_for(&key, &arn)?;
-        let (data_key, dk) = match wrap {
-            Wrap::Kms => {
-                let data_key =
-                    self.generate_data_key(id, context, Some(DataKeySpec::Aes256), None)?;
-                (data_key.plaintext, data_key.ciphertext_blob)
-            }
-            Wrap::RsaOaepSha256 => {
-                let data_key = crate::crypto::random_bytes(32)?;
-                let wrapped = self.encrypt(
-                    id,
-                    &data_key,
-                    &EncryptionContext::new(),
-                    Some(EncryptionAlgorithm::RsaesOaepSha256),
-                )?;
-                (data_key, wrapped.ciphertext_blob)
-            }
+        let data_key = crate::crypto::random_bytes(32)?;
+        let dk = match wrap {
+            Wrap::Kms => blob::seal_as(
+                blob::SUITE_FIELD_DATA_KEY,
+                symmetric(&key)?,
+                *id.as_bytes(),
+                key.record.current_version,
+                context,
+                &data_key,
+            )?,
+            Wrap::RsaOaepSha256 => rsa_public(&key)?
+                .encrypt_oaep_sha256_labelled(&fields::oaep_label(context)?, &data_key)?,
         };
         let data_key: &[u8; 32] = data_key.as_slice().try_into().expect("32-byte data key");
         let current = key.record.current_version;
@@ -146,7 +167,7 @@ impl Kms {
     /// Parses a field-encrypted document and reads its `_vfe` metadata, whose key the caller
     /// resolves and authorizes before [`Kms::decrypt_fields`].
     pub fn read_encrypted_document(&self, document: &str) -> Result<EncryptedDocument> {
-        let document = parse(document)?;
+        let document = parse(document, MAX_ENCRYPTED_DOCUMENT)?;
         let metadata = fields::read_metadata(&document)?;
         Ok(EncryptedDocument { document, metadata })
     }
@@ -166,22 +187,41 @@ impl Kms {
             return Err(Error::invalid_ciphertext());
         }
         let data_key = match metadata.wrap {
-            Wrap::Kms => self.decrypt(id, &metadata.dk, &metadata.context, None)?,
-            Wrap::RsaOaepSha256 => self.decrypt(
-                id,
-                &metadata.dk,
-                &EncryptionContext::new(),
-                Some(EncryptionAlgorithm::RsaesOaepSha256),
-            )?,
+            Wrap::Kms => {
+                let header = blob::parse_header_of(blob::SUITE_FIELD_DATA_KEY, &metadata.dk)
+                    .map_err(|_| Error::invalid_ciphertext())?;
+                if Uuid::from_bytes(header.key_id) != id
+                    || header.material_version > key.record.current_version
+                {
+                    return Err(Error::invalid_ciphertext());
+                }
+                let material = key
+                    .materials
+                    .get(&header.material_version)
+                    .and_then(|m| m.symmetric())
+                    .ok_or_else(Error::invalid_ciphertext)?;
+                blob::open_as(
+                    blob::SUITE_FIELD_DATA_KEY,
+                    material,
+                    &metadata.dk,
+                    &metadata.context,
+                )?
+            }
+            Wrap::RsaOaepSha256 => key
+                .current_material()?
+                .private_key()
+                .ok_or_else(|| Error::internal("The key material is not an RSA key."))?
+                .decrypt_oaep_sha256_labelled(
+                    &fields::oaep_label(&metadata.context)?,
+                    &metadata.dk,
+                )?,
         };
         let data_key: &[u8; 32] = data_key
-            .plaintext
             .as_slice()
             .try_into()
             .map_err(|_| Error::invalid_ciphertext())?;
-        let deterministic = |version| {
-            deterministic_material(&key, version).ok_or(FieldError::InvalidCiphertext)
-        };
+        let deterministic =
+            |version| deterministic_material(&key, version).ok_or(FieldError::InvalidCiphertext);
         let decrypted = fields::decrypt_document(document, &metadata, data_key, &deterministic)?;
         Ok(FieldsResult {
             document: serialize(&decrypted),

@@ -43,7 +43,7 @@ pub use aliases::{AliasView, validate_alias_name};
 pub use asymmetric::{
     DataKeyPair, KeyAlgorithms, MacResult, PublicKeyView, SharedSecret, Signature, key_algorithms,
 };
-pub use fields::{EncryptedDocument, FieldsResult, MAX_DOCUMENT};
+pub use fields::{EncryptedDocument, FieldsResult, MAX_DOCUMENT, MAX_ENCRYPTED_DOCUMENT};
 pub use import::{ImportParameters, ImportedMaterial};
 pub use lifecycle::{CreateKeyInput, Rotation, RotationStatus};
 pub use ops::{DataKey, Decrypted, Encrypted, ReEncrypted};

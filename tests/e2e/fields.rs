@@ -10,7 +10,6 @@ use vaultd::{
         context::EncryptionContext,
         fields::{self, FieldSpec, Wrap},
     },
-    model::EncryptionAlgorithm,
     pb,
 };
 
@@ -205,14 +204,21 @@ async fn decrypt_fields_checks_the_key_and_context_the_caller_expects() {
         key_id: key_id.into(),
         encryption_context: ctx(context),
     };
-    assert!(client.decrypt_fields(request(&key, &[("app", "crm")])).await.is_ok());
+    assert!(
+        client
+            .decrypt_fields(request(&key, &[("app", "crm")]))
+            .await
+            .is_ok()
+    );
     assert_error(
         client.decrypt_fields(request(&other, &[])).await,
         Code::InvalidArgument,
         "IncorrectKeyException",
     );
     assert_error(
-        client.decrypt_fields(request("", &[("app", "billing")])).await,
+        client
+            .decrypt_fields(request("", &[("app", "billing")]))
+            .await,
         Code::InvalidArgument,
         "InvalidCiphertextException",
     );
@@ -369,11 +375,11 @@ async fn public_key_mode_encrypts_offline_and_decrypts_through_the_daemon() {
     // Offline, as an edge proxy would: only the public key.
     let public = PublicKey::from_der(AsymmetricSpec::Rsa2048, &public_der).unwrap();
     let data_key = [0x42u8; 32];
+    let context: EncryptionContext = [("edge", "cdn")].into_iter().collect();
     let wrapped = public
-        .encrypt(EncryptionAlgorithm::RsaesOaepSha256, &data_key)
+        .encrypt_oaep_sha256_labelled(&fields::oaep_label(&context).unwrap(), &data_key)
         .unwrap();
     let doc = person();
-    let context: EncryptionContext = [("edge", "cdn")].into_iter().collect();
     let no_material = || Err(fields::FieldError::Invalid("offline".into()));
     let encrypted = fields::encrypt_document(
         doc.clone(),
@@ -404,11 +410,244 @@ async fn public_key_mode_encrypts_offline_and_decrypts_through_the_daemon() {
         "ValidationException",
     );
 
+    // The wrapped data key does not open through plain Decrypt (it is labelled with the
+    // context), so a Deny on DecryptFields for a context cannot be sidestepped that way.
+    let dk = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        encrypted["_vfe"]["dk"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_error(
+        client
+            .decrypt(pb::DecryptRequest {
+                ciphertext_blob: dk,
+                key_id: key.key_id.clone(),
+                encryption_algorithm: pb::EncryptionAlgorithmSpec::RsaesOaepSha256.into(),
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+        "InvalidCiphertextException",
+    );
+    // Nor under another context: the label binds it.
+    let mut moved = encrypted.clone();
+    moved["_vfe"]["ctx"] = json!({"edge": "other"});
+    assert_error(
+        decrypt_fields(&client, &moved).await,
+        Code::InvalidArgument,
+        "InvalidCiphertextException",
+    );
+
     // A user who may not Decrypt with the RSA key cannot read the fields back.
     let outsider = server.client_with(app_user(&server, "edge", None).await);
     assert_error(
         decrypt_fields(&outsider, &encrypted).await,
         Code::PermissionDenied,
         "AccessDeniedException",
+    );
+}
+
+/// The MAC of a `_vfe` (without its "mac") and the values at its paths, as crypto.md §4 defines
+/// it: what a forger who knows a data key could compute.
+fn forged_mac(data_key: &[u8], meta: &Value, values: &[(&str, &str)]) -> String {
+    let mut message = fields::canonical_json(meta).into_bytes();
+    for (path, value) in values {
+        for part in [path.as_bytes(), value.as_bytes()] {
+            message.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            message.extend_from_slice(part);
+        }
+    }
+    let key = vaultd::crypto::hkdf_sha256(data_key, &[], &[b"vaultd/v1/fle/mac"]);
+    base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        vaultd::crypto::hmac_sha256(key.as_slice(), &message),
+    )
+}
+
+#[tokio::test]
+async fn a_data_key_from_generate_data_key_cannot_forge_a_document_or_open_one() {
+    let server = TestServer::start().await;
+    let root = server.client();
+    let key = create_key(&root).await;
+    let arn = format!("arn:aws:kms:us-east-1:000000000000:key/{key}");
+    // Tenant B's record, with a deterministic (searchable) field.
+    let victim = encrypt_fields(
+        &root,
+        &key,
+        &json!({"email": "secret@tenant-b.example"}),
+        &[],
+        &["/email"],
+        &[("tenant", "B")],
+    )
+    .await
+    .unwrap();
+    // A user of tenant A, with every kms right under its own context.
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": arn,
+            "Condition": {"StringEquals": {"kms:EncryptionContext:tenant": "A"}}
+        }]
+    });
+    let attacker =
+        server.client_with(app_user(&server, "tenant-a", Some(&policy.to_string())).await);
+    assert_error(
+        decrypt_fields(&attacker, &victim).await,
+        Code::PermissionDenied,
+        "AccessDeniedException",
+    );
+
+    // Forge a document of tenant A around a data key the attacker knows, carrying B's value.
+    let data_key = attacker
+        .generate_data_key(pb::GenerateDataKeyRequest {
+            key_id: key.clone(),
+            key_spec: pb::DataKeySpec::Aes256.into(),
+            encryption_context: ctx(&[("tenant", "A")]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let stolen = victim["email"].as_str().unwrap();
+    let mut meta = json!({
+        "v": 1,
+        "key": arn,
+        "wrap": "kms",
+        "dk": base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            &data_key.ciphertext_blob,
+        ),
+        "ctx": {"tenant": "A"},
+        "paths": ["/email"],
+    });
+    meta["mac"] = json!(forged_mac(
+        &data_key.plaintext,
+        &meta,
+        &[("/email", stolen)]
+    ));
+    let forged = json!({"email": stolen, "_vfe": meta});
+    // The forger's MAC is computed right (checked on a document made offline with a known data
+    // key), so the refusal below is not a MAC slip.
+    let known = [7u8; 32];
+    let offline = fields::encrypt_document(
+        json!({"x": "y"}),
+        &[FieldSpec {
+            path: "/x".into(),
+            deterministic: false,
+        }],
+        &known,
+        &arn,
+        Wrap::Kms,
+        b"dk",
+        &EncryptionContext::new(),
+        &|| Err(fields::FieldError::Invalid("none".into())),
+    )
+    .unwrap();
+    let mut offline_meta = offline["_vfe"].clone();
+    let mac = offline_meta.as_object_mut().unwrap().remove("mac").unwrap();
+    assert_eq!(
+        forged_mac(&known, &offline_meta, &[("/x", offline["x"].as_str().unwrap())]),
+        mac
+    );
+    assert_error(
+        decrypt_fields(&attacker, &forged).await,
+        Code::InvalidArgument,
+        "InvalidCiphertextException",
+    );
+
+    // Nor does a real document's wrapped data key open through Decrypt, even for its own tenant.
+    let own = encrypt_fields(
+        &attacker,
+        &key,
+        &json!({"x": "y"}),
+        &["/x"],
+        &[],
+        &[("tenant", "A")],
+    )
+    .await
+    .unwrap();
+    let dk = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        own["_vfe"]["dk"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_error(
+        decrypt(&attacker, &dk, &[("tenant", "A")]).await,
+        Code::InvalidArgument,
+        "InvalidCiphertextException",
+    );
+    assert_eq!(
+        decrypt_fields(&attacker, &own).await.unwrap(),
+        json!({"x": "y"})
+    );
+}
+
+#[tokio::test]
+async fn large_documents_round_trip_and_wide_integers_are_refused() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let key = create_key(&client).await;
+    // Close to the 1 MiB limit: the encrypted document is larger, and still decrypts.
+    let big = "x".repeat(900_000);
+    let doc = json!({"blob": big, "id": 18446744073709551615u64, "n": -1.5e-7});
+    let encrypted = encrypt_fields(&client, &key, &doc, &["/blob"], &[], &[])
+        .await
+        .unwrap();
+    assert!(encrypted.to_string().len() > 1 << 20);
+    assert_eq!(decrypt_fields(&client, &encrypted).await.unwrap(), doc);
+
+    let wide = client
+        .encrypt_fields(pb::EncryptFieldsRequest {
+            key_id: key.clone(),
+            document: r#"{"id": 123456789012345678901234567890, "ssn": "1"}"#.into(),
+            paths: vec!["/ssn".into()],
+            ..Default::default()
+        })
+        .await;
+    let err = assert_error(wide, Code::InvalidArgument, "ValidationException");
+    assert!(err.message.contains("64-bit"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn the_key_a_document_names_must_be_a_usable_key_arn() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let key = create_key(&client).await;
+    client
+        .create_alias(pb::CreateAliasRequest {
+            alias_name: "alias/pii".into(),
+            target_key_id: key.clone(),
+        })
+        .await
+        .unwrap();
+    let encrypted = encrypt_fields(&client, &key, &person(), &["/ssn"], &[], &[])
+        .await
+        .unwrap();
+    let mut by_alias = encrypted.clone();
+    by_alias["_vfe"]["key"] = json!("alias/pii");
+    assert_error(
+        decrypt_fields(&client, &by_alias).await,
+        Code::InvalidArgument,
+        "ValidationException",
+    );
+    let mut unknown = encrypted.clone();
+    unknown["_vfe"]["key"] =
+        json!("arn:aws:kms:us-east-1:000000000000:key/00000000-0000-4000-8000-000000000000");
+    assert_error(
+        decrypt_fields(&client, &unknown).await,
+        Code::InvalidArgument,
+        "InvalidCiphertextException",
+    );
+    schedule_deletion(&client, &key, 7).await;
+    assert_error(
+        decrypt_fields(&client, &encrypted).await,
+        Code::FailedPrecondition,
+        "KMSInvalidStateException",
+    );
+    assert_error(
+        encrypt_fields(&client, &key, &person(), &["/ssn"], &[], &[]).await,
+        Code::FailedPrecondition,
+        "KMSInvalidStateException",
     );
 }

@@ -77,7 +77,10 @@ pub(super) async fn encrypt_fields(
         })
         .await
         .map(response)?;
-    Ok(Response::new(pb::EncryptFieldsResponse { document, key_id }))
+    Ok(Response::new(pb::EncryptFieldsResponse {
+        document,
+        key_id,
+    }))
 }
 
 pub(super) async fn decrypt_fields(
@@ -86,11 +89,19 @@ pub(super) async fn decrypt_fields(
 ) -> RpcResult<pb::DecryptFieldsResponse> {
     let who = caller(&request)?;
     let req = request.into_inner();
-    let encrypted = decode(api.kms().read_encrypted_document(&req.document))?;
+    let document = req.document;
+    let document_len = document.len();
+    let encrypted = if document_len > INLINE_DOCUMENT {
+        api.blocking(move |kms| kms.read_encrypted_document(&document))
+            .await?
+    } else {
+        decode(api.kms().read_encrypted_document(&document))?
+    };
     let metadata = &encrypted.metadata;
-    // The document names its key; a key that does not exist here is an invalid document, as a
+    // The document names its key by ARN (EncryptFields writes it so); an alias there would let
+    // anyone probe aliases. A key that does not exist here is an invalid document, as a
     // ciphertext blob naming one is.
-    let key = match api.resolve(&metadata.key).await {
+    let key = match api.key_reference(&metadata.key, "_vfe.key").await {
         Ok(key) => key,
         Err(err) if err.code() == tonic::Code::NotFound => {
             return Err(status(Error::invalid_ciphertext()));
@@ -116,12 +127,14 @@ pub(super) async fn decrypt_fields(
         &[&key.arn],
         Some(&metadata.context.to_map()),
     )?;
-    let document_len = req.document.len();
     let (document, key_id) = api
         .on_document(key.id, document_len, move |kms| {
             kms.decrypt_fields(key.id, encrypted)
         })
         .await
         .map(response)?;
-    Ok(Response::new(pb::DecryptFieldsResponse { document, key_id }))
+    Ok(Response::new(pb::DecryptFieldsResponse {
+        document,
+        key_id,
+    }))
 }

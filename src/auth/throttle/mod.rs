@@ -42,6 +42,9 @@ const SYMMETRIC_OPERATIONS: &[&str] = &[
     "GenerateRandom",
     "GenerateMac",
     "VerifyMac",
+    // vaultd's field-level encryption: a data key's encryption and decryption, done inside.
+    "EncryptFields",
+    "DecryptFields",
 ];
 
 /// Operations with asymmetric keys (AWS: "cryptographic operations (RSA/ECC)").

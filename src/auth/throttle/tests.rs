@@ -122,6 +122,8 @@ fn classification() {
         ("kms:GenerateRandom", Symmetric),
         ("kms:GenerateMac", Symmetric),
         ("kms:VerifyMac", Symmetric),
+        ("kms:EncryptFields", Symmetric),
+        ("kms:DecryptFields", Symmetric),
         ("kms:Sign", Asymmetric),
         ("kms:Verify", Asymmetric),
         ("kms:GetPublicKey", Asymmetric),

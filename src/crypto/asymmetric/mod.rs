@@ -349,6 +349,24 @@ impl PrivateKey {
         }
     }
 
+    /// RSAES-OAEP-SHA-256 decryption with an OAEP label (field-level encryption's public-key
+    /// mode binds the encryption context this way, crypto.md §4), blinded as `decrypt` is.
+    pub fn decrypt_oaep_sha256_labelled(
+        &self,
+        label: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let PrivateInner::Rsa { key, .. } = &self.0 else {
+            return Err(WRONG_ALGORITHM);
+        };
+        let padding = rsa::Oaep::<Sha256>::new_with_label(label.to_vec());
+        match key.decrypt_blinded(&mut SysRng, padding, ciphertext) {
+            Ok(plaintext) => Ok(Zeroizing::new(plaintext)),
+            Err(rsa::Error::Rng) => Err(Error::Rng),
+            Err(_) => Err(Error::InvalidCiphertext),
+        }
+    }
+
     /// ECDH with a P-256 key (DeriveSharedSecret): the raw x-coordinate of the shared point, 32
     /// bytes, as KMS returns it. `peer_public_key_der` must be a DER SubjectPublicKeyInfo of a point
     /// on P-256.
@@ -488,6 +506,31 @@ impl PublicKey {
             rsa::Error::Rng => Error::Rng,
             _ => Error::Malformed("RSA encryption failed"),
         })
+    }
+}
+
+impl PublicKey {
+    /// RSAES-OAEP-SHA-256 encryption with an OAEP label (see
+    /// [`PrivateKey::decrypt_oaep_sha256_labelled`]).
+    pub fn encrypt_oaep_sha256_labelled(
+        &self,
+        label: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let PublicInner::Rsa { spec, key } = &self.0 else {
+            return Err(WRONG_ALGORITHM);
+        };
+        if Some(plaintext.len()) > spec.max_plaintext_len(EncryptionAlgorithm::RsaesOaepSha256) {
+            return Err(Error::InvalidInput(
+                "the plaintext is too long for this RSA key spec and encryption algorithm",
+            ));
+        }
+        let padding = rsa::Oaep::<Sha256>::new_with_label(label.to_vec());
+        key.encrypt(&mut SysRng, padding, plaintext)
+            .map_err(|err| match err {
+                rsa::Error::Rng => Error::Rng,
+                _ => Error::Malformed("RSA encryption failed"),
+            })
     }
 }
 

@@ -815,3 +815,84 @@ mod python {
         "2oOP2LmiCaeP+GwWo+SAh/Nl6TQ3eHhOVASxORMxvtvK5PGYWLgHrlY5gaV7SK4LxUFUiIqK+QYmYg==",
     );
 }
+
+/// RSAES-OAEP-SHA-256 with a label (field-level encryption's public-key mode): a ciphertext made by
+/// Python `cryptography` (`padding.OAEP(MGF1(SHA256), SHA256, label=b"vfe1" + canonical context)`)
+/// under its own freshly generated key, of the bytes 0..31.
+const LABELLED_OAEP_KEY: &[&str] = &[
+    "308204bf020100300d06092a864886f70d0101010500048204a9308204a502010002820101008a8dc763a1c25965e15b",
+    "16d8261d4233a88a600cb13a759af4f68664534db53111801423b0eb5fdcde7c753588e4f4c0435c7ef6b50568da1a53",
+    "8f6ac4664c62191a53b010ebeb3afba0acbc41bfd40de8ec5919fd25051a97a9d1d1bbc883703b363997c84a6d5fbb97",
+    "f2c7cb2c01eb6e69f1d0e9d28a717d05953fe7b398d603c6cb60d3d8590cf7a994915a023452b2a139b868df4deed880",
+    "8c60c6326297c39a4be0f49890b98d051c64cbbe67d0c00ee3c9b330f742cd4c6b84d3ad3b5de7e9621d6b5b6766de7b",
+    "ffd75e489d675026489c364bcca6bfd23d778e03600f3d96bfa468a7f574f33bbcb069ee187d0e51b0931469c98e0599",
+    "6df5afde780b0203010001028201001169bd27dfe209933ccdd262aaf39d68d9a33e6c09f0136cbca1a9053dd4f3d32d",
+    "645fe3966e1677af3c8c0c84de65862e511721d161532aaa095b6a6b318223080d9f7beebc7fad43878f7dff7368e6b0",
+    "a1d796e5123c8079941dab12c32205be6353bca82ef66d042a16189707ba5c08dde6c6bf4437230937e4e889a9b028f2",
+    "2b2dfebebdedffb7371cee072794af5e032aa63b64048902e132c256b4e4a70a25995f8140eb41801fde11a8d39d881a",
+    "4d3228437e11620d254ab7abe55e2ca4b2000dfe350f900405fed3f07d0533b5bed39dd5ad8671bb391edbbdaeeff771",
+    "a7901fc863d5bc88eed35ae59af3f8308718a8b2830aea1203c91e6e78222502818100bf55d1f5a91f5d3bdad74f9e92",
+    "61d9fb88fbeab3b818e1cfe02e901b9833f00b209edce0efccbd156e1a7ea02959d05eecbcb02166041b878e13296def",
+    "4e284c4e6570c6a22aba4d046ffe89180dca84f9d668f82a058a4d8225767af47a597a3ba134cac5849a941887a33cf6",
+    "45daeb957b3b6a5633ccb15250216cfe57300d02818100b96159d5b0b148992ce549578ad407c26aea45d24a8a97e9d6",
+    "e2cdc58bc23374e99426780cdd37620fbcc7f5beeeb483a7dc4003713c0f962e89b74c3157b8bb22cbe34a605a096cd9",
+    "f011587d7e4b88b75c9f049f9e7ab0d68569144c3f1436ffb8995eae034a74bbb452d5df1c03f86dafad97ea3ed52704",
+    "81814d93092a7702818100b6c974f09c66133ac8416395d8c0546fe198d0ca6a7892d97590e6290689afabe1b902c87d",
+    "2e7a010c13919ece8237f74770a74ef0d7c1b90978b2de8c7c7d3110c006322ce066e486f5bb141b7fa956ca1b1462e8",
+    "3a2cbb093762ede9bb2cda02376a68c0b382bd3285f9e3965e7bdb0e0e115ff004426bb0784ec68260a6cd0281810090",
+    "1398555b813db246d1612217b4d8df026757a2abea714cfd84c276913b7af097855c2c9b9ae6ab611dd0af2f18a8d556",
+    "05f8fe73e84118f0cc79d84ed525aed3c970ba628e379b10fae3104a6078e625d467869963fb692b20fedd16b143cdc7",
+    "0bbaaf7a40f682294c69c0ed2901f0f796bd2d3f925be97a3808bdb8d43bdb02818100972f928c054f7986e4c41a77b8",
+    "484abbfeee58a9dfc80799822eec1be0dcdd7c83d8b004781bb1d365acbf86b359a15914e7f4dbc8f6434d152e53ac6a",
+    "4930bda332647c68a43a8a376db35e785214d3bd9b691de30b6cde4535aa1a18463e5ce590e0274d49adfb09a1936b11",
+    "d4bd8bdb136a28732009402ce26c40042adaed",
+];
+const LABELLED_OAEP_CIPHERTEXT: &[&str] = &[
+    "048e57fe5ef1020d875e8f562b13f321bac9d7d0ba5d2d30c35df5892e71e7fe1795fb28dab581444ce3202952300ca6",
+    "0fdc7e65dc2da9ad5b5ba6884e313a3c01b78d614d35604ea0b9c33ccf898035dd809a180fd2eee679daa22a8bd8c732",
+    "8141db9b39c330d0f8f3547e85f869c71396b7e928f56e67d80d98394d4f7eec9481ea1b629c9677919b739a6ab77a58",
+    "1a07726960eadc399b4bc43256a0056d38bfd685746df84eabaa24319660880455b4d643d1fddeb429ef4e5bb5ddeaa1",
+    "779c1b1efb32dc7f960105d56289919d166b9bed8f90be5704f883d5de9c6ed1dd1eeb0b3fad2aad43b3baa9db2b23fd",
+    "aaf3d3d87bdb86cd52fd0068414a3c78",
+];
+const LABELLED_OAEP_LABEL: &str = "766665310001000674656e616e7400023432";
+
+#[test]
+fn labelled_oaep_matches_python_cryptography_and_needs_its_label() {
+    let key = PrivateKey::from_pkcs8_der(
+        AsymmetricSpec::Rsa2048,
+        &hex::decode(LABELLED_OAEP_KEY.concat()).unwrap(),
+    )
+    .unwrap();
+    let ciphertext = hex::decode(LABELLED_OAEP_CIPHERTEXT.concat()).unwrap();
+    let label = hex::decode(LABELLED_OAEP_LABEL).unwrap();
+    let expected: Vec<u8> = (0..32).collect();
+    assert_eq!(
+        key.decrypt_oaep_sha256_labelled(&label, &ciphertext)
+            .unwrap()
+            .as_slice(),
+        expected.as_slice()
+    );
+    // Without the label (as plain Decrypt would try) or with another one, it does not open.
+    assert_eq!(
+        key.decrypt(EncryptionAlgorithm::RsaesOaepSha256, &ciphertext)
+            .err(),
+        Some(Error::InvalidCiphertext)
+    );
+    assert_eq!(
+        key.decrypt_oaep_sha256_labelled(b"vfe1\x00\x00", &ciphertext)
+            .err(),
+        Some(Error::InvalidCiphertext)
+    );
+    // And a round trip through the public half.
+    let sealed = key
+        .public_key()
+        .encrypt_oaep_sha256_labelled(&label, b"data key")
+        .unwrap();
+    assert_eq!(
+        key.decrypt_oaep_sha256_labelled(&label, &sealed)
+            .unwrap()
+            .as_slice(),
+        b"data key"
+    );
+}
