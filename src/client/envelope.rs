@@ -102,8 +102,8 @@ pub struct EncryptRequest {
     /// Stored in the header and bound to every wrapped key and frame.
     pub context: EncryptionContext,
     /// The plaintext's length when known. A cached data key is used only when it is: its byte
-    /// limit must hold for the whole message (the AWS Encryption SDK's rule). The encryptor does
-    /// not check it: a caller that writes more than it declared exceeds the byte limit.
+    /// limit must hold for the whole message (the AWS Encryption SDK's rule). The encryptor holds
+    /// the caller to it: writing more, or finishing with less, fails.
     pub plaintext_len: Option<u64>,
     /// Bytes of plaintext per frame; `None` for [`stream::DEFAULT_FRAME_LEN`].
     pub frame_len: Option<u32>,
@@ -451,13 +451,12 @@ impl Envelope {
             }
             _ => self.new_data_key(request).await?,
         };
-        Ok(Encryptor::new(
-            output,
-            &data_key,
-            &request.context,
-            wrapped_keys,
-            frame_len,
-        )?)
+        let mut encryptor =
+            Encryptor::new(output, &data_key, &request.context, wrapped_keys, frame_len)?;
+        if let Some(len) = request.plaintext_len {
+            encryptor.declare_plaintext_len(len);
+        }
+        Ok(encryptor)
     }
 
     /// A data key from GenerateDataKey under the first key, wrapped by Encrypt under each other
@@ -497,6 +496,8 @@ impl Envelope {
             blob: response.ciphertext_blob,
         });
         for key_id in &request.key_ids[1..] {
+            // The request's copy of the data key (and the client's, made to retry) is a plain
+            // Vec, not zeroized: prost messages own their bytes.
             let response = self
                 .client
                 .encrypt(pb::EncryptRequest {
@@ -606,7 +607,10 @@ impl Envelope {
                 },
             }
         }
-        if invalid_ciphertext {
+        // With no keys of the caller's, every wrapped key was tried under the key its header
+        // names: IncorrectKey then means the header names another key than the blob's, which
+        // vaultd never writes.
+        if invalid_ciphertext || (request.key_ids.is_empty() && first_other.is_none()) {
             return Err(StreamError::Tampered.into());
         }
         if let Some(error) = first_other {

@@ -178,6 +178,10 @@ impl Header {
         for _ in 0..pairs {
             let mut pair = Vec::with_capacity(2);
             for _ in 0..2 {
+                // No context longer than an encryption context may be is read in full.
+                if raw.len() - start > EncryptionContext::MAX_ENCODED_LEN {
+                    return Err(StreamError::Invalid("the encryption context is too large"));
+                }
                 let len = u16_at(&take(2, &mut raw)?);
                 let text = String::from_utf8(take(len, &mut raw)?)
                     .map_err(|_| StreamError::Invalid("the encryption context is not UTF-8"))?;
@@ -238,6 +242,8 @@ const BATCH_BYTES: usize = 1 << 20;
 const INLINE_BATCHES: u64 = 2;
 /// Batches in flight per worker: enough to keep it busy while the caller does I/O.
 const DEPTH: usize = 2;
+/// The most batch memory (inputs and outputs) the workers hold at once.
+const IN_FLIGHT_BYTES: usize = 32 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Direction {
@@ -340,11 +346,16 @@ struct Lane {
 }
 
 impl Workers {
-    /// One worker per core but the caller's (at least one), with no more than ~32 MiB in flight.
-    /// `None` when no thread can be started: the caller then does the work itself.
+    /// One worker per core but the caller's (at least one), with no more than 32 MiB in flight
+    /// (each batch in flight holds its input and its output). `None` when even one worker would
+    /// hold more (frames of several MiB, which a stream's header may ask for) or no thread can be
+    /// started: the caller then does the work itself.
     fn start(cipher: &Arc<FrameCipher>, direction: Direction, batch_bytes: usize) -> Option<Self> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let by_memory = ((32 << 20) / (2 * DEPTH * batch_bytes)).max(1);
+        let by_memory = IN_FLIGHT_BYTES / (2 * DEPTH * (batch_bytes + batch_bytes / 16 + TAG_LEN));
+        if by_memory == 0 {
+            return None;
+        }
         let count = cores.saturating_sub(1).clamp(1, 8).min(by_memory);
         let mut lanes = Vec::with_capacity(count);
         for _ in 0..count {
@@ -446,15 +457,22 @@ impl Engine {
         }
     }
 
+    /// Bytes of a batch of sealed frames: the largest any buffer gets.
+    fn batch_sealed(&self) -> usize {
+        self.batch_bytes / self.cipher.frame_len * (self.cipher.frame_len + TAG_LEN)
+    }
+
+    /// A buffer that never has to grow for a batch (growing would free the old block, plaintext
+    /// and all, without zeroizing it).
     fn buffer(&mut self) -> Zeroizing<Vec<u8>> {
+        let capacity = self.batch_sealed();
         match self.pool.pop() {
-            Some(mut buffer) => {
+            Some(mut buffer) if buffer.capacity() >= capacity => {
                 buffer.clear();
                 buffer
             }
-            None => Zeroizing::new(Vec::with_capacity(
-                self.batch_bytes / self.cipher.frame_len * (self.cipher.frame_len + TAG_LEN),
-            )),
+            // A buffer too small is dropped, and so zeroized.
+            _ => Zeroizing::new(Vec::with_capacity(capacity)),
         }
     }
 
@@ -501,6 +519,17 @@ pub struct Encryptor<W: Write> {
     /// last frame is sealed only by `finish`).
     pending: Zeroizing<Vec<u8>>,
     next_index: u32,
+    /// The first failure: a stream that failed once (a batch lost to a write error) must never
+    /// finish as if whole.
+    failed: Option<StreamError>,
+    limit: Option<PlaintextLimit>,
+}
+
+/// A plaintext length declared up front (see [`Encryptor::declare_plaintext_len`]).
+#[derive(Clone, Copy)]
+struct PlaintextLimit {
+    declared: u64,
+    written: u64,
 }
 
 impl<W: Write> Encryptor<W> {
@@ -560,24 +589,50 @@ impl<W: Write> Encryptor<W> {
             },
             Direction::Seal,
         );
+        let mut engine = engine;
         Ok(Self {
             inner,
-            pending: Zeroizing::new(Vec::with_capacity(engine.batch_bytes)),
+            pending: engine.buffer(),
             engine,
             next_index: 0,
+            failed: None,
+            limit: None,
         })
     }
 
-    /// Seals the pending plaintext as a batch; `ends_stream` marks its final frame last.
+    /// Declares how much plaintext the stream will hold: a write beyond it, or a finish short of
+    /// it, fails (and the stream with it). A data key cache counts bytes per data key by the
+    /// declared length, so the declaration must hold, as in the AWS Encryption SDK.
+    pub fn declare_plaintext_len(&mut self, len: u64) {
+        self.limit = Some(PlaintextLimit {
+            declared: len,
+            written: 0,
+        });
+    }
+
+    /// Seals the pending plaintext as a batch; `ends_stream` marks its final frame last. Any
+    /// failure is remembered.
     fn dispatch(&mut self, ends_stream: bool) -> Result<(), StreamError> {
-        let fresh = self.engine.buffer();
-        let input = std::mem::replace(&mut self.pending, fresh);
-        let frames = self.engine.cipher.frames_in(input.len());
-        let batch = self.engine.batch(input, self.next_index, ends_stream);
-        self.next_index = u32::try_from(frames)
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
+        let result = self.try_dispatch(ends_stream);
+        if let Err(err) = &result {
+            self.failed = Some(err.clone());
+        }
+        result
+    }
+
+    fn try_dispatch(&mut self, ends_stream: bool) -> Result<(), StreamError> {
+        let frames = self.engine.cipher.frames_in(self.pending.len());
+        let next_index = u32::try_from(frames)
             .ok()
             .and_then(|n| self.next_index.checked_add(n))
             .ok_or(StreamError::Invalid("the stream has too many frames"))?;
+        let fresh = self.engine.buffer();
+        let input = std::mem::replace(&mut self.pending, fresh);
+        let batch = self.engine.batch(input, self.next_index, ends_stream);
+        self.next_index = next_index;
         if self.engine.use_workers() {
             let workers = self.engine.workers.as_mut().expect("started");
             if workers.is_full() {
@@ -600,12 +655,20 @@ impl<W: Write> Encryptor<W> {
 
     /// Seals the last frame, writes everything out and returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
+        if let Some(limit) = self.limit
+            && limit.written < limit.declared
+        {
+            return Err(StreamError::Invalid("less plaintext than declared").into());
+        }
         self.dispatch(true)?;
         while let Some(workers) = self.engine.workers.as_mut()
             && workers.in_flight() > 0
         {
-            let done = workers.recv()?;
-            self.write_out(done)?;
+            let done = workers.recv();
+            if let Err(err) = done.and_then(|done| self.write_out(done)) {
+                self.failed = Some(err.clone());
+                return Err(err.into());
+            }
         }
         self.engine.workers = None;
         self.inner.flush()?;
@@ -615,7 +678,18 @@ impl<W: Write> Encryptor<W> {
 
 impl<W: Write> Write for Encryptor<W> {
     fn write(&mut self, mut data: &[u8]) -> io::Result<usize> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone().into());
+        }
         let total = data.len();
+        if let Some(limit) = &mut self.limit {
+            if total as u64 > limit.declared - limit.written {
+                let err = StreamError::Invalid("more plaintext than declared");
+                self.failed = Some(err.clone());
+                return Err(err.into());
+            }
+            limit.written += total as u64;
+        }
         while !data.is_empty() {
             let room = self.engine.batch_bytes - self.pending.len();
             if room == 0 {
@@ -973,5 +1047,89 @@ mod tests {
         let mut out = Vec::new();
         assert!(decryptor.read_to_end(&mut out).is_err());
         assert!(decryptor.read(&mut [0u8; 16]).is_err());
+    }
+
+    /// A writer that fails once `budget` bytes have gone through.
+    struct Failing {
+        budget: usize,
+    }
+
+    impl Write for Failing {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            if data.len() > self.budget {
+                return Err(io::Error::other("disk full"));
+            }
+            self.budget -= data.len();
+            Ok(data.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn encryptor<W: Write>(inner: W) -> Encryptor<W> {
+        let wrapped = vec![WrappedKey {
+            key_arn: ARN.into(),
+            blob: vec![0xb0; 10],
+        }];
+        Encryptor::new(inner, &key(), &EncryptionContext::new(), wrapped, 4096).unwrap()
+    }
+
+    #[test]
+    fn an_encryptor_that_lost_a_batch_never_finishes() {
+        // The header and the first inline batch fit; the second batch's write fails.
+        let mut encryptor = encryptor(Failing {
+            budget: (1 << 20) + 100_000,
+        });
+        let chunk = vec![5u8; 1 << 20];
+        let mut failed = false;
+        for _ in 0..4 {
+            failed |= encryptor.write_all(&chunk).is_err();
+        }
+        assert!(failed, "the write error is reported");
+        assert!(encryptor.write_all(b"more").is_err(), "and stays");
+        assert!(
+            encryptor.finish().is_err(),
+            "finish never seals a stream with a gap"
+        );
+    }
+
+    #[test]
+    fn a_declared_plaintext_length_must_hold() {
+        let mut exact = encryptor(Vec::new());
+        exact.declare_plaintext_len(10);
+        exact.write_all(&[1; 10]).unwrap();
+        assert!(exact.finish().is_ok());
+
+        let mut longer = encryptor(Vec::new());
+        longer.declare_plaintext_len(10);
+        longer.write_all(&[1; 6]).unwrap();
+        assert!(longer.write_all(&[1; 6]).is_err());
+        assert!(longer.finish().is_err());
+
+        let mut shorter = encryptor(Vec::new());
+        shorter.declare_plaintext_len(10);
+        shorter.write_all(&[1; 6]).unwrap();
+        assert!(shorter.finish().is_err());
+    }
+
+    #[test]
+    fn a_header_with_a_huge_context_is_refused_without_reading_it_all() {
+        let mut header = Vec::new();
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&[VERSION, SUITE]);
+        header.extend_from_slice(&[0u8; 32]);
+        header.extend_from_slice(&4096u32.to_be_bytes());
+        header.extend_from_slice(&u16::MAX.to_be_bytes());
+        // Pairs of 64 KiB strings, as many as the count says: gigabytes if read in full.
+        let pair = [&u16::MAX.to_be_bytes()[..], &[b'k'; 65_535][..]].concat();
+        for _ in 0..4 {
+            header.extend_from_slice(&pair);
+        }
+        assert_eq!(
+            Header::read(&mut header.as_slice()).unwrap_err(),
+            StreamError::Invalid("the encryption context is too large")
+        );
     }
 }

@@ -11,8 +11,8 @@
 //! way it is driven by the injected [`Clock`].
 
 mod aliases;
-mod fields;
 mod asymmetric;
+mod fields;
 mod import;
 mod lifecycle;
 mod material;

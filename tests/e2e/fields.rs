@@ -547,7 +547,11 @@ async fn a_data_key_from_generate_data_key_cannot_forge_a_document_or_open_one()
     let mut offline_meta = offline["_vfe"].clone();
     let mac = offline_meta.as_object_mut().unwrap().remove("mac").unwrap();
     assert_eq!(
-        forged_mac(&known, &offline_meta, &[("/x", offline["x"].as_str().unwrap())]),
+        forged_mac(
+            &known,
+            &offline_meta,
+            &[("/x", offline["x"].as_str().unwrap())]
+        ),
         mac
     );
     assert_error(

@@ -6,7 +6,9 @@
 //! (`vault.v1.KeyManagement`), `iam` (`vault.v1.Identity`), `sts` (`vault.v1.SecurityToken`),
 //! `ssm` (`vault.v1.ParameterStore`), `secretsmanager` (`vault.v1.SecretsManager`) and `audit`
 //! (`vault.v1.Audit`: reading and verifying the audit trail, which the AWS CLI has no counterpart
-//! of).
+//! of). Two top-level commands have no AWS CLI counterpart either: `encrypt` and `decrypt`
+//! ([`envelope`]) envelope-encrypt files and streams of any size (crypto.md §3) in constant
+//! memory, with one GenerateDataKey or Decrypt call, and write raw bytes rather than JSON.
 //!
 //! The layers: clap argument structs and request builders ([`kms`], [`iam`], [`sts`], [`ssm`],
 //! [`secretsmanager`], [`audit`], reading inputs through [`input`] and [`enums`]) → the call ([`calls`]) → an AWS-shaped
@@ -19,8 +21,13 @@
 //! Exit status, as AWS CLI v2's: 0 on success; 252 for a bad command line or bad input (clap's usage
 //! errors included); 253 for bad configuration (credentials, profile, endpoint); 254 when the
 //! service answered with an error; 255 when vaultd could not be reached or did not answer in time,
-//! or for any other failure. Beyond the AWS CLI: 1 when `audit verify` finds the trail broken.
-//! Every error but clap's is printed after a blank line, as the AWS CLI prints them.
+//! or for any other failure (reading the input or writing the output of `encrypt`/`decrypt`
+//! included). Beyond the AWS CLI: 1 when `audit verify` finds the trail broken, or when `decrypt`
+//! finds the stream does not verify (altered, truncated, reordered, extended, its header altered);
+//! 3 when none of `decrypt`'s `--key-id` wraps the data key; 4 when the stream's encryption context
+//! lacks a `--context` pair of `decrypt`; 5 when `decrypt`'s input is not a vaultd encrypted
+//! stream, or of an unknown format version or suite. Every error but clap's is printed after a
+//! blank line, as the AWS CLI prints them.
 
 #![forbid(unsafe_code)]
 
@@ -29,6 +36,8 @@ mod aws_json;
 mod calls;
 mod credentials;
 mod enums;
+mod envelope;
+mod fields;
 mod iam;
 mod input;
 mod kms;
@@ -67,7 +76,11 @@ use crate::{
                   option, bad value, unreadable or invalid file or stdin); 253 bad configuration \
                   (no credentials, unknown profile, malformed credentials file, invalid endpoint); \
                   254 the service answered with an error; 255 vaultd unreachable or too slow, or \
-                  another failure; 1 `audit verify` found the audit trail broken."
+                  another failure (reading the input or writing the output included). Beyond the \
+                  AWS CLI: 1 `audit verify` found the audit trail broken, or `decrypt` found the \
+                  stream altered, truncated or extended; 3 `decrypt`: none of the given --key-id \
+                  wraps the data key; 4 `decrypt`: the encryption context lacks a --context pair; \
+                  5 `decrypt`: not a vaultd encrypted stream, or an unknown format version."
 )]
 struct Cli {
     #[command(flatten)]
@@ -145,6 +158,29 @@ enum Command {
     /// Read and verify the audit trail of every authenticated request (like AWS CloudTrail).
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Encrypt a file or stdin of any size under one or more KMS keys (envelope encryption).
+    ///
+    /// One GenerateDataKey call under the first --key-id makes a data key (each further --key-id
+    /// wraps it as well, with Encrypt); the data is then encrypted locally, frame by frame with
+    /// AES-256-GCM, in constant memory. The output starts with a header holding the wrapped data
+    /// keys and the encryption context (in clear): `vaultctl decrypt` reads it back with one
+    /// Decrypt call.
+    #[command(after_help = envelope::ENCRYPT_AFTER_HELP)]
+    Encrypt(envelope::EncryptArgs),
+    /// Decrypt a file or stdin written by `vaultctl encrypt`, checking every frame.
+    ///
+    /// The data key is opened with one Decrypt call (under one of the keys the header names, or
+    /// of the given --key-id), then every frame is checked as it is decrypted, and the end of the
+    /// stream too: truncation, reordering, appended data and any altered byte are detected. With
+    /// --outfile the file appears only once all of it verified. To stdout, the plaintext goes out
+    /// as the frames verify and is not verified as a whole until vaultctl exits 0: on failure,
+    /// discard it.
+    #[command(after_help = envelope::DECRYPT_AFTER_HELP)]
+    Decrypt(envelope::DecryptArgs),
+    /// Field-level encryption of JSON documents: values at JSON Pointer paths encrypted in place
+    /// (EncryptFields / DecryptFields), or offline with an RSA public key.
+    #[command(subcommand)]
+    Fields(fields::FieldsCommand),
 }
 
 impl Command {
@@ -154,25 +190,45 @@ impl Command {
         match self {
             Self::Iam(command) => command.own_access_key_id_flag(),
             Self::Audit(command) => command.own_access_key_id_flag(),
-            Self::Kms(_) | Self::Sts(_) | Self::Ssm(_) | Self::SecretsManager(_) => None,
+            Self::Kms(_)
+            | Self::Sts(_)
+            | Self::Ssm(_)
+            | Self::SecretsManager(_)
+            | Self::Encrypt(_)
+            | Self::Decrypt(_)
+            | Self::Fields(_) => None,
         }
     }
 
-    /// What the command will do, its flags checked and its files and stdin read; sends nothing.
-    /// `pem`: `--output pem` was given, which only `kms get-public-key` takes.
-    fn job(self, binary_format: BinaryFormat, pem: bool) -> Result<Job, String> {
+    /// Whether the command writes raw bytes (`encrypt`, `decrypt`), which `--output` and
+    /// `--query` do not shape.
+    fn writes_raw_bytes(&self) -> bool {
+        matches!(self, Self::Encrypt(_) | Self::Decrypt(_))
+    }
+
+    /// What the command will do, its flags checked and its files and stdin read (for `decrypt`,
+    /// the header of its input); sends nothing. `pem`: `--output pem` was given, which only
+    /// `kms get-public-key` takes.
+    fn job(self, binary_format: BinaryFormat, pem: bool) -> Result<Job, CliError> {
         if pem && !matches!(&self, Self::Kms(command) if command.takes_pem()) {
-            return Err(
+            return Err(CliError::Usage(
                 "--output pem is only for kms get-public-key; use json or text".to_string(),
-            );
+            ));
         }
         Ok(match self {
-            Self::Kms(command) => Job::Kms(command.job(binary_format, pem)?),
-            Self::Iam(command) => Job::Iam(command.job()?),
-            Self::Sts(command) => Job::Sts(command.job()?),
-            Self::Ssm(command) => Job::Ssm(command.request()?),
-            Self::SecretsManager(command) => Job::SecretsManager(command.request()?),
+            Self::Kms(command) => {
+                Job::Kms(command.job(binary_format, pem).map_err(CliError::Usage)?)
+            }
+            Self::Iam(command) => Job::Iam(command.job().map_err(CliError::Usage)?),
+            Self::Sts(command) => Job::Sts(command.job().map_err(CliError::Usage)?),
+            Self::Ssm(command) => Job::Ssm(command.request().map_err(CliError::Usage)?),
+            Self::SecretsManager(command) => {
+                Job::SecretsManager(command.request().map_err(CliError::Usage)?)
+            }
             Self::Audit(command) => Job::Audit(command.job()),
+            Self::Encrypt(args) => Job::Envelope(Box::new(args.job()?)),
+            Self::Decrypt(args) => Job::Envelope(Box::new(args.job()?)),
+            Self::Fields(command) => Job::Fields(command.job().map_err(CliError::Usage)?),
         })
     }
 }
@@ -185,6 +241,9 @@ enum Job {
     Ssm(calls::SsmRequest),
     SecretsManager(calls::SecretsRequest),
     Audit(audit::AuditJob),
+    /// `encrypt` or `decrypt` (boxed: it holds its input and output, and a header).
+    Envelope(Box<envelope::EnvelopeJob>),
+    Fields(fields::FieldsJob),
 }
 
 impl Job {
@@ -196,6 +255,8 @@ impl Job {
             Self::Ssm(request) => request.send(&context.client).await?,
             Self::SecretsManager(request) => request.send(&context.client).await?,
             Self::Audit(job) => return job.run(context).await,
+            Self::Envelope(job) => return job.run(context).await,
+            Self::Fields(job) => return job.run(context).await,
         };
         context.out.value(&response).map(drop)
     }
@@ -231,12 +292,26 @@ pub enum CliError {
     Other(String),
     /// `audit verify` found the trail broken: the first broken event and why. Exit 1.
     BrokenTrail(String),
+    /// `decrypt`: the stream does not verify (altered, truncated, reordered, extended, its header
+    /// altered); says what became of the output. Exit 1.
+    Unverified(String),
+    /// `decrypt`: none of the given `--key-id` wraps the data key; names the keys that do.
+    /// Exit 3.
+    WrongKey(String),
+    /// `decrypt`: the stream's encryption context lacks a `--context` pair. Exit 4.
+    WrongContext(String),
+    /// `decrypt`: the input is not a vaultd encrypted stream, or of an unknown format version or
+    /// suite. Found before anything is sent. Exit 5.
+    NotEncrypted(String),
 }
 
 impl CliError {
     fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
-            Self::BrokenTrail(_) => 1,
+            Self::BrokenTrail(_) | Self::Unverified(_) => 1,
+            Self::WrongKey(_) => 3,
+            Self::WrongContext(_) => 4,
+            Self::NotEncrypted(_) => 5,
             Self::Usage(_) => 252,
             Self::Config(_) => 253,
             Self::Service { .. } => 254,
@@ -274,9 +349,13 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Usage(message) | Self::Config(message) | Self::Other(message) => {
-                write!(f, "vaultctl: error: {message}")
-            }
+            Self::Usage(message)
+            | Self::Config(message)
+            | Self::Other(message)
+            | Self::Unverified(message)
+            | Self::WrongKey(message)
+            | Self::WrongContext(message)
+            | Self::NotEncrypted(message) => write!(f, "vaultctl: error: {message}"),
             Self::Service { operation, error } => {
                 let reason = match &error.reason {
                     Some(reason) => reason.clone(),
@@ -347,16 +426,36 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             .shadowed_access_key_id(action)
             .map_err(CliError::Config)?;
     }
+    if matches!(cli.command, Command::Fields(_))
+        && (global.output.is_some() || global.query.is_some())
+    {
+        return Err(CliError::Usage(
+            "--output and --query do not apply to fields, which prints the JSON document: pipe \
+             it to jq to pick a part"
+                .to_string(),
+        ));
+    }
+    if cli.command.writes_raw_bytes() && (global.output.is_some() || global.query.is_some()) {
+        return Err(CliError::Usage(
+            "--output and --query do not apply to encrypt and decrypt, which write raw bytes: \
+             use --outfile PATH or redirect stdout"
+                .to_string(),
+        ));
+    }
     let pem = global.output == Some(OutputFormat::Pem);
     if pem && global.query.is_some() {
         return Err(CliError::Usage(
             "--query does not apply to --output pem".to_string(),
         ));
     }
-    let job = cli
-        .command
-        .job(global.cli_binary_format, pem)
-        .map_err(CliError::Usage)?;
+    let job = cli.command.job(global.cli_binary_format, pem)?;
+    // Public-key field encryption needs neither vaultd nor credentials.
+    if let Job::Fields(fields) = &job
+        && fields.is_offline()
+        && let Job::Fields(fields) = job
+    {
+        return fields.run_offline();
+    }
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let settings = credentials::resolve(&global.credentials, &env).map_err(CliError::Config)?;
     let endpoint = settings.endpoint.clone();
