@@ -463,9 +463,9 @@ impl Engine {
     }
 
     /// A buffer that never has to grow for a batch (growing would free the old block, plaintext
-    /// and all, without zeroizing it).
+    /// and all, without zeroizing it): a batch of sealed frames and the byte read past it.
     fn buffer(&mut self) -> Zeroizing<Vec<u8>> {
-        let capacity = self.batch_sealed();
+        let capacity = self.batch_sealed() + 1;
         match self.pool.pop() {
             Some(mut buffer) if buffer.capacity() >= capacity => {
                 buffer.clear();
@@ -610,27 +610,91 @@ impl<W: Write> Encryptor<W> {
         });
     }
 
-    /// Seals the pending plaintext as a batch; `ends_stream` marks its final frame last. Any
-    /// failure is remembered.
+    /// Counts `n` more bytes of plaintext against a declared length.
+    fn count(&mut self, n: usize) -> Result<(), StreamError> {
+        if let Some(limit) = &mut self.limit {
+            if n as u64 > limit.declared - limit.written {
+                let err = StreamError::Invalid("more plaintext than declared");
+                self.failed = Some(err.clone());
+                return Err(err);
+            }
+            limit.written += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Encrypts everything `input` holds, reading it straight into the frames' buffer (a copy
+    /// fewer than [`std::io::copy`] into [`Write::write`]); returns the bytes read. Call
+    /// [`Encryptor::finish`] after.
+    pub fn write_from(&mut self, input: &mut impl Read) -> io::Result<u64> {
+        let batch_bytes = self.engine.batch_bytes;
+        let mut total = 0u64;
+        loop {
+            if let Some(err) = &self.failed {
+                return Err(err.clone().into());
+            }
+            if self.pending.len() == batch_bytes {
+                // A full batch is sealed (as not the last) only once more data shows up.
+                let mut next = self.engine.buffer();
+                next.resize(batch_bytes, 0);
+                let n = read_some(input, &mut next)?;
+                if n == 0 {
+                    return Ok(total);
+                }
+                next.truncate(n);
+                self.count(n)?;
+                total += n as u64;
+                let full = std::mem::replace(&mut self.pending, next);
+                self.dispatch_batch(full, false)?;
+                continue;
+            }
+            let len = self.pending.len();
+            self.pending.resize(batch_bytes, 0);
+            let read = read_some(input, &mut self.pending[len..]);
+            let n = *read.as_ref().unwrap_or(&0);
+            self.pending.truncate(len + n);
+            if read? == 0 {
+                return Ok(total);
+            }
+            self.count(n)?;
+            total += n as u64;
+        }
+    }
+
+    /// Seals the pending plaintext as a batch; `ends_stream` marks its final frame last.
     fn dispatch(&mut self, ends_stream: bool) -> Result<(), StreamError> {
+        let fresh = self.engine.buffer();
+        let input = std::mem::replace(&mut self.pending, fresh);
+        self.dispatch_batch(input, ends_stream)
+    }
+
+    /// Seals `input` as the next batch. Any failure is remembered: a batch is lost with it, so
+    /// the stream must never finish.
+    fn dispatch_batch(
+        &mut self,
+        input: Zeroizing<Vec<u8>>,
+        ends_stream: bool,
+    ) -> Result<(), StreamError> {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
-        let result = self.try_dispatch(ends_stream);
+        let result = self.try_dispatch(input, ends_stream);
         if let Err(err) = &result {
             self.failed = Some(err.clone());
         }
         result
     }
 
-    fn try_dispatch(&mut self, ends_stream: bool) -> Result<(), StreamError> {
-        let frames = self.engine.cipher.frames_in(self.pending.len());
+    fn try_dispatch(
+        &mut self,
+        input: Zeroizing<Vec<u8>>,
+        ends_stream: bool,
+    ) -> Result<(), StreamError> {
+        let frames = self.engine.cipher.frames_in(input.len());
         let next_index = u32::try_from(frames)
             .ok()
             .and_then(|n| self.next_index.checked_add(n))
             .ok_or(StreamError::Invalid("the stream has too many frames"))?;
-        let fresh = self.engine.buffer();
-        let input = std::mem::replace(&mut self.pending, fresh);
         let batch = self.engine.batch(input, self.next_index, ends_stream);
         self.next_index = next_index;
         if self.engine.use_workers() {
@@ -682,14 +746,7 @@ impl<W: Write> Write for Encryptor<W> {
             return Err(err.clone().into());
         }
         let total = data.len();
-        if let Some(limit) = &mut self.limit {
-            if total as u64 > limit.declared - limit.written {
-                let err = StreamError::Invalid("more plaintext than declared");
-                self.failed = Some(err.clone());
-                return Err(err.into());
-            }
-            limit.written += total as u64;
-        }
+        self.count(total)?;
         while !data.is_empty() {
             let room = self.engine.batch_bytes - self.pending.len();
             if room == 0 {
@@ -706,6 +763,16 @@ impl<W: Write> Write for Encryptor<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+/// One read, retried on interruption.
+fn read_some(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match input.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
     }
 }
 
@@ -790,22 +857,17 @@ impl<R: Read> Decryptor<R> {
     /// Reads the next batch of sealed frames. A full batch followed by more data does not hold
     /// the last frame; anything else does.
     fn read_batch(&mut self) -> Result<Batch, StreamError> {
+        // One byte more than a batch, read in the same calls: whether it comes tells the last
+        // frame from the others (and it starts the next batch).
         let mut input = self.engine.buffer();
-        input.resize(self.batch_sealed, 0);
-        let n = self.fill(&mut input)?;
+        input.resize(self.batch_sealed + 1, 0);
+        let mut n = self.fill(&mut input)?;
+        let ends_stream = n <= self.batch_sealed;
+        if !ends_stream {
+            self.peeked = Some(input[self.batch_sealed]);
+            n = self.batch_sealed;
+        }
         input.truncate(n);
-        let ends_stream = if n == self.batch_sealed {
-            let mut next = [0u8; 1];
-            match self.fill(&mut next)? {
-                0 => true,
-                _ => {
-                    self.peeked = Some(next[0]);
-                    false
-                }
-            }
-        } else {
-            true
-        };
         if n == 0 {
             // No frame at all: even an empty stream has its (empty) last frame.
             return Err(StreamError::Tampered);
@@ -835,6 +897,48 @@ impl<R: Read> Decryptor<R> {
     }
 }
 
+impl<R: Read> Decryptor<R> {
+    /// Moves on to the next verified batch of plaintext.
+    fn advance(&mut self) -> io::Result<()> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone().into());
+        }
+        match self.next_batch() {
+            Ok(mut batch) => {
+                std::mem::swap(&mut self.plain, &mut batch.output);
+                self.offset = 0;
+                self.done = batch.ends_stream;
+                self.engine.recycle(batch);
+                Ok(())
+            }
+            Err(err) => {
+                // Nothing more comes out of a stream that failed once.
+                self.engine.workers = None;
+                self.failed = Some(err.clone());
+                Err(err.into())
+            }
+        }
+    }
+
+    /// Writes the rest of the plaintext to `output`, each batch as soon as it verifies (without
+    /// a copy through a caller's buffer); returns the bytes written. As with `read`, the whole is
+    /// trustworthy only if this returns `Ok`.
+    pub fn write_to(&mut self, output: &mut impl Write) -> io::Result<u64> {
+        let mut total = 0u64;
+        loop {
+            if self.offset < self.plain.len() {
+                output.write_all(&self.plain[self.offset..])?;
+                total += (self.plain.len() - self.offset) as u64;
+                self.offset = self.plain.len();
+            }
+            if self.done {
+                return Ok(total);
+            }
+            self.advance()?;
+        }
+    }
+}
+
 impl<R: Read> Read for Decryptor<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
@@ -847,23 +951,7 @@ impl<R: Read> Read for Decryptor<R> {
             if self.done {
                 return Ok(0);
             }
-            if let Some(err) = &self.failed {
-                return Err(err.clone().into());
-            }
-            match self.next_batch() {
-                Ok(mut batch) => {
-                    std::mem::swap(&mut self.plain, &mut batch.output);
-                    self.offset = 0;
-                    self.done = batch.ends_stream;
-                    self.engine.recycle(batch);
-                }
-                Err(err) => {
-                    // Nothing more comes out of a stream that failed once.
-                    self.engine.workers = None;
-                    self.failed = Some(err.clone());
-                    return Err(err.into());
-                }
-            }
+            self.advance()?;
         }
     }
 }
@@ -1131,5 +1219,75 @@ mod tests {
             Header::read(&mut header.as_slice()).unwrap_err(),
             StreamError::Invalid("the encryption context is too large")
         );
+    }
+
+    #[test]
+    fn write_from_and_write_to_make_and_read_the_same_bytes() {
+        for len in [
+            0,
+            1,
+            4096,
+            1 << 20,
+            (1 << 20) + 1,
+            (2 << 20) + 5,
+            (5 << 20) + 3,
+        ] {
+            let plaintext: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+            let expected = encrypt_with(&plaintext, 4096, |encryptor, data| {
+                encryptor.write_all(data).unwrap();
+            });
+            // Reads of odd sizes, as a pipe gives them.
+            let sealed = encrypt_with(&plaintext, 4096, |encryptor, data| {
+                let mut reader = Chunked { data, at: 0 };
+                assert_eq!(
+                    encryptor.write_from(&mut reader).unwrap(),
+                    data.len() as u64
+                );
+            });
+            assert!(sealed == expected, "{len}");
+            let mut input = sealed.as_slice();
+            let (header, raw) = Header::read(&mut input).unwrap();
+            let mut decryptor = Decryptor::new(input, &header, &raw, &key()).unwrap();
+            let mut out = Vec::new();
+            assert_eq!(decryptor.write_to(&mut out).unwrap(), len as u64);
+            assert!(out == plaintext, "{len}");
+        }
+    }
+
+    /// A reader that hands out at most 100,000 bytes per read.
+    struct Chunked<'a> {
+        data: &'a [u8],
+        at: usize,
+    }
+
+    impl Read for Chunked<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(100_000).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn encrypt_with(
+        plaintext: &[u8],
+        frame_len: u32,
+        feed: impl FnOnce(&mut Encryptor<Vec<u8>>, &[u8]),
+    ) -> Vec<u8> {
+        let wrapped = vec![WrappedKey {
+            key_arn: ARN.into(),
+            blob: vec![1],
+        }];
+        let mut encryptor = Encryptor::with_message_id(
+            Vec::new(),
+            &key(),
+            &EncryptionContext::new(),
+            wrapped,
+            frame_len,
+            message_id(),
+        )
+        .unwrap();
+        feed(&mut encryptor, plaintext);
+        encryptor.finish().unwrap()
     }
 }

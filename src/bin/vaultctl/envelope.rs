@@ -37,7 +37,6 @@ use vaultd::{
         stream::{self, Header, StreamError},
     },
 };
-use zeroize::Zeroizing;
 
 use crate::{CliError, Context};
 
@@ -574,6 +573,67 @@ impl Drop for TempFile {
     }
 }
 
+/// The input as the encryptor reads it: its errors told apart from the output's, and progress
+/// drawn as it goes.
+struct Source<'a, R> {
+    inner: &'a mut R,
+    progress: &'a mut Progress,
+    done: u64,
+    error: Option<String>,
+}
+
+impl<R: Read> Read for Source<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.done += n as u64;
+                self.progress.update(self.done);
+                Ok(n)
+            }
+            Err(e) => {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    self.error = Some(e.to_string());
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Where verified plaintext goes: counts it (for a failure's "discard" message), flushes it to
+/// stdout at once, draws progress, and keeps its own errors apart from the stream's.
+struct Drain<'a> {
+    sink: Sink,
+    flush: bool,
+    written: u64,
+    error: Option<String>,
+    progress: &'a mut Progress,
+    read: Rc<Cell<u64>>,
+}
+
+impl Write for Drain<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let result = self.sink.write_all(data).and_then(|()| {
+            if self.flush {
+                self.sink.flush()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = result {
+            self.error = Some(e.to_string());
+            return Err(e);
+        }
+        self.written += data.len() as u64;
+        self.progress.update(self.read.get());
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sink.flush()
+    }
+}
+
 /// Counts the bytes read through it, for the progress line.
 struct Counted<R> {
     inner: R,
@@ -727,23 +787,21 @@ async fn encrypt(
         .await
         .map_err(|e| encrypt_error(e, &out_name))?;
     let mut progress = Progress::new("encrypting", input.len, no_progress);
-    let mut buffer = Zeroizing::new(vec![0u8; BUFFER_LEN]);
-    let mut done = 0u64;
-    loop {
-        let n = match input.reader.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(CliError::Other(format!(
-                    "cannot read {}: {e}{incomplete}",
-                    input.name
-                )));
-            }
-        };
-        encryptor.write_all(&buffer[..n]).map_err(write_error)?;
-        done += n as u64;
-        progress.update(done);
+    let mut source = Source {
+        inner: &mut input.reader,
+        progress: &mut progress,
+        done: 0,
+        error: None,
+    };
+    // Read straight into the encryptor's frames (no copy through a buffer of ours).
+    if let Err(e) = encryptor.write_from(&mut source) {
+        return Err(match source.error.take() {
+            Some(read_error) => CliError::Other(format!(
+                "cannot read {}: {read_error}{incomplete}",
+                input.name
+            )),
+            None => write_error(e),
+        });
     }
     let writer = encryptor.finish().map_err(write_error)?;
     let sink = writer
@@ -804,42 +862,27 @@ async fn decrypt(
             "vaultctl: decrypting to stdout: the output is not verified until vaultctl exits 0"
         );
     }
-    let (mut sink, temp) = output.split();
+    let (sink, temp) = output.split();
     let mut progress = Progress::new("decrypting", input.len, no_progress);
-    let mut buffer = Zeroizing::new(vec![0u8; BUFFER_LEN]);
-    // To a file, 1 MiB at a time; to stdout, whatever verified as soon as it did.
-    let batch = if to_stdout { 1 } else { BUFFER_LEN };
-    let mut written = 0u64;
-    loop {
-        let mut filled = 0;
-        let mut end = false;
-        while filled < batch {
-            match decryptor.read(&mut buffer[filled..]) {
-                Ok(0) => {
-                    end = true;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(frame_error(&e, &in_name, &out_name, to_stdout, written));
-                }
-            }
-        }
-        sink.write_all(&buffer[..filled])
-            .and_then(|()| if to_stdout { sink.flush() } else { Ok(()) })
-            .map_err(|e| {
-                CliError::Other(format!(
-                    "cannot write {out_name}: {e}{}",
-                    discard(to_stdout, written)
-                ))
-            })?;
-        written += filled as u64;
-        progress.update(count.get());
-        if end {
-            break;
-        }
+    // Each batch goes out as soon as it verified (to stdout, flushed at once).
+    let mut out = Drain {
+        sink,
+        flush: to_stdout,
+        written: 0,
+        error: None,
+        progress: &mut progress,
+        read: count,
+    };
+    if let Err(e) = decryptor.write_to(&mut out) {
+        return Err(match out.error.take() {
+            Some(write_error) => CliError::Other(format!(
+                "cannot write {out_name}: {write_error}{}",
+                discard(to_stdout, out.written)
+            )),
+            None => frame_error(&e, &in_name, &out_name, to_stdout, out.written),
+        });
     }
+    let sink = out.sink;
     sink.finish(temp)
         .map_err(|e| CliError::Other(format!("cannot write {out_name}: {e}")))?;
     progress.clear();
