@@ -104,10 +104,7 @@ fn rsa_public(key: &CachedKey) -> Result<&crate::crypto::asymmetric::PublicKey> 
 
 /// The symmetric material of `version` of `key`, for deterministic mode.
 fn deterministic_material(key: &CachedKey, version: u32) -> Option<Zeroizing<[u8; 32]>> {
-    if version > key.record.current_version {
-        return None;
-    }
-    let material = key.materials.get(&version)?.symmetric()?;
+    let material = key.symmetric_version(version)?;
     Some(Zeroizing::new(*material.expose()))
 }
 
@@ -190,15 +187,11 @@ impl Kms {
             Wrap::Kms => {
                 let header = blob::parse_header_of(blob::SUITE_FIELD_DATA_KEY, &metadata.dk)
                     .map_err(|_| Error::invalid_ciphertext())?;
-                if Uuid::from_bytes(header.key_id) != id
-                    || header.material_version > key.record.current_version
-                {
+                if Uuid::from_bytes(header.key_id) != id {
                     return Err(Error::invalid_ciphertext());
                 }
                 let material = key
-                    .materials
-                    .get(&header.material_version)
-                    .and_then(|m| m.symmetric())
+                    .symmetric_version(header.material_version)
                     .ok_or_else(Error::invalid_ciphertext)?;
                 blob::open_as(
                     blob::SUITE_FIELD_DATA_KEY,

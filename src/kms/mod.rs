@@ -95,6 +95,15 @@ impl CachedKey {
         (1..=self.record.current_version).all(|v| self.materials.contains_key(&v))
     }
 
+    /// The symmetric material of `version`, if it is in use (imported material waiting for a
+    /// rotation is not): what a ciphertext naming that version opens with.
+    fn symmetric_version(&self, version: u32) -> Option<&crate::crypto::secret::Key256> {
+        if version > self.record.current_version {
+            return None;
+        }
+        self.materials.get(&version)?.symmetric()
+    }
+
     /// The material new ciphertexts, signatures and MACs use.
     fn current_material(&self) -> Result<&Material> {
         self.materials

@@ -179,14 +179,8 @@ impl Kms {
         }
         self.require_enabled(&key.record)?;
         let algorithm = check_encryption(&key, algorithm, &self.arns.key(id))?;
-        // Imported material waiting for rotation is not in use yet.
-        if header.material_version > key.record.current_version {
-            return Err(Error::invalid_ciphertext());
-        }
         let material = key
-            .materials
-            .get(&header.material_version)
-            .and_then(|m| m.symmetric())
+            .symmetric_version(header.material_version)
             .ok_or_else(Error::invalid_ciphertext)?;
         let plaintext = blob::open(material, ciphertext_blob, context)?;
         Ok(Decrypted {
