@@ -587,8 +587,7 @@ async fn a_wrapped_key_from_another_file_under_another_key_exits_1_or_3_with_key
         "spliced",
         &spliced,
         1,
-        "the encrypted stream does not verify: its header names keys that did not wrap its data \
-         key",
+        "the encrypted stream does not verify: it was altered, truncated or extended",
     );
     // With --key-id, the caller narrowed the keys: none of them opens a wrapped key of this
     // header, which is exit 3 (wrong key), naming the key the header claims. Ours is tried on

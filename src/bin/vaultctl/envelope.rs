@@ -852,11 +852,10 @@ async fn decrypt(
         inner: input.reader,
         count: count.clone(),
     });
-    let key_ids_given = !request.key_ids.is_empty();
     let (_, mut decryptor) = envelope
         .decryptor(reader, request)
         .await
-        .map_err(|e| decrypt_error(e, &header, key_ids_given, &in_name, &out_name))?;
+        .map_err(|e| decrypt_error(e, &header, &in_name, &out_name))?;
     if to_stdout && io::stderr().is_terminal() {
         eprintln!(
             "vaultctl: decrypting to stdout: the output is not verified until vaultctl exits 0"
@@ -935,15 +934,8 @@ fn frame_error(
     }
 }
 
-/// How a failure to open the stream is reported (nothing was written yet). `key_ids_given`:
-/// whether `--key-id` narrowed the keys to try.
-fn decrypt_error(
-    error: EnvelopeError,
-    header: &Header,
-    key_ids_given: bool,
-    in_name: &str,
-    out_name: &str,
-) -> CliError {
+/// How a failure to open the stream is reported (nothing was written yet).
+fn decrypt_error(error: EnvelopeError, header: &Header, in_name: &str, out_name: &str) -> CliError {
     let nothing = format!("nothing was written to {out_name}");
     match error {
         EnvelopeError::Service { operation, error } => CliError::Service { operation, error },
@@ -959,14 +951,6 @@ fn decrypt_error(
             CliError::Other(format!("cannot read {in_name}: {message}"))
         }
         EnvelopeError::Stream(other) => not_a_stream(in_name, &other),
-        EnvelopeError::WrongKey(_) if !key_ids_given => {
-            // Every key the header names was tried with its own wrapped key, and vaultd said each
-            // blob belongs to another key: the header does not hold together.
-            CliError::Unverified(format!(
-                "the encrypted stream does not verify: its header names keys that did not wrap \
-                 its data key (a wrapped key was replaced or altered); {nothing}"
-            ))
-        }
         EnvelopeError::WrongKey(_) => {
             let arns: Vec<&str> = header
                 .wrapped_keys
