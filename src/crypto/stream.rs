@@ -477,9 +477,15 @@ impl Engine {
     }
 
     fn recycle(&mut self, batch: Batch) {
-        if self.pool.len() < 16 {
-            self.pool.push(batch.input);
-            self.pool.push(batch.output);
+        self.reuse(batch.input);
+        self.reuse(batch.output);
+    }
+
+    /// Keeps a buffer for a later batch, if it is big enough to serve one (else it is dropped,
+    /// and so zeroized).
+    fn reuse(&mut self, buffer: Zeroizing<Vec<u8>>) {
+        if self.pool.len() < 16 && buffer.capacity() > self.batch_sealed() {
+            self.pool.push(buffer);
         }
     }
 
