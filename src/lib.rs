@@ -15,7 +15,8 @@
 //! - [`api`] — thin gRPC services and the one error table; [`pb`] holds the generated wire types.
 //! - [`server`] — assembles services, health, reflection and layers; `run(listener, …, shutdown)`.
 //! - [`vault`] — opens a data directory into ready domain services.
-//! - [`client`] — a typed client with signing, deadlines and retries (vaultctl, tests, benchmarks).
+//! - [`client`] — a typed client with signing, deadlines and retries (vaultctl, tests, benchmarks);
+//!   [`client::envelope`] encrypts files and streams through it, with a data-key cache.
 //! - [`clock`], [`arn`], [`error`] — time as a dependency, ARNs, the domain error.
 //!
 //! Binaries: `src/bin/vaultd.rs` (the daemon) and `src/bin/vaultctl/` (the CLI).

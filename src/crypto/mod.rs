@@ -6,6 +6,9 @@
 //! - [`mac`] — HMAC keys: GenerateMac and VerifyMac.
 //! - [`barrier`] — the root key, the keyring of barrier keys and sealed columns (crypto.md §2).
 //! - [`secret`] — types that hold key material; they zeroize on drop and redact their `Debug`.
+//! - [`stream`] — envelope-encrypted files and streams (crypto.md §3), sealed in batches.
+//! - [`fields`] — field-level encryption of JSON documents (crypto.md §4), with its strict JSON,
+//!   RFC 8785 canonical JSON and JSON Pointers.
 //!
 //! Every failure to authenticate a ciphertext is one error, [`Error::InvalidCiphertext`], so that
 //! callers cannot leak which check failed.
