@@ -34,6 +34,8 @@
 //! cargo run --release --example bench -- --seconds 5 --concurrency 1,64 --only gdk,get-parameter,get-secret-value
 //! ```
 
+mod common;
+
 use std::{
     collections::HashMap,
     num::NonZeroUsize,
@@ -46,23 +48,16 @@ use std::{
 
 use clap::{Parser, ValueEnum};
 use vaultd::{
-    arn::Arns,
-    audit::AuditConfig,
-    auth::throttle::ThrottleConfig,
     client::{Client, ClientConfig, StaticCredentials},
-    clock::SystemClock,
     crypto::{
         asymmetric::{AsymmetricSpec, PrivateKey},
-        barrier::RootKey,
         context::EncryptionContext,
     },
-    iam::{Credentials, RootCredentials},
     model::{DataKeySpec, EncryptionAlgorithm, MessageType, SigningAlgorithm},
     pb,
-    server::{self, ServerOptions},
-    vault::{Vault, VaultConfig},
 };
-use zeroize::Zeroizing;
+
+use common::{ID, SECRET};
 
 #[derive(Parser)]
 struct Args {
@@ -117,8 +112,6 @@ macro_rules! driver {
     }};
 }
 
-const ID: &str = "AKIABENCHMARKKEY2345";
-const SECRET: &str = "benchmarkbenchmarkbenchmarkbenchmark1234";
 /// The message signed, and the plaintext RSA-encrypted, by the asymmetric rows.
 const MESSAGE: [u8; 32] = [7; 32];
 /// The value of both parameters of the `get-parameter` row: 64 bytes.
@@ -129,29 +122,7 @@ async fn main() {
     let args = Args::parse();
     let wants = |op| args.only.contains(&op);
     let dir = tempfile::tempdir().expect("temp dir");
-    let vault = Vault::open(VaultConfig {
-        data_dir: dir.path().join("data"),
-        root_key: RootKey::generate().unwrap(),
-        arns: Arns::default(),
-        clock: Arc::new(SystemClock),
-        root_credentials: RootCredentials::Fixed(Credentials {
-            access_key_id: ID.into(),
-            secret_access_key: Zeroizing::new(SECRET.into()),
-        }),
-        throttle: ThrottleConfig::off(),
-        audit: AuditConfig::default(),
-        rotation_hooks: Default::default(),
-    })
-    .expect("vault opens");
-    let vault = Arc::new(vault);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(server::run(
-        listener,
-        vault.clone(),
-        ServerOptions::default(),
-        std::future::pending(),
-    ));
+    let (vault, endpoint) = common::start_server(&dir.path().join("data")).await;
 
     let root = Client::connect(ClientConfig::new(
         endpoint.clone(),

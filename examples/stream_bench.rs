@@ -19,6 +19,8 @@
 //! cargo build --release --bins && cargo run --release --example stream_bench -- --size-mib 1024
 //! ```
 
+mod common;
+
 use std::{
     fs::File,
     io::{BufReader, BufWriter, Read, Write},
@@ -32,25 +34,16 @@ use aes_gcm::{
 };
 use clap::Parser;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
-
 use vaultd::{
-    arn::Arns,
-    audit::AuditConfig,
-    auth::throttle::ThrottleConfig,
     client::{Client, ClientConfig, StaticCredentials},
-    clock::SystemClock,
     crypto::{
-        barrier::RootKey,
         context::EncryptionContext,
         stream::{self, Decryptor, Encryptor, Header, WrappedKey},
     },
-    iam::{Credentials, RootCredentials},
     pb,
-    server::{self, ServerOptions},
-    vault::{Vault, VaultConfig},
 };
-use zeroize::Zeroizing;
+
+use common::{ID, SECRET};
 
 #[derive(Parser)]
 struct Args {
@@ -205,14 +198,11 @@ fn main() {
     }
 }
 
-const ID: &str = "AKIABENCHMARKKEY2345";
-const SECRET: &str = "benchmarkbenchmarkbenchmarkbenchmark1234";
-
 /// `vaultctl encrypt` and `decrypt` file → file against an in-process vaultd, on a 64 MiB file and
 /// on the full input, with the child's peak resident memory.
 fn vaultctl_rows(dir: &Path, input: &Path, size: u64, digest: &[u8; 32]) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let endpoint = runtime.block_on(start_server(dir));
+    let (_vault, endpoint) = runtime.block_on(common::start_server(&dir.join("data")));
     let key_id = runtime.block_on(async {
         let root = Client::connect(ClientConfig::new(
             endpoint.clone(),
@@ -307,32 +297,6 @@ fn vaultctl_rows(dir: &Path, input: &Path, size: u64, digest: &[u8; 32]) {
         );
     }
     std::fs::remove_file(&small).unwrap();
-}
-
-async fn start_server(dir: &Path) -> String {
-    let vault = Vault::open(VaultConfig {
-        data_dir: dir.join("data"),
-        root_key: RootKey::generate().unwrap(),
-        arns: Arns::default(),
-        clock: Arc::new(SystemClock),
-        root_credentials: RootCredentials::Fixed(Credentials {
-            access_key_id: ID.into(),
-            secret_access_key: Zeroizing::new(SECRET.into()),
-        }),
-        throttle: ThrottleConfig::off(),
-        audit: AuditConfig::default(),
-        rotation_hooks: Default::default(),
-    })
-    .expect("vault opens");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(server::run(
-        listener,
-        Arc::new(vault),
-        ServerOptions::default(),
-        std::future::pending(),
-    ));
-    endpoint
 }
 
 fn hash_file(path: &Path) -> [u8; 32] {

@@ -297,6 +297,23 @@ pub fn vaultctl_bin() -> &'static str {
     env!("CARGO_BIN_EXE_vaultctl")
 }
 
+/// The vaultctl binary as a command without any VAULTD_* variable of the environment the tests
+/// run in, so that a developer's own settings never leak in: a test sets those it wants.
+pub fn vaultctl_command() -> Command {
+    scrubbed_command(vaultctl_bin())
+}
+
+/// `program` as a command without any VAULTD_* variable of the tests' environment.
+pub fn scrubbed_command(program: &str) -> Command {
+    let mut command = Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("VAULTD_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 impl Daemon {
     /// Starts `vaultd` with `args` and `env` on 127.0.0.1:0 and waits until it listens. Returns
     /// its stderr as the error if it exits (or stays silent for 30 s) first.

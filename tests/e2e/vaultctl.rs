@@ -2,11 +2,7 @@
 //! what a user sees (stdout, stderr, exit status). Each run gets a temporary HOME and no VAULTD_*
 //! variables but those the test sets, so a developer's own ~/.vaultd never leaks in.
 
-use std::{
-    io::Write,
-    path::PathBuf,
-    process::{Command, Stdio},
-};
+use std::{io::Write, path::PathBuf, process::Stdio};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
@@ -106,12 +102,7 @@ impl Sandbox {
 
     /// Runs vaultctl with `args`, exactly the VAULTD_* variables in `env`, and `stdin` (else none).
     fn run_with(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Run {
-        let mut cmd = Command::new(vaultctl_bin());
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("VAULTD_") {
-                cmd.env_remove(name);
-            }
-        }
+        let mut cmd = vaultctl_command();
         let stdin_mode = if stdin.is_some() {
             Stdio::piped()
         } else {

@@ -88,12 +88,7 @@ impl Sandbox {
 
     /// Runs vaultctl as root with the words of `line`, then `tail` (values that vary), and `stdin`.
     fn run_with(&self, line: &str, tail: &[&str], stdin: Option<&[u8]>) -> Run {
-        let mut cmd = Command::new(vaultctl_bin());
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("VAULTD_") {
-                cmd.env_remove(name);
-            }
-        }
+        let mut cmd = vaultctl_command();
         cmd.env("HOME", self.home.path())
             .env("VAULTD_ENDPOINT", &self.endpoint)
             .env("VAULTD_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)

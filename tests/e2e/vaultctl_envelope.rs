@@ -99,12 +99,7 @@ impl Sandbox {
     /// Starts vaultctl with `args`, exactly the VAULTD_* variables in `env`, stdin piped when
     /// `piped_stdin` (else none), stdout and stderr piped.
     fn spawn(&self, args: &[&str], env: &[(&str, &str)], piped_stdin: bool) -> Child {
-        let mut cmd = Command::new(vaultctl_bin());
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("VAULTD_") {
-                cmd.env_remove(name);
-            }
-        }
+        let mut cmd = vaultctl_command();
         let stdin_mode = if piped_stdin {
             Stdio::piped()
         } else {

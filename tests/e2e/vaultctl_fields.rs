@@ -1,11 +1,7 @@
 //! `vaultctl fields` end to end: the real binary against an in-process server (and offline, with
 //! no server and no credentials, in public-key mode), checking what a user sees.
 
-use std::{
-    os::unix::fs::PermissionsExt,
-    path::Path,
-    process::{Command, Stdio},
-};
+use std::{os::unix::fs::PermissionsExt, path::Path, process::Stdio};
 
 use serde_json::{Value, json};
 
@@ -19,12 +15,7 @@ struct Run {
 
 /// Runs vaultctl in `home` with `env` as its only VAULTD_* variables.
 fn vaultctl(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(vaultctl_bin());
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("VAULTD_") {
-            cmd.env_remove(name);
-        }
-    }
+    let mut cmd = vaultctl_command();
     let output = cmd
         .env("HOME", home)
         .envs(env.iter().copied())

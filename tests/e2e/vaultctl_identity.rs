@@ -105,12 +105,7 @@ impl Vaultctl {
 
     /// `program` with HOME, the endpoint and `env` for its VAULTD_* variables.
     fn program(&self, program: &str, env: &Env) -> Command {
-        let mut cmd = Command::new(program);
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("VAULTD_") {
-                cmd.env_remove(name);
-            }
-        }
+        let mut cmd = scrubbed_command(program);
         cmd.env("HOME", self.home.path())
             .env("VAULTD_ENDPOINT", &self.endpoint)
             .envs(env.iter().map(|(k, v)| (k, v)))

@@ -4,7 +4,7 @@
 //! Each run gets a temporary HOME and only the VAULTD_* variables the test gives it.
 
 use std::{
-    process::{Command, Stdio},
+    process::Stdio,
     time::{Duration, SystemTime},
 };
 
@@ -88,12 +88,7 @@ impl Vaultctl {
     /// Runs `vaultctl --no-retry secretsmanager` with `line` (split at spaces) then `tail` (values
     /// that hold spaces or vary).
     fn run(&self, line: &str, tail: &[&str]) -> Output {
-        let mut cmd = Command::new(vaultctl_bin());
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("VAULTD_") {
-                cmd.env_remove(name);
-            }
-        }
+        let mut cmd = vaultctl_command();
         let output = cmd
             .env("HOME", self.home.path())
             .env("VAULTD_ENDPOINT", &self.endpoint)

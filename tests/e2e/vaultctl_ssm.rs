@@ -2,7 +2,7 @@
 //! a user sees (stdout, stderr, exit status) of every Parameter Store action. Each run gets a
 //! temporary HOME and only the VAULTD_* variables the test gives it.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
@@ -75,12 +75,7 @@ impl Vaultctl {
     /// Runs `vaultctl --no-retry` with `line` (split at spaces) then `tail` (values that hold
     /// spaces or vary).
     fn run(&self, line: &str, tail: &[&str]) -> Output {
-        let mut cmd = Command::new(vaultctl_bin());
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("VAULTD_") {
-                cmd.env_remove(name);
-            }
-        }
+        let mut cmd = vaultctl_command();
         let output = cmd
             .env("HOME", self.home.path())
             .env("VAULTD_ENDPOINT", &self.endpoint)

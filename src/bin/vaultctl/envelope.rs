@@ -20,10 +20,8 @@
 
 use std::{
     cell::Cell,
-    ffi::OsString,
-    fs::{self, File, OpenOptions},
+    fs::File,
     io::{self, BufReader, BufWriter, IsTerminal, Read, Write},
-    os::unix::{ffi::OsStrExt, fs::OpenOptionsExt},
     path::PathBuf,
     rc::Rc,
     time::{Duration, Instant},
@@ -38,7 +36,10 @@ use vaultd::{
     },
 };
 
-use crate::{CliError, Context};
+use crate::{
+    CliError, Context,
+    outfile::{self, TempFile},
+};
 
 /// The size of the read and write buffers.
 const BUFFER_LEN: usize = 1 << 20;
@@ -242,25 +243,7 @@ fn key_ids(values: Vec<String>) -> Result<Vec<String>, CliError> {
 /// The `--context` values, one `KEY=VALUE` each (the value may be empty and may hold `=` and
 /// commas); a key given twice is refused, and the whole must encode within 8 KiB.
 fn context(values: &[String]) -> Result<EncryptionContext, CliError> {
-    let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(values.len());
-    for value in values {
-        let (key, pair_value) = value
-            .split_once('=')
-            .filter(|(key, _)| !key.is_empty())
-            .ok_or_else(|| usage(format!("--context: expected KEY=VALUE, got {value:?}")))?;
-        if pairs.iter().any(|(k, _)| *k == key) {
-            return Err(usage(format!("--context: the key {key:?} is given twice")));
-        }
-        pairs.push((key, pair_value));
-    }
-    let context: EncryptionContext = pairs.into_iter().collect();
-    context.canonical().map_err(|_| {
-        usage(format!(
-            "--context: the encryption context is too large (at most {} bytes encoded)",
-            EncryptionContext::MAX_ENCODED_LEN
-        ))
-    })?;
-    Ok(context)
+    crate::input::context_pairs("--context", values).map_err(usage)
 }
 
 /// What a stream's header says it is not, as exit status 5.
@@ -347,29 +330,7 @@ impl Target {
             }
             return Ok(Self::Stdout);
         };
-        let name = path.display();
-        if path.file_name().is_none() {
-            return Err(usage(format!("--outfile: {name} does not name a file")));
-        }
-        match fs::symlink_metadata(&path) {
-            Ok(_) if !force => {
-                return Err(usage(format!(
-                    "--outfile: {name} exists; give --force to replace it"
-                )));
-            }
-            Ok(_) => {
-                if let Ok(metadata) = fs::metadata(&path)
-                    && !metadata.is_file()
-                {
-                    return Err(usage(format!(
-                        "--outfile: {name} is not a regular file; --outfile writes regular files \
-                         (redirect stdout to write elsewhere)"
-                    )));
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(usage(format!("--outfile: cannot check {name}: {e}"))),
-        }
+        outfile::check(&path, force).map_err(usage)?;
         Ok(Self::File { path, force })
     }
 
@@ -396,7 +357,7 @@ impl Output {
     fn name(&self) -> String {
         match self {
             Self::Stdout => "stdout".to_string(),
-            Self::File { temp, .. } => temp.target.display().to_string(),
+            Self::File { temp, .. } => temp.target().display().to_string(),
         }
     }
 
@@ -437,138 +398,6 @@ impl Sink {
         match (self, temp) {
             (Self::File(file), Some(temp)) => temp.commit(file),
             (mut sink, _) => sink.flush(),
-        }
-    }
-}
-
-/// A temporary file beside the target, removed on drop unless committed.
-struct TempFile {
-    path: PathBuf,
-    target: PathBuf,
-    dir: PathBuf,
-    /// Whether the target may be replaced.
-    force: bool,
-    committed: bool,
-}
-
-impl TempFile {
-    /// Creates `.NAME.vaultctl-<random>.tmp` with mode 0600 in the target's directory.
-    fn create(target: PathBuf, force: bool) -> Result<(Self, File), String> {
-        let dir = match target.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = target.file_name().expect("checked by Target::check");
-        // Room for the prefix and suffix within the usual 255-byte limit of a file name.
-        let name = &name.as_bytes()[..name.len().min(200)];
-        for _ in 0..8 {
-            let random = getrandom::u64().map_err(|e| format!("no randomness: {e}"))?;
-            let mut temp_name = OsString::from(".");
-            temp_name.push(std::ffi::OsStr::from_bytes(name));
-            temp_name.push(format!(".vaultctl-{random:016x}.tmp"));
-            let path = dir.join(temp_name);
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-            {
-                Ok(file) => {
-                    remove_on_signal(path.clone());
-                    let temp = Self {
-                        path,
-                        target,
-                        dir,
-                        force,
-                        committed: false,
-                    };
-                    return Ok((temp, file));
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(format!(
-                        "--outfile: cannot create a file in {}: {e}",
-                        dir.display()
-                    ));
-                }
-            }
-        }
-        Err(format!(
-            "--outfile: cannot create a temporary file in {}",
-            dir.display()
-        ))
-    }
-
-    /// Syncs the file and puts it in place of the target. Without `--force`, a target that
-    /// appeared meanwhile is not replaced (a hard link cannot overwrite).
-    fn commit(mut self, file: File) -> io::Result<()> {
-        file.sync_all()?;
-        drop(file);
-        if self.force {
-            fs::rename(&self.path, &self.target)?;
-        } else {
-            match fs::hard_link(&self.path, &self.target) {
-                Ok(()) => {
-                    let _ = fs::remove_file(&self.path);
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    return Err(io::Error::new(
-                        e.kind(),
-                        "it was created meanwhile; give --force to replace it",
-                    ));
-                }
-                // A file system without hard links: the check made before is what there is.
-                Err(_) if fs::symlink_metadata(&self.target).is_err() => {
-                    fs::rename(&self.path, &self.target)?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        self.committed = true;
-        // Makes the rename itself durable; not all file systems allow syncing a directory.
-        if let Ok(dir) = File::open(&self.dir) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    }
-}
-
-/// Removes the temporary file at `path` and exits if vaultctl is interrupted (SIGINT, SIGTERM,
-/// SIGHUP), with the shell's status for the signal: a drop guard does not run then. Watched from
-/// a thread of its own, as the main thread may be blocked reading or writing.
-fn remove_on_signal(path: PathBuf) {
-    std::thread::spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()
-        else {
-            return;
-        };
-        runtime.block_on(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-                signal(SignalKind::hangup()),
-            ) else {
-                return;
-            };
-            let status = tokio::select! {
-                _ = interrupt.recv() => 130,
-                _ = terminate.recv() => 143,
-                _ = hangup.recv() => 129,
-            };
-            // Gone already when the output was committed: then the target is complete.
-            let _ = fs::remove_file(&path);
-            std::process::exit(status);
-        });
-    });
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_file(&self.path);
         }
     }
 }

@@ -23,7 +23,10 @@ use vaultd::{
 };
 use zeroize::Zeroizing;
 
-use crate::{CliError, Context, input};
+use crate::{
+    CliError, Context, input,
+    outfile::{self, TempFile},
+};
 
 #[derive(Subcommand)]
 pub enum FieldsCommand {
@@ -124,7 +127,7 @@ impl FieldsCommand {
                     document: args.document.read()?,
                     paths: args.paths,
                     deterministic_paths: args.deterministic_paths,
-                    encryption_context: context_pairs(&args.context)?.to_map(),
+                    encryption_context: input::context_pairs("--context", &args.context)?.to_map(),
                 };
                 if request.paths.is_empty() && request.deterministic_paths.is_empty() {
                     return Err(
@@ -145,7 +148,7 @@ impl FieldsCommand {
                 request: pb::DecryptFieldsRequest {
                     document: args.document.read()?,
                     key_id: args.key_id.unwrap_or_default(),
-                    encryption_context: context_pairs(&args.context)?.to_map(),
+                    encryption_context: input::context_pairs("--context", &args.context)?.to_map(),
                 },
             },
         })
@@ -288,23 +291,6 @@ fn read_public_key(path: &Path) -> Result<PublicKey, String> {
     })
 }
 
-/// `KEY=VALUE` pairs, each key once.
-fn context_pairs(values: &[String]) -> Result<EncryptionContext, String> {
-    let mut pairs = std::collections::BTreeMap::new();
-    for value in values {
-        let (key, val) = value
-            .split_once('=')
-            .ok_or_else(|| format!("--context: expected KEY=VALUE, got {value:?}"))?;
-        if key.is_empty() {
-            return Err(format!("--context: the key is empty in {value:?}"));
-        }
-        if pairs.insert(key.to_string(), val.to_string()).is_some() {
-            return Err(format!("--context: the key {key:?} is given twice"));
-        }
-    }
-    Ok(pairs.into_iter().collect())
-}
-
 impl DocumentArgs {
     fn read(&self) -> Result<String, String> {
         let mut bytes = Vec::new();
@@ -330,14 +316,8 @@ impl DocumentArgs {
 
     fn output(&self) -> Result<Output, String> {
         let outfile = self.outfile.clone().filter(|p| p != Path::new("-"));
-        if let Some(path) = &outfile
-            && !self.force
-            && path.exists()
-        {
-            return Err(format!(
-                "{} exists: give --force to replace it",
-                path.display()
-            ));
+        if let Some(path) = &outfile {
+            outfile::check(path, self.force)?;
         }
         Ok(Output {
             outfile,
@@ -358,40 +338,10 @@ impl Output {
         };
         let fail =
             |e: std::io::Error| CliError::Other(format!("cannot write {}: {e}", path.display()));
-        if !self.force && path.exists() {
-            return Err(CliError::Usage(format!(
-                "{} exists: give --force to replace it",
-                path.display()
-            )));
-        }
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let suffix: u64 = u64::from_le_bytes(
-            vaultd::crypto::random_array::<8>().map_err(|e| CliError::Other(e.to_string()))?,
-        );
-        let temp = dir.join(format!(".{name}.vaultctl-{suffix:016x}.tmp"));
-        let written = (|| {
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&temp)?;
-            writeln!(file, "{document}")?;
-            file.sync_all()?;
-            std::fs::rename(&temp, path)
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&temp);
-            return Err(fail(e));
-        }
-        Ok(())
+        let (temp, mut file) =
+            TempFile::create(path.clone(), self.force).map_err(CliError::Usage)?;
+        writeln!(file, "{document}").map_err(fail)?;
+        temp.commit(file).map_err(fail)
     }
 }
 
@@ -416,6 +366,7 @@ mod tests {
 
     #[test]
     fn context_pairs_are_checked() {
+        let context_pairs = |values: &[String]| input::context_pairs("--context", values);
         let ctx = context_pairs(&["a=1".into(), "b=x=y".into()]).unwrap();
         assert_eq!(ctx.get("b"), Some("x=y"));
         assert!(context_pairs(&["a".into()]).is_err());

@@ -145,6 +145,34 @@ pub fn encryption_context(
     Ok(context)
 }
 
+/// Repeated `KEY=VALUE` flags (`encrypt`, `decrypt`, `fields`): an encryption context, each key
+/// once, split at the first `=`, small enough to encode.
+pub fn context_pairs(
+    flag: &str,
+    values: &[String],
+) -> Result<vaultd::crypto::context::EncryptionContext, String> {
+    use vaultd::crypto::context::EncryptionContext;
+    let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(values.len());
+    for value in values {
+        let (key, pair_value) = value
+            .split_once('=')
+            .filter(|(key, _)| !key.is_empty())
+            .ok_or_else(|| format!("{flag}: expected KEY=VALUE, got {value:?}"))?;
+        if pairs.iter().any(|(k, _)| *k == key) {
+            return Err(format!("{flag}: the key {key:?} is given twice"));
+        }
+        pairs.push((key, pair_value));
+    }
+    let context: EncryptionContext = pairs.into_iter().collect();
+    context.canonical().map_err(|_| {
+        format!(
+            "{flag}: the encryption context is too large (at most {} bytes encoded)",
+            EncryptionContext::MAX_ENCODED_LEN
+        )
+    })?;
+    Ok(context)
+}
+
 /// Tags: each value is shorthand `TagKey=k,TagValue=v`, a JSON list
 /// `[{"TagKey":"k","TagValue":"v"}]`, or `file://PATH` holding either.
 pub fn tags(flag: &str, values: &[String]) -> Result<Vec<pb::Tag>, String> {

@@ -41,6 +41,7 @@ mod fields;
 mod iam;
 mod input;
 mod kms;
+mod outfile;
 mod output;
 mod secretsmanager;
 mod ssm;
