@@ -20,8 +20,11 @@
 use std::io::{self, Read, Write};
 
 use std::{
+    fs::File,
+    os::unix::fs::FileExt,
     sync::{
-        Arc,
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
         mpsc::{Receiver, SyncSender},
     },
     thread::JoinHandle,
@@ -120,6 +123,58 @@ fn nonce(index: u32, last: bool) -> [u8; 12] {
     nonce[7..11].copy_from_slice(&index.to_be_bytes());
     nonce[11] = u8::from(last);
     nonce
+}
+
+/// A new stream's header (encoded) and the cipher of its frames.
+fn sealing(
+    data_key: &[u8; 32],
+    context: &EncryptionContext,
+    wrapped_keys: Vec<WrappedKey>,
+    frame_len: u32,
+    message_id: [u8; 32],
+) -> Result<(Vec<u8>, FrameCipher), StreamError> {
+    if !FRAME_LEN.contains(&frame_len) {
+        return Err(StreamError::Invalid("the frame length is out of range"));
+    }
+    if !(1..=MAX_WRAPPED_KEYS).contains(&wrapped_keys.len()) {
+        return Err(StreamError::Invalid("a stream needs 1 to 16 wrapped keys"));
+    }
+    let (k_data, commitment) = derive(data_key, &message_id);
+    let header = Header {
+        message_id,
+        frame_len,
+        canonical_context: context
+            .canonical()
+            .map_err(|_| StreamError::Invalid("the encryption context is too large"))?,
+        context: context.clone(),
+        wrapped_keys,
+        commitment,
+    };
+    let encoded = header.encode()?;
+    let cipher = FrameCipher {
+        cipher: Aes256Gcm::new((&*k_data).into()),
+        aad: Sha256::digest(&encoded).into(),
+        frame_len: frame_len as usize,
+    };
+    Ok((encoded, cipher))
+}
+
+/// The cipher of the frames of a stream whose header was read, if `data_key` is the one its
+/// commitment commits to ([`StreamError::WrongKey`] otherwise).
+fn opening(
+    header: &Header,
+    raw_header: &[u8],
+    data_key: &[u8; 32],
+) -> Result<FrameCipher, StreamError> {
+    let (k_data, commitment) = derive(data_key, &header.message_id);
+    if !bool::from(commitment.ct_eq(&header.commitment)) {
+        return Err(StreamError::WrongKey);
+    }
+    Ok(FrameCipher {
+        cipher: Aes256Gcm::new((&*k_data).into()),
+        aad: Sha256::digest(raw_header).into(),
+        frame_len: header.frame_len as usize,
+    })
 }
 
 impl Header {
@@ -273,52 +328,91 @@ impl FrameCipher {
     /// Seals or opens every frame of `batch` into its output. Opening fails (as a whole) if any
     /// frame does not authenticate.
     fn run(&self, direction: Direction, batch: &mut Batch) -> Result<(), StreamError> {
+        let len = self.output_len(direction, batch.input.len())?;
+        let output = &mut batch.output;
+        output.clear();
+        output.resize(len, 0);
+        self.run_into(
+            direction,
+            &batch.input,
+            output,
+            batch.first_index,
+            batch.ends_stream,
+        )
+    }
+
+    /// The bytes `input` seals or opens to (`Tampered` for a sealed input whose final frame
+    /// cannot even hold a tag).
+    fn output_len(&self, direction: Direction, input: usize) -> Result<usize, StreamError> {
+        match direction {
+            Direction::Seal => Ok(input + self.frames_in(input) * TAG_LEN),
+            Direction::Open => {
+                // Every frame, the final one too, holds at least its tag.
+                let sealed = self.frame_len + TAG_LEN;
+                let frames = input.div_ceil(sealed);
+                match frames.checked_sub(1).map(|full| input - full * sealed) {
+                    Some(last) if last >= TAG_LEN => Ok(input - frames * TAG_LEN),
+                    _ => Err(StreamError::Tampered),
+                }
+            }
+        }
+    }
+
+    /// Seals or opens the frames of `input` (the first one frame `first_index`) into `output`,
+    /// exactly [`FrameCipher::output_len`] long.
+    fn run_into(
+        &self,
+        direction: Direction,
+        input: &[u8],
+        output: &mut [u8],
+        first_index: u32,
+        ends_stream: bool,
+    ) -> Result<(), StreamError> {
         let in_len = match direction {
             Direction::Seal => self.frame_len,
             Direction::Open => self.frame_len + TAG_LEN,
         };
-        let input: &[u8] = &batch.input;
         let mut frames: Vec<&[u8]> = input.chunks(in_len).collect();
         if frames.is_empty() {
             frames.push(&[]);
         }
         let count = frames.len();
-        let output = &mut batch.output;
-        output.clear();
+        let mut at = 0;
         for (i, frame) in frames.into_iter().enumerate() {
             let index = u32::try_from(i)
                 .ok()
-                .and_then(|i| batch.first_index.checked_add(i))
+                .and_then(|i| first_index.checked_add(i))
                 .ok_or(StreamError::Invalid("the stream has too many frames"))?;
-            let nonce = Nonce::from(nonce(index, batch.ends_stream && i + 1 == count));
-            let at = output.len();
+            let nonce = Nonce::from(nonce(index, ends_stream && i + 1 == count));
             match direction {
                 Direction::Seal => {
-                    output.resize(at + frame.len(), 0);
+                    let (sealed, rest) = output[at..].split_at_mut(frame.len());
                     let tag = self
                         .cipher
                         .encrypt_inout_detached(
                             &nonce,
                             &self.aad,
-                            InOutBuf::new(frame, &mut output[at..]).expect("equal lengths"),
+                            InOutBuf::new(frame, sealed).expect("equal lengths"),
                         )
                         .map_err(|_| StreamError::Invalid("a frame could not be encrypted"))?;
-                    output.extend_from_slice(&tag);
+                    rest[..TAG_LEN].copy_from_slice(&tag);
+                    at += frame.len() + TAG_LEN;
                 }
                 Direction::Open => {
                     let Some(split) = frame.len().checked_sub(TAG_LEN) else {
                         return Err(StreamError::Tampered);
                     };
                     let (sealed, tag) = frame.split_at(split);
-                    output.resize(at + sealed.len(), 0);
                     self.cipher
                         .decrypt_inout_detached(
                             &nonce,
                             &self.aad,
-                            InOutBuf::new(sealed, &mut output[at..]).expect("equal lengths"),
+                            InOutBuf::new(sealed, &mut output[at..at + split])
+                                .expect("equal lengths"),
                             &Tag::<Aes256Gcm>::try_from(tag).expect("16 bytes"),
                         )
                         .map_err(|_| StreamError::Tampered)?;
+                    at += split;
                 }
             }
         }
@@ -568,34 +662,9 @@ impl<W: Write> Encryptor<W> {
         frame_len: u32,
         message_id: [u8; 32],
     ) -> Result<Self, StreamError> {
-        if !FRAME_LEN.contains(&frame_len) {
-            return Err(StreamError::Invalid("the frame length is out of range"));
-        }
-        if !(1..=MAX_WRAPPED_KEYS).contains(&wrapped_keys.len()) {
-            return Err(StreamError::Invalid("a stream needs 1 to 16 wrapped keys"));
-        }
-        let (k_data, commitment) = derive(data_key, &message_id);
-        let header = Header {
-            message_id,
-            frame_len,
-            canonical_context: context
-                .canonical()
-                .map_err(|_| StreamError::Invalid("the encryption context is too large"))?,
-            context: context.clone(),
-            wrapped_keys,
-            commitment,
-        };
-        let encoded = header.encode()?;
+        let (encoded, cipher) = sealing(data_key, context, wrapped_keys, frame_len, message_id)?;
         inner.write_all(&encoded)?;
-        let engine = Engine::new(
-            FrameCipher {
-                cipher: Aes256Gcm::new((&*k_data).into()),
-                aad: Sha256::digest(&encoded).into(),
-                frame_len: frame_len as usize,
-            },
-            Direction::Seal,
-        );
-        let mut engine = engine;
+        let mut engine = Engine::new(cipher, Direction::Seal);
         Ok(Self {
             inner,
             pending: engine.buffer(),
@@ -788,6 +857,8 @@ fn read_some(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// out.
 pub struct Decryptor<R: Read> {
     inner: R,
+    /// The bytes of the header, where the frames start.
+    header_len: u64,
     engine: Engine,
     /// Sealed bytes per batch.
     batch_sealed: usize,
@@ -813,21 +884,11 @@ impl<R: Read> Decryptor<R> {
         raw_header: &[u8],
         data_key: &[u8; 32],
     ) -> Result<Self, StreamError> {
-        let (k_data, commitment) = derive(data_key, &header.message_id);
-        if !bool::from(commitment.ct_eq(&header.commitment)) {
-            return Err(StreamError::WrongKey);
-        }
         let frame_len = header.frame_len as usize;
-        let engine = Engine::new(
-            FrameCipher {
-                cipher: Aes256Gcm::new((&*k_data).into()),
-                aad: Sha256::digest(raw_header).into(),
-                frame_len,
-            },
-            Direction::Open,
-        );
+        let engine = Engine::new(opening(header, raw_header, data_key)?, Direction::Open);
         Ok(Self {
             inner,
+            header_len: raw_header.len() as u64,
             batch_sealed: engine.batch_bytes / frame_len * (frame_len + TAG_LEN),
             engine,
             next_index: 0,
@@ -959,6 +1020,280 @@ impl<R: Read> Read for Decryptor<R> {
             }
             self.advance()?;
         }
+    }
+}
+
+impl<R: Read> Decryptor<R> {
+    /// Decrypts the frames of `input`, the regular file whose start is the header this decryptor
+    /// was made from, into `output` from its start; returns the bytes of plaintext. Batches of
+    /// frames are read, opened and written at their offsets by every core at once (see
+    /// [`FileEncryptor`]); `progress` is called now and then with the bytes of `input` done.
+    /// Nothing may have been read from the decryptor. As with [`Decryptor::write_to`], the
+    /// output is trustworthy only if this returns `Ok`; it is written out of order, so a failure
+    /// can leave verified plaintext anywhere in it: write to a temporary file.
+    pub fn decrypt_file(
+        self,
+        input: &File,
+        output: &File,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, StreamError> {
+        if self.next_index != 0 || self.failed.is_some() {
+            return Err(StreamError::Invalid(
+                "a decryptor already read from cannot decrypt a file",
+            ));
+        }
+        let len = input.metadata()?.len();
+        let run = FileRun {
+            cipher: &self.engine.cipher,
+            direction: Direction::Open,
+            input,
+            input_start: self.header_len,
+            // A file shorter than its header is not the one the header was read from.
+            input_len: len
+                .checked_sub(self.header_len)
+                .ok_or(StreamError::Tampered)?,
+            output,
+            output_start: 0,
+        };
+        let written = run.run(progress)?;
+        unchanged(input, len)?;
+        Ok(written)
+    }
+}
+
+/// Encrypts a regular file into another, both from their start: the header, then the frames,
+/// exactly what an [`Encryptor`] writes. Batches of frames are read, sealed and written at their
+/// offsets by every core at once, each thread doing all three for its batch, so that the reads,
+/// the AEAD and the writes of different batches overlap with nothing handed between threads;
+/// memory stays at two batch buffers per thread.
+pub struct FileEncryptor {
+    header: Vec<u8>,
+    cipher: FrameCipher,
+    declared: Option<u64>,
+}
+
+impl FileEncryptor {
+    /// A new stream under `data_key` (the plaintext of one GenerateDataKey), with a random
+    /// message id.
+    pub fn new(
+        data_key: &[u8; 32],
+        context: &EncryptionContext,
+        wrapped_keys: Vec<WrappedKey>,
+        frame_len: u32,
+    ) -> Result<Self, StreamError> {
+        let message_id =
+            super::random_array::<32>().map_err(|_| StreamError::Io("no randomness".into()))?;
+        Self::with_message_id(data_key, context, wrapped_keys, frame_len, message_id)
+    }
+
+    fn with_message_id(
+        data_key: &[u8; 32],
+        context: &EncryptionContext,
+        wrapped_keys: Vec<WrappedKey>,
+        frame_len: u32,
+        message_id: [u8; 32],
+    ) -> Result<Self, StreamError> {
+        let (header, cipher) = sealing(data_key, context, wrapped_keys, frame_len, message_id)?;
+        Ok(Self {
+            header,
+            cipher,
+            declared: None,
+        })
+    }
+
+    /// Declares the length the file must have (as [`Encryptor::declare_plaintext_len`]).
+    pub fn declare_plaintext_len(&mut self, len: u64) {
+        self.declared = Some(len);
+    }
+
+    /// Encrypts `input` into `output`; returns the bytes of plaintext. `progress` is called now
+    /// and then with the bytes of `input` done. A failure leaves `output` incomplete.
+    pub fn encrypt_file(
+        self,
+        input: &File,
+        output: &File,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, StreamError> {
+        let len = input.metadata()?.len();
+        match self.declared {
+            Some(declared) if declared < len => {
+                return Err(StreamError::Invalid("more plaintext than declared"));
+            }
+            Some(declared) if declared > len => {
+                return Err(StreamError::Invalid("less plaintext than declared"));
+            }
+            _ => {}
+        }
+        output
+            .write_all_at(&self.header, 0)
+            .map_err(|e| StreamError::Io(format!("writing the output: {e}")))?;
+        let run = FileRun {
+            cipher: &self.cipher,
+            direction: Direction::Seal,
+            input,
+            input_start: 0,
+            input_len: len,
+            output,
+            output_start: self.header.len() as u64,
+        };
+        run.run(progress)?;
+        unchanged(input, len)?;
+        Ok(len)
+    }
+}
+
+/// Fails if `input` is no longer `len` bytes long: it changed while it was read (a file being
+/// appended to), so what was read may not be what the caller meant.
+fn unchanged(input: &File, len: u64) -> Result<(), StreamError> {
+    if input.metadata()?.len() != len {
+        return Err(StreamError::Io(
+            "the input changed size while it was read".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// One file sealed or opened at offsets: its batches are claimed in turn by up to one thread per
+/// core, the caller's among them.
+struct FileRun<'a> {
+    cipher: &'a FrameCipher,
+    direction: Direction,
+    input: &'a File,
+    /// Where the input's frames (or plaintext) start, and how many bytes follow.
+    input_start: u64,
+    input_len: u64,
+    output: &'a File,
+    output_start: u64,
+}
+
+/// What the threads of a [`FileRun`] share.
+#[derive(Default)]
+struct FileProgress {
+    next_batch: AtomicU64,
+    input_done: AtomicU64,
+    written: AtomicU64,
+    stop: AtomicBool,
+    failure: Mutex<Option<StreamError>>,
+}
+
+impl FileRun<'_> {
+    /// Bytes of input and of output of a full batch, and its frames.
+    fn batch_sizes(&self) -> (usize, usize, usize) {
+        let frame_len = self.cipher.frame_len;
+        let frames = (BATCH_BYTES / frame_len).max(1);
+        let (plain, sealed) = (frames * frame_len, frames * (frame_len + TAG_LEN));
+        match self.direction {
+            Direction::Seal => (plain, sealed, frames),
+            Direction::Open => (sealed, plain, frames),
+        }
+    }
+
+    /// Runs every batch; returns the bytes written.
+    fn run(&self, progress: &mut dyn FnMut(u64)) -> Result<u64, StreamError> {
+        let (batch_in, batch_out, _) = self.batch_sizes();
+        let batches = match self.direction {
+            // Even an empty stream has its (empty) last frame.
+            Direction::Seal => self.input_len.div_ceil(batch_in as u64).max(1),
+            Direction::Open if self.input_len == 0 => return Err(StreamError::Tampered),
+            Direction::Open => self.input_len.div_ceil(batch_in as u64),
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let by_memory = (IN_FLIGHT_BYTES / (batch_in + batch_out)).max(1);
+        let threads = cores
+            .clamp(1, 8)
+            .min(by_memory)
+            .min(usize::try_from(batches).unwrap_or(usize::MAX));
+        let shared = FileProgress::default();
+        std::thread::scope(|scope| {
+            for _ in 1..threads {
+                // A thread that cannot start leaves its share to the others.
+                let _ = std::thread::Builder::new()
+                    .name("vaultd-stream".into())
+                    .spawn_scoped(scope, || self.work(batches, &shared, &mut |_| {}));
+            }
+            self.work(batches, &shared, progress);
+        });
+        // The other threads may have done the last batches.
+        progress(shared.input_done.load(Ordering::Relaxed));
+        let failure = shared
+            .failure
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(shared.written.into_inner()),
+        }
+    }
+
+    /// Claims and runs batches until none is left or one failed.
+    fn work(&self, batches: u64, shared: &FileProgress, progress: &mut dyn FnMut(u64)) {
+        let (batch_in, _, _) = self.batch_sizes();
+        // Buffers as large as this file's batches get, allocated once (never grown, which would
+        // leave a copy of plaintext behind) and zeroized on drop.
+        let in_cap = usize::try_from(self.input_len).map_or(batch_in, |len| len.min(batch_in));
+        let out_cap = match self.direction {
+            Direction::Seal => in_cap + self.cipher.frames_in(in_cap) * TAG_LEN,
+            Direction::Open => in_cap,
+        };
+        let mut input = Zeroizing::new(vec![0u8; in_cap]);
+        let mut output = Zeroizing::new(vec![0u8; out_cap]);
+        while !shared.stop.load(Ordering::Relaxed) {
+            let index = shared.next_batch.fetch_add(1, Ordering::Relaxed);
+            if index >= batches {
+                break;
+            }
+            match self.batch(index, index + 1 == batches, &mut input, &mut output) {
+                Ok((read, written)) => {
+                    shared.written.fetch_add(written as u64, Ordering::Relaxed);
+                    let done = shared.input_done.fetch_add(read as u64, Ordering::Relaxed);
+                    progress(done + read as u64);
+                }
+                Err(err) => {
+                    shared.stop.store(true, Ordering::Relaxed);
+                    let mut failure = shared
+                        .failure
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    failure.get_or_insert(err);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Reads, runs and writes batch `index`; returns the bytes read and written.
+    fn batch(
+        &self,
+        index: u64,
+        last: bool,
+        input: &mut [u8],
+        output: &mut [u8],
+    ) -> Result<(usize, usize), StreamError> {
+        let (batch_in, batch_out, frames) = self.batch_sizes();
+        let offset = index * batch_in as u64;
+        let len = (self.input_len - offset).min(batch_in as u64) as usize;
+        let input = &mut input[..len];
+        self.input
+            .read_exact_at(input, self.input_start + offset)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => {
+                    StreamError::Io("the input changed size while it was read".into())
+                }
+                _ => StreamError::Io(format!("reading the input: {e}")),
+            })?;
+        let out_len = self.cipher.output_len(self.direction, len)?;
+        let first_index =
+            u32::try_from(index * frames as u64).map_err(|_| match self.direction {
+                Direction::Seal => StreamError::Invalid("the stream has too many frames"),
+                Direction::Open => StreamError::Tampered,
+            })?;
+        let output = &mut output[..out_len];
+        self.cipher
+            .run_into(self.direction, input, output, first_index, last)?;
+        self.output
+            .write_all_at(output, self.output_start + index * batch_out as u64)
+            .map_err(|e| StreamError::Io(format!("writing the output: {e}")))?;
+        Ok((len, out_len))
     }
 }
 
@@ -1295,5 +1630,208 @@ mod tests {
         .unwrap();
         feed(&mut encryptor, plaintext);
         encryptor.finish().unwrap()
+    }
+
+    /// A file holding `bytes`, read back from the start.
+    fn file_with(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> File {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        File::open(path).unwrap()
+    }
+
+    /// Encrypts `plaintext` file to file with [`FileEncryptor`] (the fixed message id).
+    fn encrypt_file(plaintext: &[u8], frame_len: u32) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let input = file_with(&dir, "plain", plaintext);
+        let context: EncryptionContext = [("tenant", "42")].into_iter().collect();
+        let wrapped = vec![WrappedKey {
+            key_arn: ARN.into(),
+            blob: vec![0xb0; 10],
+        }];
+        let out_path = dir.path().join("sealed");
+        let encryptor =
+            FileEncryptor::with_message_id(&key(), &context, wrapped, frame_len, message_id())
+                .unwrap();
+        let mut seen = 0;
+        let len = encryptor
+            .encrypt_file(&input, &File::create(&out_path).unwrap(), &mut |done| {
+                assert!(done >= seen, "progress never goes back");
+                seen = done;
+            })
+            .unwrap();
+        assert_eq!(len, plaintext.len() as u64);
+        assert_eq!(seen, len, "progress ends at the input's length");
+        std::fs::read(out_path).unwrap()
+    }
+
+    /// Decrypts `stream` file to file with [`Decryptor::decrypt_file`].
+    fn decrypt_file(stream: &[u8], data_key: &[u8; 32]) -> Result<Vec<u8>, StreamError> {
+        let dir = tempfile::tempdir().unwrap();
+        let input = file_with(&dir, "sealed", stream);
+        let (header, raw) = Header::read(&mut &input)?;
+        let decryptor = Decryptor::new(io::empty(), &header, &raw, data_key)?;
+        let out_path = dir.path().join("plain");
+        let written =
+            decryptor.decrypt_file(&input, &File::create(&out_path).unwrap(), &mut |_| {})?;
+        let plaintext = std::fs::read(out_path).unwrap();
+        assert_eq!(written, plaintext.len() as u64);
+        Ok(plaintext)
+    }
+
+    #[test]
+    fn files_at_offsets_are_the_streams_byte_for_byte() {
+        // Across frame and batch boundaries (a batch is 1 MiB of plaintext), with frames of 16
+        // bytes (the fixed vector's), of 4 KiB, and of several MiB (one frame per batch).
+        let cases: &[(u32, &[usize])] = &[
+            (16, &[0, 1, 15, 16, 17, 44, 100]),
+            (
+                4096,
+                &[4095, 4096, 4097, (1 << 20) - 1, 1 << 20, (1 << 20) + 1],
+            ),
+            (4096, &[(3 << 20) + 12_345]),
+            (3 << 20, &[(3 << 20) + 1, 7 << 20]),
+        ];
+        for &(frame_len, lengths) in cases {
+            for &len in lengths {
+                let plaintext: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+                let by_stream = encrypt(&plaintext, frame_len, message_id());
+                let by_file = encrypt_file(&plaintext, frame_len);
+                assert!(by_file == by_stream, "{frame_len}/{len}: same bytes");
+                let opened = decrypt_file(&by_stream, &key()).unwrap();
+                assert!(opened == plaintext, "{frame_len}/{len}: round trip");
+            }
+        }
+        assert_eq!(hex(&encrypt_file(PLAINTEXT, 16)), VECTOR);
+    }
+
+    #[test]
+    fn files_at_offsets_detect_every_kind_of_tampering() {
+        let plaintext: Vec<u8> = (0..(3 << 20) + 12_345)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let stream = encrypt(&plaintext, 4096, message_id());
+        let header_len = Header::read(&mut stream.as_slice()).unwrap().1.len();
+        let sealed = 4096 + 16;
+        let frame = |i: usize| header_len + i * sealed;
+        let frames = (stream.len() - header_len).div_ceil(sealed);
+        let tampered = |bytes: &[u8], what: &str| {
+            assert_eq!(
+                decrypt_file(bytes, &key()),
+                Err(StreamError::Tampered),
+                "{what}"
+            );
+        };
+        for at in [
+            frame(0) + 3,
+            frame(300) - 1,
+            frame(700) + 9,
+            stream.len() - 1,
+        ] {
+            let mut flipped = stream.clone();
+            flipped[at] ^= 0x01;
+            tampered(&flipped, &format!("a bit flipped at {at}"));
+        }
+        // Truncated at frame boundaries (in the first batch, at a batch boundary, before the
+        // last frame), inside a frame, and into the tag of the last frame.
+        for cut in [frame(1), frame(256), frame(512), frame(frames - 1)] {
+            tampered(&stream[..cut], &format!("cut at {cut}"));
+        }
+        for cut in [frame(3) + 100, stream.len() - 1, frame(frames - 1) + 15] {
+            tampered(&stream[..cut], &format!("cut at {cut}"));
+        }
+        tampered(&stream[..header_len], "no frame at all");
+        // Two frames of different batches swapped; a frame repeated; a frame appended.
+        let mut swapped = stream.clone();
+        swapped[frame(10)..frame(11)].copy_from_slice(&stream[frame(300)..frame(301)]);
+        swapped[frame(300)..frame(301)].copy_from_slice(&stream[frame(10)..frame(11)]);
+        tampered(&swapped, "frames swapped");
+        let mut repeated = stream[..frame(5)].to_vec();
+        repeated.extend_from_slice(&stream[frame(4)..]);
+        tampered(&repeated, "a frame repeated");
+        let mut longer = stream.clone();
+        longer.extend_from_slice(&stream[frame(0)..frame(1)]);
+        tampered(&longer, "a frame appended");
+        // A header altered where the commitment does not cover it (a wrapped blob): its hash is
+        // every frame's AAD.
+        let mut header_altered = stream.clone();
+        header_altered[header_len - 33] ^= 0x01;
+        tampered(&header_altered, "the header altered");
+        // A wrong data key fails at the commitment, before any frame.
+        let mut other = key();
+        other[0] ^= 1;
+        assert_eq!(decrypt_file(&stream, &other), Err(StreamError::WrongKey));
+    }
+
+    #[test]
+    fn a_file_must_be_as_long_as_declared_and_a_decryptor_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = file_with(&dir, "plain", &[5u8; 1000]);
+        let out = File::create(dir.path().join("out")).unwrap();
+        for (declared, why) in [
+            (999, "more plaintext than declared"),
+            (1001, "less plaintext than declared"),
+        ] {
+            let wrapped = vec![WrappedKey {
+                key_arn: ARN.into(),
+                blob: vec![1],
+            }];
+            let mut encryptor =
+                FileEncryptor::new(&key(), &EncryptionContext::new(), wrapped, 4096).unwrap();
+            encryptor.declare_plaintext_len(declared);
+            assert_eq!(
+                encryptor.encrypt_file(&input, &out, &mut |_| {}),
+                Err(StreamError::Invalid(why))
+            );
+        }
+        // A decryptor that already handed out plaintext does not start over from a file.
+        let stream = encrypt(&[5u8; 10_000], 4096, message_id());
+        let mut reader = stream.as_slice();
+        let (header, raw) = Header::read(&mut reader).unwrap();
+        let mut decryptor = Decryptor::new(reader, &header, &raw, &key()).unwrap();
+        decryptor.read_exact(&mut [0u8; 10]).unwrap();
+        let sealed = file_with(&dir, "sealed", &stream);
+        assert!(matches!(
+            decryptor.decrypt_file(&sealed, &out, &mut |_| {}),
+            Err(StreamError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn an_input_file_that_changes_size_while_it_is_read_fails() {
+        // The caller's thread reports progress after each batch it did: the file is changed
+        // from there, in the middle of the run.
+        let plaintext = vec![9u8; (4 << 20) + 100];
+        let changes: [(&str, fn(&File, u64)); 2] = [
+            ("grown", |file, len| file.set_len(len + 1).unwrap()),
+            ("shrunk", |file, _| file.set_len(1 << 20).unwrap()),
+        ];
+        for (what, change) in changes {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("plain");
+            std::fs::write(&path, &plaintext).unwrap();
+            let input = File::open(&path).unwrap();
+            let writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            let out = File::create(dir.path().join("out")).unwrap();
+            let wrapped = vec![WrappedKey {
+                key_arn: ARN.into(),
+                blob: vec![1],
+            }];
+            let encryptor =
+                FileEncryptor::new(&key(), &EncryptionContext::new(), wrapped, 4096).unwrap();
+            let mut changed = false;
+            let result = encryptor.encrypt_file(&input, &out, &mut |_| {
+                if !changed {
+                    change(&writer, plaintext.len() as u64);
+                    changed = true;
+                }
+            });
+            assert_eq!(
+                result,
+                Err(StreamError::Io(
+                    "the input changed size while it was read".into()
+                )),
+                "{what}"
+            );
+        }
     }
 }

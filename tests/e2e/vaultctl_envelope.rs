@@ -307,12 +307,29 @@ async fn a_few_mib_round_trip_with_the_default_frame_size() {
         .success();
     assert!(sandbox.read("big.out") == plaintext);
 
+    // File to file, batches of 16 frames are read, opened and written by several threads: a
+    // frame altered in a later batch, two frames of different batches swapped, or a cut at a
+    // batch boundary still fail the whole file.
+    let mut flipped = ciphertext.clone();
+    flipped[layout.frames[40].start + 7] ^= 0x20;
+    assert_refused(&sandbox, "flipped", &flipped, 1, "does not verify");
+    let mut swapped = ciphertext.clone();
+    let (a, b) = (layout.frames[3].clone(), layout.frames[35].clone());
+    swapped[a.clone()].copy_from_slice(&ciphertext[b.clone()]);
+    swapped[b].copy_from_slice(&ciphertext[a]);
+    assert_refused(&sandbox, "swapped", &swapped, 1, "does not verify");
+    let cut = &ciphertext[..layout.frames[32].start];
+    assert_refused(&sandbox, "cut", cut, 1, "does not verify");
+
     let encrypt = [&["encrypt", "--key-id", &key_id][..], &context].concat();
     let run = sandbox.root_stdin(&encrypt, &plaintext);
     let piped = run.success().stdout;
     let run = sandbox.root_stdin(&[&["decrypt"][..], &context].concat(), &piped);
     assert!(run.success().stdout == plaintext);
-    assert_eq!(entries(sandbox.home.path()), ["big", "big.out", "big.vlt"]);
+    assert_eq!(
+        entries(sandbox.home.path()),
+        ["big", "big.out", "big.vlt", "cut", "flipped", "swapped"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

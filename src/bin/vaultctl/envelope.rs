@@ -271,6 +271,8 @@ struct Input {
     name: String,
     /// The size, when the input is a regular file.
     len: Option<u64>,
+    /// A regular file's own handle, read at offsets when the output is a file too.
+    file: Option<File>,
 }
 
 impl Input {
@@ -296,10 +298,18 @@ impl Input {
         if metadata.is_dir() {
             return Err(usage(format!("cannot read {name}: it is a directory")));
         }
+        let regular = match metadata.is_file() {
+            true => Some(
+                file.try_clone()
+                    .map_err(|e| usage(format!("cannot read {name}: {e}")))?,
+            ),
+            false => None,
+        };
         Ok(Self {
             reader: BufReader::with_capacity(BUFFER_LEN, Box::new(file)),
             name,
             len: metadata.is_file().then_some(metadata.len()),
+            file: regular,
         })
     }
 
@@ -308,6 +318,7 @@ impl Input {
             reader: BufReader::with_capacity(BUFFER_LEN, Box::new(io::stdin().lock())),
             name: "stdin".to_string(),
             len: None,
+            file: None,
         }
     }
 }
@@ -602,6 +613,18 @@ async fn encrypt(
     no_progress: bool,
 ) -> Result<(), CliError> {
     let out_name = output.name();
+    let output = match (input.file.take(), input.len, output) {
+        (Some(input_file), Some(len), Output::File { temp, file }) => {
+            let files = FilePair {
+                input: input_file,
+                len,
+                output: file,
+                temp,
+            };
+            return encrypt_file(envelope, request, &input.name, files, no_progress).await;
+        }
+        (_, _, output) => output,
+    };
     // Once the header is out, a failure leaves a stream on stdout that does not decrypt.
     let incomplete = match output {
         Output::Stdout => "; the encrypted stream written to stdout is incomplete",
@@ -637,6 +660,42 @@ async fn encrypt(
         .into_inner()
         .map_err(|e| write_error(e.into_error()))?;
     sink.finish(temp).map_err(write_error)?;
+    progress.clear();
+    Ok(())
+}
+
+/// A regular file to encrypt into a file: its handle, the output's and its temporary file.
+struct FilePair {
+    input: File,
+    /// The length INPUT had when it was opened (the stream checks that it keeps it).
+    len: u64,
+    output: File,
+    temp: TempFile,
+}
+
+/// `encrypt` from a regular file to a file: at offsets, on every core.
+async fn encrypt_file(
+    envelope: &Envelope,
+    request: &EncryptRequest,
+    in_name: &str,
+    files: FilePair,
+    no_progress: bool,
+) -> Result<(), CliError> {
+    let out_name = files.temp.target().display().to_string();
+    let len = files.len;
+    let encryptor = envelope
+        .file_encryptor(len, request)
+        .await
+        .map_err(|e| encrypt_error(e, &out_name))?;
+    let mut progress = Progress::new("encrypting", Some(len), no_progress);
+    encryptor
+        .encrypt_file(&files.input, &files.output, &mut |done| {
+            progress.update(done)
+        })
+        .map_err(|e| CliError::Other(format!("cannot encrypt {in_name} to {out_name}: {e}")))?;
+    Sink::File(files.output)
+        .finish(Some(files.temp))
+        .map_err(|e| CliError::Other(format!("cannot write {out_name}: {e}")))?;
     progress.clear();
     Ok(())
 }
@@ -692,6 +751,24 @@ async fn decrypt(
     }
     let (sink, temp) = output.split();
     let mut progress = Progress::new("decrypting", input.len, no_progress);
+    if let (Some(file), Sink::File(out)) = (&input.file, &sink) {
+        // A file to a file: at offsets, on every core; the target appears only once all of it
+        // verified.
+        let header_len = count.get();
+        decryptor
+            .decrypt_file(file, out, &mut |done| progress.update(header_len + done))
+            .map_err(|e| match e {
+                StreamError::Io(message) => CliError::Other(format!(
+                    "cannot decrypt {in_name} to {out_name}: {message}; nothing was written to \
+                     {out_name}"
+                )),
+                other => unverified(&other, &format!("; nothing was written to {out_name}")),
+            })?;
+        sink.finish(temp)
+            .map_err(|e| CliError::Other(format!("cannot write {out_name}: {e}")))?;
+        progress.clear();
+        return Ok(());
+    }
     // Each batch goes out as soon as it verified (to stdout, flushed at once).
     let mut out = Drain {
         sink,
@@ -753,13 +830,20 @@ fn frame_error(
         Some(StreamError::Io(message)) => {
             CliError::Other(format!("cannot read {in_name}: {message}{tail}"))
         }
-        Some(StreamError::Invalid(why)) => {
+        Some(other) => unverified(other, &tail),
+        None => CliError::Other(format!("cannot read {in_name}: {error}{tail}")),
+    }
+}
+
+/// How frames that do not verify are reported (exit 1); `tail` says what became of the output.
+fn unverified(error: &StreamError, tail: &str) -> CliError {
+    match error {
+        StreamError::Invalid(why) => {
             CliError::Unverified(format!("the encrypted stream does not verify: {why}{tail}"))
         }
-        Some(_) => CliError::Unverified(format!(
+        _ => CliError::Unverified(format!(
             "the encrypted stream does not verify: it was altered, truncated or extended{tail}"
         )),
-        None => CliError::Other(format!("cannot read {in_name}: {error}{tail}")),
     }
 }
 
