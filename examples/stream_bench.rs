@@ -4,11 +4,14 @@
 //!
 //! - `aead`: `aes-gcm` sealing (and opening) 64 KiB buffers in memory on one thread: the ceiling.
 //! - `copy`: the same file copied with no crypto: the I/O floor.
-//! - `library`: `vaultd::crypto::stream` file → file (a fixed data key, no server), with
-//!   `Encryptor::write_from` and `Decryptor::write_to`.
-//! - `vaultctl`: `vaultctl encrypt` / `vaultctl decrypt` file → file, as child processes against an
-//!   in-process vaultd on 127.0.0.1:0 (one GenerateDataKey, one Decrypt), with the child's peak
-//!   resident memory (VmHWM, polled from /proc).
+//! - `memory`: `vaultd::crypto::stream` memory to memory (`Encryptor`, `Decryptor`).
+//! - `file`: the same, file → file through `Encryptor::write_from` and `Decryptor::write_to`
+//!   (the streaming path, as for pipes).
+//! - `offsets`: file → file at offsets on every core (`FileEncryptor`, `Decryptor::decrypt_file`).
+//! - `vaultctl`: `vaultctl encrypt` / `vaultctl decrypt` file → file (which take the offsets path),
+//!   as child processes against an in-process vaultd on 127.0.0.1:0 (one GenerateDataKey, one
+//!   Decrypt), with the child's peak resident memory (VmHWM, polled from /proc); a 64 MiB file
+//!   once, then the input for as many rounds as the others.
 //!
 //! The input is `--size-mib` MiB of pseudo-random bytes written to a temporary directory
 //! (`--dir`, default the system's), hashed as it is written; every decryption is hashed and
@@ -212,13 +215,14 @@ fn main() {
     }
 
     if wants("vaultctl") {
-        vaultctl_rows(dir.path(), &input, size, &digest);
+        vaultctl_rows(dir.path(), &input, size, &digest, args.rounds);
     }
 }
 
-/// `vaultctl encrypt` and `decrypt` file → file against an in-process vaultd, on a 64 MiB file and
-/// on the full input, with the child's peak resident memory.
-fn vaultctl_rows(dir: &Path, input: &Path, size: u64, digest: &[u8; 32]) {
+/// `vaultctl encrypt` and `decrypt` file → file against an in-process vaultd, on a 64 MiB file once
+/// and on the full input for `rounds` rounds (the AEAD measured before each command), with the
+/// child's peak resident memory.
+fn vaultctl_rows(dir: &Path, input: &Path, size: u64, digest: &[u8; 32], rounds: u32) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (_vault, endpoint) = runtime.block_on(common::start_server(&dir.join("data")));
     let key_id = runtime.block_on(async {
@@ -276,13 +280,13 @@ fn vaultctl_rows(dir: &Path, input: &Path, size: u64, digest: &[u8; 32]) {
         let mut from = File::open(input).unwrap().take(64 << 20);
         std::io::copy(&mut from, &mut File::create(&small).unwrap()).unwrap();
     }
-    for (label, path, bytes) in [
-        ("64 MiB", &small, 64u64 << 20),
-        ("input", &input.to_path_buf(), size),
-    ] {
+    let mut ratios = (Vec::new(), Vec::new());
+    let rows = std::iter::once(("64 MiB", small.as_path(), 64u64 << 20))
+        .chain((0..rounds).map(|_| ("input", input, size)));
+    for (label, path, bytes) in rows {
         let sealed = dir.join("vaultctl.vlte");
         let opened = dir.join("vaultctl.out");
-        let aead = aead_rate(256 << 20);
+        let aead_seal = aead_rate(256 << 20).0;
         let (enc, enc_kib) = run(&[
             "encrypt",
             "--key-id",
@@ -291,6 +295,7 @@ fn vaultctl_rows(dir: &Path, input: &Path, size: u64, digest: &[u8; 32]) {
             "-o",
             sealed.to_str().unwrap(),
         ]);
+        let aead_open = aead_rate(256 << 20).1;
         let (dec, dec_kib) = run(&[
             "decrypt",
             sealed.to_str().unwrap(),
@@ -303,17 +308,30 @@ fn vaultctl_rows(dir: &Path, input: &Path, size: u64, digest: &[u8; 32]) {
         std::fs::remove_file(&sealed).unwrap();
         std::fs::remove_file(&opened).unwrap();
         let rate = |d: Duration| bytes as f64 / (1 << 20) as f64 / d.as_secs_f64();
+        if label == "input" {
+            ratios.0.push(rate(enc) / aead_seal);
+            ratios.1.push(rate(dec) / aead_open);
+        }
         println!(
             "vaultctl  {label:>7}: encrypt {:>7.0} MiB/s ({:.2} of aead seal), peak RSS {:>3} MiB   \
              decrypt {:>7.0} MiB/s ({:.2} of aead open), peak RSS {:>3} MiB",
             rate(enc),
-            rate(enc) / aead.0,
+            rate(enc) / aead_seal,
             enc_kib / 1024,
             rate(dec),
-            rate(dec) / aead.1,
+            rate(dec) / aead_open,
             dec_kib / 1024
         );
     }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    println!(
+        "vaultctl medians of the ratios to the AEAD (input): encrypt {:.2}, decrypt {:.2}",
+        median(&mut ratios.0),
+        median(&mut ratios.1)
+    );
     std::fs::remove_file(&small).unwrap();
 }
 
