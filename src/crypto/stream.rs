@@ -125,38 +125,9 @@ fn nonce(index: u32, last: bool) -> [u8; 12] {
     nonce
 }
 
-/// A new stream's header (encoded) and the cipher of its frames.
-fn sealing(
-    data_key: &[u8; 32],
-    context: &EncryptionContext,
-    wrapped_keys: Vec<WrappedKey>,
-    frame_len: u32,
-    message_id: [u8; 32],
-) -> Result<(Vec<u8>, FrameCipher), StreamError> {
-    if !FRAME_LEN.contains(&frame_len) {
-        return Err(StreamError::Invalid("the frame length is out of range"));
-    }
-    if !(1..=MAX_WRAPPED_KEYS).contains(&wrapped_keys.len()) {
-        return Err(StreamError::Invalid("a stream needs 1 to 16 wrapped keys"));
-    }
-    let (k_data, commitment) = derive(data_key, &message_id);
-    let header = Header {
-        message_id,
-        frame_len,
-        canonical_context: context
-            .canonical()
-            .map_err(|_| StreamError::Invalid("the encryption context is too large"))?,
-        context: context.clone(),
-        wrapped_keys,
-        commitment,
-    };
-    let encoded = header.encode()?;
-    let cipher = FrameCipher {
-        cipher: Aes256Gcm::new((&*k_data).into()),
-        aad: Sha256::digest(&encoded).into(),
-        frame_len: frame_len as usize,
-    };
-    Ok((encoded, cipher))
+/// A random message id for a new stream.
+fn new_message_id() -> Result<[u8; 32], StreamError> {
+    super::random_array::<32>().map_err(|_| StreamError::Io("no randomness".into()))
 }
 
 /// The cipher of the frames of a stream whose header was read, if `data_key` is the one its
@@ -642,29 +613,14 @@ impl<W: Write> Encryptor<W> {
         wrapped_keys: Vec<WrappedKey>,
         frame_len: u32,
     ) -> Result<Self, StreamError> {
-        let message_id =
-            super::random_array::<32>().map_err(|_| StreamError::Io("no randomness".into()))?;
-        Self::with_message_id(
-            inner,
-            data_key,
-            context,
-            wrapped_keys,
-            frame_len,
-            message_id,
-        )
+        let message = FileEncryptor::new(data_key, context, wrapped_keys, frame_len)?;
+        Self::start(inner, message)
     }
 
-    fn with_message_id(
-        mut inner: W,
-        data_key: &[u8; 32],
-        context: &EncryptionContext,
-        wrapped_keys: Vec<WrappedKey>,
-        frame_len: u32,
-        message_id: [u8; 32],
-    ) -> Result<Self, StreamError> {
-        let (encoded, cipher) = sealing(data_key, context, wrapped_keys, frame_len, message_id)?;
-        inner.write_all(&encoded)?;
-        let mut engine = Engine::new(cipher, Direction::Seal);
+    /// Writes the header of `message` and takes its frame cipher.
+    fn start(mut inner: W, message: FileEncryptor) -> Result<Self, StreamError> {
+        inner.write_all(&message.header)?;
+        let mut engine = Engine::new(message.cipher, Direction::Seal);
         Ok(Self {
             inner,
             pending: engine.buffer(),
@@ -1065,7 +1021,8 @@ impl<R: Read> Decryptor<R> {
 /// exactly what an [`Encryptor`] writes. Batches of frames are read, sealed and written at their
 /// offsets by every core at once, each thread doing all three for its batch, so that the reads,
 /// the AEAD and the writes of different batches overlap with nothing handed between threads;
-/// memory stays at two batch buffers per thread.
+/// memory stays at two batch buffers per thread. (It is also how an [`Encryptor`] starts: a new
+/// message's header and frame key.)
 pub struct FileEncryptor {
     header: Vec<u8>,
     cipher: FrameCipher,
@@ -1081,9 +1038,13 @@ impl FileEncryptor {
         wrapped_keys: Vec<WrappedKey>,
         frame_len: u32,
     ) -> Result<Self, StreamError> {
-        let message_id =
-            super::random_array::<32>().map_err(|_| StreamError::Io("no randomness".into()))?;
-        Self::with_message_id(data_key, context, wrapped_keys, frame_len, message_id)
+        Self::with_message_id(
+            data_key,
+            context,
+            wrapped_keys,
+            frame_len,
+            new_message_id()?,
+        )
     }
 
     fn with_message_id(
@@ -1093,7 +1054,29 @@ impl FileEncryptor {
         frame_len: u32,
         message_id: [u8; 32],
     ) -> Result<Self, StreamError> {
-        let (header, cipher) = sealing(data_key, context, wrapped_keys, frame_len, message_id)?;
+        if !FRAME_LEN.contains(&frame_len) {
+            return Err(StreamError::Invalid("the frame length is out of range"));
+        }
+        if !(1..=MAX_WRAPPED_KEYS).contains(&wrapped_keys.len()) {
+            return Err(StreamError::Invalid("a stream needs 1 to 16 wrapped keys"));
+        }
+        let (k_data, commitment) = derive(data_key, &message_id);
+        let header = Header {
+            message_id,
+            frame_len,
+            canonical_context: context
+                .canonical()
+                .map_err(|_| StreamError::Invalid("the encryption context is too large"))?,
+            context: context.clone(),
+            wrapped_keys,
+            commitment,
+        }
+        .encode()?;
+        let cipher = FrameCipher {
+            cipher: Aes256Gcm::new((&*k_data).into()),
+            aad: Sha256::digest(&header).into(),
+            frame_len: frame_len as usize,
+        };
         Ok(Self {
             header,
             cipher,
@@ -1314,15 +1297,10 @@ mod tests {
             key_arn: ARN.into(),
             blob: vec![0xb0; 10],
         }];
-        let mut encryptor = Encryptor::with_message_id(
-            Vec::new(),
-            &key(),
-            &context,
-            wrapped,
-            frame_len,
-            message_id,
-        )
-        .unwrap();
+        let message =
+            FileEncryptor::with_message_id(&key(), &context, wrapped, frame_len, message_id)
+                .unwrap();
+        let mut encryptor = Encryptor::start(Vec::new(), message).unwrap();
         // Odd-sized writes: framing must not depend on how the input arrives.
         for chunk in plaintext.chunks(7) {
             encryptor.write_all(chunk).unwrap();
@@ -1619,8 +1597,7 @@ mod tests {
             key_arn: ARN.into(),
             blob: vec![1],
         }];
-        let mut encryptor = Encryptor::with_message_id(
-            Vec::new(),
+        let message = FileEncryptor::with_message_id(
             &key(),
             &EncryptionContext::new(),
             wrapped,
@@ -1628,6 +1605,7 @@ mod tests {
             message_id(),
         )
         .unwrap();
+        let mut encryptor = Encryptor::start(Vec::new(), message).unwrap();
         feed(&mut encryptor, plaintext);
         encryptor.finish().unwrap()
     }
