@@ -83,6 +83,12 @@ pub enum StreamError {
     Tampered,
     #[error("{0}")]
     Io(String),
+    /// The input file could not be read at an offset (files at offsets only).
+    #[error("cannot read the input: {0}")]
+    Read(String),
+    /// The output file could not be written at an offset (files at offsets only).
+    #[error("cannot write the output: {0}")]
+    Write(String),
     #[error("{0}")]
     Invalid(&'static str),
 }
@@ -99,7 +105,9 @@ impl From<io::Error> for StreamError {
 impl From<StreamError> for io::Error {
     fn from(err: StreamError) -> Self {
         match err {
-            StreamError::Io(message) => io::Error::other(message),
+            StreamError::Io(message) | StreamError::Read(message) | StreamError::Write(message) => {
+                io::Error::other(message)
+            }
             other => io::Error::new(io::ErrorKind::InvalidData, other),
         }
     }
@@ -998,7 +1006,7 @@ impl<R: Read> Decryptor<R> {
                 "a decryptor already read from cannot decrypt a file",
             ));
         }
-        let len = input.metadata()?.len();
+        let len = file_len(input)?;
         let run = FileRun {
             cipher: &self.engine.cipher,
             direction: Direction::Open,
@@ -1013,6 +1021,7 @@ impl<R: Read> Decryptor<R> {
         };
         let written = run.run(progress)?;
         unchanged(input, len)?;
+        set_len(output, written)?;
         Ok(written)
     }
 }
@@ -1097,19 +1106,18 @@ impl FileEncryptor {
         output: &File,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, StreamError> {
-        let len = input.metadata()?.len();
-        match self.declared {
-            Some(declared) if declared < len => {
-                return Err(StreamError::Invalid("more plaintext than declared"));
-            }
-            Some(declared) if declared > len => {
-                return Err(StreamError::Invalid("less plaintext than declared"));
-            }
-            _ => {}
+        let len = file_len(input)?;
+        if let Some(declared) = self.declared
+            && declared != len
+        {
+            // Declared from the file's size a moment before, most likely.
+            return Err(StreamError::Read(format!(
+                "it is {len} bytes long, not the {declared} declared"
+            )));
         }
         output
             .write_all_at(&self.header, 0)
-            .map_err(|e| StreamError::Io(format!("writing the output: {e}")))?;
+            .map_err(|e| StreamError::Write(e.to_string()))?;
         let run = FileRun {
             cipher: &self.cipher,
             direction: Direction::Seal,
@@ -1119,21 +1127,44 @@ impl FileEncryptor {
             output,
             output_start: self.header.len() as u64,
         };
-        run.run(progress)?;
+        let written = run.run(progress)?;
         unchanged(input, len)?;
+        set_len(output, self.header.len() as u64 + written)?;
         Ok(len)
     }
 }
 
-/// Fails if `input` is no longer `len` bytes long: it changed while it was read (a file being
-/// appended to), so what was read may not be what the caller meant.
+/// Why a file was not read whole: its size changed during the run, or it never held what its
+/// size said (special files such as those of /proc say 0).
+const NOT_ITS_SIZE: &str = "it changed size while it was read, or its size is not its length";
+
+fn file_len(input: &File) -> Result<u64, StreamError> {
+    Ok(input
+        .metadata()
+        .map_err(|e| StreamError::Read(e.to_string()))?
+        .len())
+}
+
+/// Fails unless `input` is still `len` bytes long and ends there: what was read is then all of
+/// it (not a file being appended to, nor one whose size is not its length).
 fn unchanged(input: &File, len: u64) -> Result<(), StreamError> {
-    if input.metadata()?.len() != len {
-        return Err(StreamError::Io(
-            "the input changed size while it was read".into(),
-        ));
+    let more = loop {
+        match input.read_at(&mut [0u8; 1], len) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => break other.map_err(|e| StreamError::Read(e.to_string()))?,
+        }
+    };
+    if more != 0 || file_len(input)? != len {
+        return Err(StreamError::Read(NOT_ITS_SIZE.into()));
     }
     Ok(())
+}
+
+/// Cuts `output` at `len`: a file that held more before ends where the message does.
+fn set_len(output: &File, len: u64) -> Result<(), StreamError> {
+    output
+        .set_len(len)
+        .map_err(|e| StreamError::Write(e.to_string()))
 }
 
 /// One file sealed or opened at offsets: its batches are claimed in turn by up to one thread per
@@ -1147,6 +1178,18 @@ struct FileRun<'a> {
     input_len: u64,
     output: &'a File,
     output_start: u64,
+}
+
+/// Stops the other threads of a run when this one panics (the panic then reaches the caller when
+/// the scope ends).
+struct StopOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// What the threads of a [`FileRun`] share.
@@ -1174,12 +1217,21 @@ impl FileRun<'_> {
     /// Runs every batch; returns the bytes written.
     fn run(&self, progress: &mut dyn FnMut(u64)) -> Result<u64, StreamError> {
         let (batch_in, batch_out, _) = self.batch_sizes();
-        let batches = match self.direction {
-            // Even an empty stream has its (empty) last frame.
-            Direction::Seal => self.input_len.div_ceil(batch_in as u64).max(1),
-            Direction::Open if self.input_len == 0 => return Err(StreamError::Tampered),
-            Direction::Open => self.input_len.div_ceil(batch_in as u64),
+        // As many frames as a stream may have (their count is a u32, as the streaming path
+        // counts it), and at least one: even an empty stream has its (empty) last frame.
+        let frames = match self.direction {
+            Direction::Seal => self.input_len.div_ceil(self.cipher.frame_len as u64).max(1),
+            Direction::Open => self
+                .input_len
+                .div_ceil((self.cipher.frame_len + TAG_LEN) as u64),
         };
+        if frames == 0 || frames > u64::from(u32::MAX) {
+            return Err(match self.direction {
+                Direction::Seal => StreamError::Invalid("the stream has too many frames"),
+                Direction::Open => StreamError::Tampered,
+            });
+        }
+        let batches = self.input_len.div_ceil(batch_in as u64).max(1);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let by_memory = (IN_FLIGHT_BYTES / (batch_in + batch_out)).max(1);
         let threads = cores
@@ -1220,6 +1272,7 @@ impl FileRun<'_> {
         };
         let mut input = Zeroizing::new(vec![0u8; in_cap]);
         let mut output = Zeroizing::new(vec![0u8; out_cap]);
+        let _stop_on_panic = StopOnPanic(&shared.stop);
         while !shared.stop.load(Ordering::Relaxed) {
             let index = shared.next_batch.fetch_add(1, Ordering::Relaxed);
             if index >= batches {
@@ -1259,10 +1312,8 @@ impl FileRun<'_> {
         self.input
             .read_exact_at(input, self.input_start + offset)
             .map_err(|e| match e.kind() {
-                io::ErrorKind::UnexpectedEof => {
-                    StreamError::Io("the input changed size while it was read".into())
-                }
-                _ => StreamError::Io(format!("reading the input: {e}")),
+                io::ErrorKind::UnexpectedEof => StreamError::Read(NOT_ITS_SIZE.into()),
+                _ => StreamError::Read(e.to_string()),
             })?;
         let out_len = self.cipher.output_len(self.direction, len)?;
         let first_index =
@@ -1275,7 +1326,7 @@ impl FileRun<'_> {
             .run_into(self.direction, input, output, first_index, last)?;
         self.output
             .write_all_at(output, self.output_start + index * batch_out as u64)
-            .map_err(|e| StreamError::Io(format!("writing the output: {e}")))?;
+            .map_err(|e| StreamError::Write(e.to_string()))?;
         Ok((len, out_len))
     }
 }
@@ -1667,7 +1718,12 @@ mod tests {
                 &[4095, 4096, 4097, (1 << 20) - 1, 1 << 20, (1 << 20) + 1],
             ),
             (4096, &[(3 << 20) + 12_345]),
+            // Frames that do not divide a batch: batches of 1,048 and of 15 frames.
+            (1000, &[(2 << 20) + 7]),
+            (65_537, &[(2 << 20) + 65_537]),
             (3 << 20, &[(3 << 20) + 1, 7 << 20]),
+            // The largest frames: one per batch, one thread.
+            (16 << 20, &[(16 << 20) + 5]),
         ];
         for &(frame_len, lengths) in cases {
             for &len in lengths {
@@ -1714,7 +1770,13 @@ mod tests {
         for cut in [frame(1), frame(256), frame(512), frame(frames - 1)] {
             tampered(&stream[..cut], &format!("cut at {cut}"));
         }
-        for cut in [frame(3) + 100, stream.len() - 1, frame(frames - 1) + 15] {
+        // A stub shorter than a tag right after a batch boundary, too.
+        for cut in [
+            frame(3) + 100,
+            frame(256) + 5,
+            stream.len() - 1,
+            frame(frames - 1) + 15,
+        ] {
             tampered(&stream[..cut], &format!("cut at {cut}"));
         }
         tampered(&stream[..header_len], "no frame at all");
@@ -1745,10 +1807,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let input = file_with(&dir, "plain", &[5u8; 1000]);
         let out = File::create(dir.path().join("out")).unwrap();
-        for (declared, why) in [
-            (999, "more plaintext than declared"),
-            (1001, "less plaintext than declared"),
-        ] {
+        for declared in [999, 1001] {
             let wrapped = vec![WrappedKey {
                 key_arn: ARN.into(),
                 blob: vec![1],
@@ -1758,7 +1817,9 @@ mod tests {
             encryptor.declare_plaintext_len(declared);
             assert_eq!(
                 encryptor.encrypt_file(&input, &out, &mut |_| {}),
-                Err(StreamError::Invalid(why))
+                Err(StreamError::Read(format!(
+                    "it is 1000 bytes long, not the {declared} declared"
+                )))
             );
         }
         // A decryptor that already handed out plaintext does not start over from a file.
@@ -1802,11 +1863,121 @@ mod tests {
             });
             assert_eq!(
                 result,
-                Err(StreamError::Io(
-                    "the input changed size while it was read".into()
-                )),
+                Err(StreamError::Read(NOT_ITS_SIZE.into())),
                 "{what}"
             );
         }
+    }
+
+    #[test]
+    fn more_frames_than_a_stream_may_have_are_refused_before_anything_is_read() {
+        // Sparse files: 2^32 frames of 16 bytes, one more than the u32 frame count allows (the
+        // streaming path refuses them too).
+        let dir = tempfile::tempdir().unwrap();
+        let plain = File::create(dir.path().join("plain")).unwrap();
+        plain.set_len((1 << 32) * 16).unwrap();
+        let out = File::create(dir.path().join("out")).unwrap();
+        let wrapped = vec![WrappedKey {
+            key_arn: ARN.into(),
+            blob: vec![1],
+        }];
+        let encryptor = FileEncryptor::new(&key(), &EncryptionContext::new(), wrapped, 16).unwrap();
+        assert_eq!(
+            encryptor.encrypt_file(
+                &File::open(dir.path().join("plain")).unwrap(),
+                &out,
+                &mut |_| {}
+            ),
+            Err(StreamError::Invalid("the stream has too many frames"))
+        );
+        let stream = encrypt(b"", 16, message_id());
+        let sealed_path = dir.path().join("sealed");
+        std::fs::write(&sealed_path, &stream).unwrap();
+        let sealed = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&sealed_path)
+            .unwrap();
+        let (header, raw) = Header::read(&mut &sealed).unwrap();
+        sealed.set_len(raw.len() as u64 + (1 << 32) * 32).unwrap();
+        let decryptor = Decryptor::new(io::empty(), &header, &raw, &key()).unwrap();
+        assert_eq!(
+            decryptor.decrypt_file(&sealed, &out, &mut |_| {}),
+            Err(StreamError::Tampered)
+        );
+    }
+
+    #[test]
+    fn a_file_whose_size_is_not_its_length_is_refused() {
+        // /proc's files say 0 bytes whatever they hold.
+        let dir = tempfile::tempdir().unwrap();
+        let out = File::create(dir.path().join("out")).unwrap();
+        let wrapped = vec![WrappedKey {
+            key_arn: ARN.into(),
+            blob: vec![1],
+        }];
+        let encryptor =
+            FileEncryptor::new(&key(), &EncryptionContext::new(), wrapped, 4096).unwrap();
+        let proc_file = File::open("/proc/self/status").unwrap();
+        assert_eq!(proc_file.metadata().unwrap().len(), 0);
+        assert_eq!(
+            encryptor.encrypt_file(&proc_file, &out, &mut |_| {}),
+            Err(StreamError::Read(NOT_ITS_SIZE.into()))
+        );
+        // A stream that grows while it is decrypted.
+        let stream = encrypt(&vec![3u8; 3 << 20], 4096, message_id());
+        let sealed_path = dir.path().join("sealed");
+        std::fs::write(&sealed_path, &stream).unwrap();
+        let sealed = File::open(&sealed_path).unwrap();
+        let appender = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&sealed_path)
+            .unwrap();
+        let (header, raw) = Header::read(&mut &sealed).unwrap();
+        let decryptor = Decryptor::new(io::empty(), &header, &raw, &key()).unwrap();
+        let mut grown = false;
+        let result = decryptor.decrypt_file(&sealed, &out, &mut |_| {
+            if !grown {
+                (&appender).write_all(b"more").unwrap();
+                grown = true;
+            }
+        });
+        assert_eq!(result, Err(StreamError::Read(NOT_ITS_SIZE.into())));
+    }
+
+    #[test]
+    fn an_output_file_that_was_longer_ends_where_the_message_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let plaintext = vec![4u8; 100_000];
+        let input = file_with(&dir, "plain", &plaintext);
+        let out_path = dir.path().join("out");
+        std::fs::write(&out_path, vec![0xee; 1 << 20]).unwrap();
+        let out = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&out_path)
+            .unwrap();
+        let message = FileEncryptor::with_message_id(
+            &key(),
+            &EncryptionContext::new(),
+            vec![WrappedKey {
+                key_arn: ARN.into(),
+                blob: vec![1],
+            }],
+            4096,
+            message_id(),
+        )
+        .unwrap();
+        message.encrypt_file(&input, &out, &mut |_| {}).unwrap();
+        let sealed = std::fs::read(&out_path).unwrap();
+        assert_eq!(decrypt(&sealed, &key()).unwrap(), plaintext);
+
+        std::fs::write(&out_path, vec![0xee; 1 << 20]).unwrap();
+        let sealed_file = file_with(&dir, "sealed", &sealed);
+        let (header, raw) = Header::read(&mut &sealed_file).unwrap();
+        let decryptor = Decryptor::new(io::empty(), &header, &raw, &key()).unwrap();
+        decryptor
+            .decrypt_file(&sealed_file, &out, &mut |_| {})
+            .unwrap();
+        assert!(std::fs::read(&out_path).unwrap() == plaintext);
     }
 }

@@ -269,7 +269,7 @@ struct Input {
     reader: BufReader<Box<dyn Read>>,
     /// For messages: the path, or "stdin".
     name: String,
-    /// The size, when the input is a regular file.
+    /// The size, when the input is a regular file that says it is not empty.
     len: Option<u64>,
     /// A regular file's own handle, read at offsets when the output is a file too.
     file: Option<File>,
@@ -298,7 +298,10 @@ impl Input {
         if metadata.is_dir() {
             return Err(usage(format!("cannot read {name}: it is a directory")));
         }
-        let regular = match metadata.is_file() {
+        // A regular file of size 0 is read as a stream: special files such as those of /proc
+        // say 0 whatever they hold (an empty file is one empty frame either way).
+        let sized = metadata.is_file() && metadata.len() > 0;
+        let regular = match sized {
             true => Some(
                 file.try_clone()
                     .map_err(|e| usage(format!("cannot read {name}: {e}")))?,
@@ -308,7 +311,7 @@ impl Input {
         Ok(Self {
             reader: BufReader::with_capacity(BUFFER_LEN, Box::new(file)),
             name,
-            len: metadata.is_file().then_some(metadata.len()),
+            len: sized.then_some(metadata.len()),
             file: regular,
         })
     }
@@ -692,7 +695,16 @@ async fn encrypt_file(
         .encrypt_file(&files.input, &files.output, &mut |done| {
             progress.update(done)
         })
-        .map_err(|e| CliError::Other(format!("cannot encrypt {in_name} to {out_name}: {e}")))?;
+        .map_err(|e| match e {
+            StreamError::Write(message) => {
+                CliError::Other(format!("cannot write {out_name}: {message}"))
+            }
+            StreamError::Invalid(message) => CliError::Usage(message.into()),
+            StreamError::Read(message) | StreamError::Io(message) => {
+                CliError::Other(format!("cannot read {in_name}: {message}"))
+            }
+            other => CliError::Other(format!("cannot encrypt {in_name}: {other}")),
+        })?;
     Sink::File(files.output)
         .finish(Some(files.temp))
         .map_err(|e| CliError::Other(format!("cannot write {out_name}: {e}")))?;
@@ -758,9 +770,11 @@ async fn decrypt(
         decryptor
             .decrypt_file(file, out, &mut |done| progress.update(header_len + done))
             .map_err(|e| match e {
-                StreamError::Io(message) => CliError::Other(format!(
-                    "cannot decrypt {in_name} to {out_name}: {message}; nothing was written to \
-                     {out_name}"
+                StreamError::Write(message) => {
+                    CliError::Other(format!("cannot write {out_name}: {message}"))
+                }
+                StreamError::Read(message) | StreamError::Io(message) => CliError::Other(format!(
+                    "cannot read {in_name}: {message}; nothing was written to {out_name}"
                 )),
                 other => unverified(&other, &format!("; nothing was written to {out_name}")),
             })?;
