@@ -31,6 +31,9 @@ const DEV_ROOT_KEY_FILE: &str = "root.key";
 #[derive(Parser, Debug)]
 #[command(name = "vaultd", version, about, long_about = None)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Address to serve gRPC on.
     #[arg(long, env = "VAULTD_LISTEN", default_value = DEFAULT_LISTEN)]
     listen: SocketAddr,
@@ -77,8 +80,29 @@ struct Args {
     log: tracing::Level,
 }
 
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Ask a running vaultd whether it serves (gRPC health, grpc.health.v1 Check) and exit 0 if it
+    /// does, 1 if not: a container HEALTHCHECK for images with no shell.
+    Healthcheck {
+        /// The vaultd to ask, as http://HOST:PORT. Default: the --listen address (VAULTD_LISTEN),
+        /// with an unspecified address (0.0.0.0, ::) asked on loopback.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Seconds to wait for the answer, connecting included.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=60))]
+        timeout: u64,
+    },
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::Healthcheck { endpoint, timeout }) = &args.command {
+        let endpoint = endpoint
+            .clone()
+            .unwrap_or_else(|| client_endpoint(args.listen));
+        return healthcheck(&endpoint, std::time::Duration::from_secs(*timeout));
+    }
     tracing_subscriber::fmt()
         .with_max_level(args.log)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -89,6 +113,61 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("vaultd: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `vaultd healthcheck`: one health check; SERVING exits 0, anything else (an error, no answer
+/// in time, another status) exits 1 with the reason on stderr.
+fn healthcheck(endpoint: &str, timeout: std::time::Duration) -> ExitCode {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let check = async {
+        let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
+            .map_err(|e| format!("--endpoint {endpoint}: {e}"))?
+            .connect()
+            .await
+            .map_err(|e| format!("cannot connect to {endpoint}: {e}"))?;
+        let response = HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .map_err(|status| {
+                format!(
+                    "{endpoint} answered {:?}: {}",
+                    status.code(),
+                    status.message()
+                )
+            })?;
+        Ok::<_, String>(response.into_inner().status())
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("vaultd healthcheck: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime
+        .block_on(async { tokio::time::timeout(timeout, check).await })
+        .unwrap_or_else(|_| Err(format!("no answer from {endpoint} within {timeout:?}")));
+    match result {
+        Ok(ServingStatus::Serving) => {
+            println!("vaultd at {endpoint}: SERVING");
+            ExitCode::SUCCESS
+        }
+        Ok(status) => {
+            eprintln!("vaultd healthcheck: {endpoint} is {}", status.as_str_name());
+            ExitCode::FAILURE
+        }
+        Err(message) => {
+            eprintln!("vaultd healthcheck: {message}");
             ExitCode::FAILURE
         }
     }

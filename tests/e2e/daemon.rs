@@ -446,3 +446,47 @@ async fn key_material_and_secrets_never_sit_on_disk_in_the_clear() {
     );
     assert!(!contains(b"needle-plaintext"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthcheck_exits_0_for_a_serving_vaultd_and_1_for_none() {
+    let vault_dir = KeyedDataDir::new();
+    let mut daemon = Daemon::start(&vault_dir.args(), &FIXED_CREDS).unwrap();
+    let healthcheck = |args: &[&str], env: &[(&str, &str)]| {
+        let output = std::process::Command::new(vaultd_bin())
+            .arg("healthcheck")
+            .args(args)
+            .env_remove("VAULTD_LISTEN")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let endpoint = format!("http://{}", daemon.addr);
+    let (code, stdout, _) = healthcheck(&["--endpoint", &endpoint], &[]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("SERVING"), "{stdout}");
+    // The default is the --listen address (here from the environment, as in a container), an
+    // unspecified one asked on loopback.
+    let listen = format!("0.0.0.0:{}", daemon.addr.port());
+    let (code, _, stderr) = healthcheck(&[], &[("VAULTD_LISTEN", &listen)]);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    // Nobody there: a port that was just free.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (code, _, stderr) = healthcheck(&["--endpoint", &format!("http://{free}")], &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+    let (code, _, stderr) = healthcheck(&["--endpoint", "not a url"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("--endpoint"), "{stderr}");
+    assert!(daemon.signal("TERM").success());
+    let (code, _, _) = healthcheck(&["--endpoint", &endpoint], &[]);
+    assert_eq!(code, Some(1), "a stopped vaultd is not healthy");
+}
