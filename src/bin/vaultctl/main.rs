@@ -43,6 +43,7 @@ mod input;
 mod kms;
 mod outfile;
 mod output;
+mod progress;
 mod secretsmanager;
 mod ssm;
 mod sts;
