@@ -470,7 +470,11 @@ async fn a_deleted_event_is_found() {
 async fn swapped_events_are_found() {
     let (server, _) = server_with_events(6).await;
     let mut db = open_db(&server);
-    let tx = db.transaction().unwrap();
+    // Immediate: the write lock up front (waiting out the audit writer), not an upgrade of a
+    // read snapshot that a concurrent audit write makes stale ("database is locked" at once).
+    let tx = db
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
     let row = |sequence: i64| -> (String, Vec<u8>) {
         tx.query_row(
             "SELECT body, hash FROM audit_events WHERE sequence = ?1",
