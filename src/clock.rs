@@ -115,6 +115,66 @@ pub fn parse_basic_iso8601(s: &str) -> Option<SystemTime> {
     Some(from_millis(secs.checked_mul(1000)?))
 }
 
+/// Parses an RFC 3339 time (`2024-05-01T12:00:00Z`, `2024-05-01T14:00:00.5+02:00`) into Unix
+/// seconds and nanoseconds; anything else is `None`.
+pub fn parse_rfc3339_parts(text: &str) -> Option<(i64, i32)> {
+    let text = text.trim();
+    if !text.is_ascii() || text.len() < 20 {
+        return None;
+    }
+    let (d, rest) = text.split_at(19);
+    let b = d.as_bytes();
+    if (b[4], b[7], b[13], b[16]) != (b'-', b'-', b':', b':') || !b"Tt ".contains(&b[10]) {
+        return None;
+    }
+    // The basic form the request signatures use has the range checks.
+    let basic = format!(
+        "{}{}{}T{}{}{}Z",
+        &d[0..4],
+        &d[5..7],
+        &d[8..10],
+        &d[11..13],
+        &d[14..16],
+        &d[17..19]
+    );
+    let (mut seconds, _) = to_unix_parts(parse_basic_iso8601(&basic)?);
+    let (nanos, zone) = match rest.strip_prefix('.') {
+        Some(fraction) => {
+            let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return None;
+            }
+            let padded = format!("{:0<9}", &fraction[..digits.min(9)]);
+            (padded.parse().ok()?, &fraction[digits..])
+        }
+        None => (0, rest),
+    };
+    match zone.as_bytes() {
+        [b'Z' | b'z'] => {}
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]
+            if [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()) =>
+        {
+            let digit = |c: &u8| i64::from(c - b'0');
+            let (hours, minutes) = (digit(h1) * 10 + digit(h2), digit(m1) * 10 + digit(m2));
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let offset = hours * 3600 + minutes * 60;
+            seconds -= if *sign == b'+' { offset } else { -offset };
+        }
+        _ => return None,
+    }
+    Some((seconds, nanos))
+}
+
+/// [`parse_rfc3339_parts`] as a `SystemTime`, to the millisecond (as times are stored).
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let (seconds, nanos) = parse_rfc3339_parts(text)?;
+    Some(from_millis(
+        seconds.checked_mul(1000)? + i64::from(nanos / 1_000_000),
+    ))
+}
+
 fn days_in_month(y: i64, m: i64) -> i64 {
     match m {
         2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,

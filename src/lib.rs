@@ -38,6 +38,7 @@ pub mod paging;
 pub mod params;
 pub mod pb;
 pub mod secrets;
+pub mod seed;
 pub mod server;
 pub mod store;
 pub mod vault;

@@ -75,6 +75,11 @@ struct Args {
     #[arg(long, env = "VAULTD_ROTATION_HOOK_HOSTS", value_delimiter = ',')]
     rotation_hook_host: Vec<String>,
 
+    /// A seed file (YAML: vaultd's format or local-kms's seed.yaml) applied at every start:
+    /// what it names and the vault lacks is created; nothing that exists is changed.
+    #[arg(long, env = "VAULTD_SEED")]
+    seed: Option<PathBuf>,
+
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, env = "VAULTD_LOG", default_value = "info")]
     log: tracing::Level,
@@ -181,6 +186,13 @@ fn start(args: Args) -> Result<(), String> {
         (None, false) => ThrottleConfig::aws_defaults(),
     };
     let root_key = root_key(&args)?;
+    // Read before anything is opened: a seed that does not parse stops the start at once.
+    let seed = args
+        .seed
+        .as_deref()
+        .map(vaultd::seed::Seed::read)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     // Bind before opening the vault: a busy port stops us before anything is written, and the
     // credentials file can name the real address.
     let listener = std::net::TcpListener::bind(args.listen)
@@ -210,6 +222,15 @@ fn start(args: Args) -> Result<(), String> {
         },
     })
     .map_err(|e| e.to_string())?;
+    if let (Some(seed), Some(path)) = (seed, &args.seed) {
+        let report = seed
+            .apply(&vault)
+            .map_err(|e| format!("seed file {}: {e}", path.display()))?;
+        for created in &report.created {
+            tracing::debug!("seed: created {created}");
+        }
+        tracing::info!("seed file {}: {}", path.display(), report.summary());
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

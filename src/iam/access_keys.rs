@@ -23,6 +23,38 @@ impl Iam {
         })
     }
 
+    /// An access key with the id and secret a seed file gives it, for fixed dev credentials.
+    /// Returns whether it was created; one of that id that is another user's or has another
+    /// secret is an error, never overwritten.
+    pub fn seed_access_key(&self, user_name: &str, credentials: &Credentials) -> Result<bool> {
+        credentials.validate().map_err(Error::validation)?;
+        let user = self.user(user_name)?;
+        let _guard = self.lock();
+        match self.store.access_key(&credentials.access_key_id)? {
+            None => {
+                self.insert_access_key(&user.record, credentials)?;
+                Ok(true)
+            }
+            Some(existing) => {
+                let same = existing.user_id == user.record.id
+                    && self.open_secret(&existing).is_ok_and(|secret| {
+                        subtle::ConstantTimeEq::ct_eq(
+                            secret.as_bytes(),
+                            credentials.secret_access_key.as_bytes(),
+                        )
+                        .into()
+                    });
+                match same {
+                    true => Ok(false),
+                    false => Err(Error::validation(format!(
+                        "the access key {} exists with another user or another secret",
+                        credentials.access_key_id
+                    ))),
+                }
+            }
+        }
+    }
+
     /// A user's access keys, oldest first (IAM pages them; two fit on any page).
     pub fn list_access_keys(
         &self,

@@ -53,7 +53,7 @@ pub struct Rotation {
     pub rotation_type: RotationType,
 }
 
-fn validate_description(description: &str) -> Result<()> {
+pub(super) fn validate_description(description: &str) -> Result<()> {
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(Error::validation(format!(
             "1 validation error detected: Value at 'description' failed to satisfy constraint: \

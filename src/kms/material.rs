@@ -66,6 +66,10 @@ impl Material {
         Ok(Material::Symmetric(Key256::generate()?))
     }
 
+    pub(super) fn from_private(private: PrivateKey) -> Self {
+        Self::asymmetric(private)
+    }
+
     fn asymmetric(private: PrivateKey) -> Self {
         let public = private.public_key();
         let public_der = public.to_der();

@@ -17,6 +17,7 @@ mod import;
 mod lifecycle;
 mod material;
 mod ops;
+mod seed;
 mod services;
 mod tags;
 
@@ -45,8 +46,9 @@ pub use asymmetric::{
 };
 pub use fields::{EncryptedDocument, FieldsResult, MAX_DOCUMENT, MAX_ENCRYPTED_DOCUMENT};
 pub use import::{ImportParameters, ImportedMaterial};
-pub use lifecycle::{CreateKeyInput, Rotation, RotationStatus};
+pub use lifecycle::{CreateKeyInput, DEFAULT_ROTATION_PERIOD_DAYS, Rotation, RotationStatus};
 pub use ops::{DataKey, Decrypted, Encrypted, ReEncrypted};
+pub use seed::{SeedKey, SeedMaterial, SeedRotation, Seeded};
 
 /// A key's metadata with its ARN, as DescribeKey shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -131,7 +131,7 @@ pub struct OpenedVersion {
 }
 
 /// CreateSecret's input.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct CreateSecretInput {
     pub name: String,
     pub client_request_token: Option<String>,

@@ -490,3 +490,90 @@ async fn healthcheck_exits_0_for_a_serving_vaultd_and_1_for_none() {
     let (code, _, _) = healthcheck(&["--endpoint", &endpoint], &[]);
     assert_eq!(code, Some(1), "a stopped vaultd is not healthy");
 }
+
+const SEED_KEY_ID: &str = "6f7b3c1e-2a9d-4a55-9b7e-0c1d2e3f4a5b";
+const SEED_APP_KEY_ID: &str = "AKIASEEDEDAPPKEY2345";
+const SEED_APP_SECRET: &str = "seededAppSecret/0123456789abcdefghijklmn";
+
+fn seed_file(dir: &Path, backing_key: &str) -> String {
+    let path = dir.join("seed.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+Keys:
+  - KeyId: {SEED_KEY_ID}
+    Description: app data
+    BackingKeys: [{backing_key}]
+Aliases:
+  - {{AliasName: alias/app, TargetKeyId: {SEED_KEY_ID}}}
+Users:
+  - UserName: app
+    AccessKeys: [{{AccessKeyId: {SEED_APP_KEY_ID}, SecretAccessKey: {SEED_APP_SECRET}}}]
+    Policies:
+      - PolicyName: app
+        PolicyDocument: {{Version: "2012-10-17", Statement: [{{Effect: Allow, Action: ["kms:Encrypt", "kms:Decrypt", "ssm:GetParameter"], Resource: "*"}}]}}
+Parameters:
+  - {{Name: /app/greeting, Type: SecureString, Value: seeded hello, KeyId: alias/app}}
+"#
+        ),
+    )
+    .unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_seed_file_is_applied_at_every_start_and_its_fixed_credentials_work() {
+    let vault_dir = KeyedDataDir::new();
+    let key = "5cdaead27fe7da2de47945d73cd6d79e36494e73802f3cd3869f1d2cb0b5d7a9";
+    let seed = seed_file(vault_dir._dir.path(), key);
+    let args = [&vault_dir.args()[..], &["--seed", &seed]].concat();
+    let mut daemon = Daemon::start(&args, &FIXED_CREDS).unwrap();
+    assert!(daemon.log().contains("created 6,"), "{}", daemon.log());
+    let app = daemon.client(vaultd::client::StaticCredentials::new(
+        SEED_APP_KEY_ID,
+        SEED_APP_SECRET,
+        None,
+    ));
+    let blob = encrypt(&app, "alias/app", b"for the seeded key", &[]).await;
+    let parameter = app
+        .get_parameter(pb::GetParameterRequest {
+            name: "/app/greeting".into(),
+            with_decryption: true,
+        })
+        .await
+        .unwrap()
+        .parameter
+        .unwrap();
+    assert_eq!(parameter.value, "seeded hello");
+    assert!(daemon.signal("TERM").success());
+
+    // Again: nothing is created twice, and what the key sealed still opens.
+    let mut daemon = Daemon::start(&args, &FIXED_CREDS).unwrap();
+    assert!(daemon.log().contains("created 0,"), "{}", daemon.log());
+    let app = daemon.client(vaultd::client::StaticCredentials::new(
+        SEED_APP_KEY_ID,
+        SEED_APP_SECRET,
+        None,
+    ));
+    assert_eq!(
+        decrypt(&app, &blob, &[]).await.unwrap(),
+        b"for the seeded key"
+    );
+    assert!(daemon.signal("TERM").success());
+
+    // The same key id with other material stops the start, naming it and not the material.
+    let other = "614e645267556b58703273357638792f423f4528472b4b6250655368566d5971";
+    let seed = seed_file(vault_dir._dir.path(), other);
+    let args = [&vault_dir.args()[..], &["--seed", &seed]].concat();
+    let stderr = refused(&args, &FIXED_CREDS);
+    assert!(
+        stderr.contains(SEED_KEY_ID) && stderr.contains("other material"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&other[..16]), "{stderr}");
+    // A seed that does not parse stops it before the vault is touched.
+    std::fs::write(&seed, "Keys:\n  - KeyId: not-a-uuid\n").unwrap();
+    let stderr = refused(&args, &FIXED_CREDS);
+    assert!(stderr.contains("Keys[0] (not-a-uuid)"), "{stderr}");
+}

@@ -607,53 +607,7 @@ pub fn timestamp(text: &str) -> Result<prost_types::Timestamp, String> {
         let seconds = text.parse().map_err(|_| invalid())?;
         return Ok(prost_types::Timestamp { seconds, nanos: 0 });
     }
-    if !text.is_ascii() || text.len() < 20 {
-        return Err(invalid());
-    }
-    let (date_time, rest) = text.split_at(19);
-    let b = date_time.as_bytes();
-    if (b[4], b[7], b[13], b[16]) != (b'-', b'-', b':', b':') || !b"Tt ".contains(&b[10]) {
-        return Err(invalid());
-    }
-    // The library parses the basic form the request signatures use, with range checks.
-    let d = date_time;
-    let basic = format!(
-        "{}{}{}T{}{}{}Z",
-        &d[0..4],
-        &d[5..7],
-        &d[8..10],
-        &d[11..13],
-        &d[14..16],
-        &d[17..19]
-    );
-    let utc = vaultd::clock::parse_basic_iso8601(&basic).ok_or_else(invalid)?;
-    let (mut seconds, _) = vaultd::clock::to_unix_parts(utc);
-    let (nanos, zone) = match rest.strip_prefix('.') {
-        Some(fraction) => {
-            let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 {
-                return Err(invalid());
-            }
-            let padded = format!("{:0<9}", &fraction[..digits.min(9)]);
-            (padded.parse().map_err(|_| invalid())?, &fraction[digits..])
-        }
-        None => (0, rest),
-    };
-    match zone.as_bytes() {
-        [b'Z' | b'z'] => {}
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]
-            if [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()) =>
-        {
-            let digit = |c: &u8| i64::from(c - b'0');
-            let (hours, minutes) = (digit(h1) * 10 + digit(h2), digit(m1) * 10 + digit(m2));
-            if hours > 23 || minutes > 59 {
-                return Err(invalid());
-            }
-            let offset = hours * 3600 + minutes * 60;
-            seconds -= if *sign == b'+' { offset } else { -offset };
-        }
-        _ => return Err(invalid()),
-    }
+    let (seconds, nanos) = vaultd::clock::parse_rfc3339_parts(text).ok_or_else(invalid)?;
     Ok(prost_types::Timestamp { seconds, nanos })
 }
 

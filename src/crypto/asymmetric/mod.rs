@@ -256,6 +256,47 @@ impl PrivateKey {
         Ok(Self(inner))
     }
 
+    /// Reads a PEM private key of any spec vaultd has, telling the spec from the key (RSA modulus
+    /// size, or the P-256 curve): PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1
+    /// (`EC PRIVATE KEY`), unencrypted. Seed files carry keys this way, as local-kms's do.
+    pub fn from_pem(pem: &str) -> Result<Self, Error> {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        const UNREADABLE: Error = Error::InvalidInput(
+            "the PEM private key is not an unencrypted PKCS#8, PKCS#1 (RSA) or SEC1 (EC) key of \
+             RSA 2048/3072/4096 or ECC NIST P-256",
+        );
+        let (label, der) =
+            pem_rfc7468::decode_vec(pem.trim().as_bytes()).map_err(|_| UNREADABLE)?;
+        let der = Zeroizing::new(der);
+        let rsa = |key: rsa::PrivateKey| {
+            let spec = match key.n().bit_width() {
+                2048 => AsymmetricSpec::Rsa2048,
+                3072 => AsymmetricSpec::Rsa3072,
+                4096 => AsymmetricSpec::Rsa4096,
+                _ => return Err(UNREADABLE),
+            };
+            Ok(Self(PrivateInner::Rsa {
+                spec,
+                key: Box::new(key),
+            }))
+        };
+        match label {
+            "PRIVATE KEY" => match rsa::PrivateKey::from_pkcs8_der(&der) {
+                Ok(key) => rsa(key),
+                Err(_) => p256::ecdsa::SigningKey::from_pkcs8_der(&der)
+                    .map(|key| Self(PrivateInner::P256(key)))
+                    .map_err(|_| UNREADABLE),
+            },
+            "RSA PRIVATE KEY" => {
+                rsa(rsa::PrivateKey::from_pkcs1_der(&der).map_err(|_| UNREADABLE)?)
+            }
+            "EC PRIVATE KEY" => p256::SecretKey::from_sec1_der(&der)
+                .map(|key| Self(PrivateInner::P256(key.into())))
+                .map_err(|_| UNREADABLE),
+            _ => Err(UNREADABLE),
+        }
+    }
+
     /// The PKCS#8 DER encoding, for sealing at rest.
     pub fn to_pkcs8_der(&self) -> Zeroizing<Vec<u8>> {
         let document = match &self.0 {
