@@ -19,7 +19,7 @@
 //!   [`client::envelope`] encrypts files and streams through it, with a data-key cache.
 //! - [`clock`], [`arn`], [`error`] — time as a dependency, ARNs, the domain error.
 //!
-//! Binaries: `src/bin/vaultd.rs` (the daemon) and `src/bin/vaultctl/` (the CLI).
+//! Binaries: `src/bin/vaultd/` (the daemon) and `src/bin/vaultctl/` (the CLI).
 
 #![forbid(unsafe_code)]
 

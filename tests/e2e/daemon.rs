@@ -577,3 +577,84 @@ async fn a_seed_file_is_applied_at_every_start_and_its_fixed_credentials_work() 
     let stderr = refused(&args, &FIXED_CREDS);
     assert!(stderr.contains("Keys[0] (not-a-uuid)"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_file_settings_yield_to_the_environment_and_to_flags() {
+    let vault_dir = KeyedDataDir::new();
+    let config = vault_dir._dir.path().join("vaultd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "# vaultd settings\ndata_dir = {:?}\nroot_key_file = {:?}\nregion = \"eu-west-1\"\n\
+             account_id = \"111122223333\"\nthrottle = \"off\"\n",
+            vault_dir.data.to_str().unwrap(),
+            vault_dir.key_file
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let arn_prefix = |daemon: Daemon| async move {
+        let meta = daemon
+            .client(root_credentials())
+            .create_key(Default::default())
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        meta.arn.split(":key/").next().unwrap().to_string()
+    };
+    // The file alone, through VAULTD_CONFIG.
+    let env = [&FIXED_CREDS[..], &[("VAULTD_CONFIG", config)]].concat();
+    let daemon = Daemon::start(&[], &env).unwrap();
+    assert!(daemon.log().contains("throttle=off"), "{}", daemon.log());
+    assert_eq!(
+        arn_prefix(daemon).await,
+        "arn:aws:kms:eu-west-1:111122223333"
+    );
+    // The environment over the file, a flag over both.
+    let env = [&FIXED_CREDS[..], &[("VAULTD_REGION", "eu-central-1")]].concat();
+    let daemon = Daemon::start(&["--config", config], &env).unwrap();
+    assert_eq!(
+        arn_prefix(daemon).await,
+        "arn:aws:kms:eu-central-1:111122223333"
+    );
+    let daemon = Daemon::start(
+        &[
+            "--config",
+            config,
+            "--region",
+            "ap-south-1",
+            "--account-id",
+            "222233334444",
+        ],
+        &env,
+    )
+    .unwrap();
+    assert_eq!(
+        arn_prefix(daemon).await,
+        "arn:aws:kms:ap-south-1:222233334444"
+    );
+
+    // Bad settings are refused at start, naming the file and the setting.
+    let bad = vault_dir._dir.path().join("bad.toml");
+    for (text, expected) in [
+        ("listen = \"nowhere\"\n", "listen: invalid value 'nowhere'"),
+        ("lissen = \"127.0.0.1:1\"\n", "unknown setting \"lissen\""),
+        ("dev = \"maybe\"\n", "dev: invalid value 'maybe'"),
+        ("region = [\"a\"]\n", "region: takes one value"),
+        ("listen = \n", "TOML parse error at line 1"),
+    ] {
+        std::fs::write(&bad, text).unwrap();
+        let stderr = refused(&["--config", bad.to_str().unwrap()], &FIXED_CREDS);
+        assert!(
+            stderr.contains(&format!("config file {}", bad.display())),
+            "{stderr}"
+        );
+        assert!(stderr.contains(expected), "{text}: {stderr}");
+    }
+    let stderr = refused(&["--config", "/nonexistent/vaultd.toml"], &FIXED_CREDS);
+    assert!(
+        stderr.contains("config file /nonexistent/vaultd.toml"),
+        "{stderr}"
+    );
+}

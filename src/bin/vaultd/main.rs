@@ -8,7 +8,7 @@ use std::{
     sync::Arc,
 };
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use tokio::net::TcpListener;
 use vaultd::{
     arn::{Arns, DEFAULT_ACCOUNT, DEFAULT_REGION},
@@ -22,17 +22,26 @@ use vaultd::{
 };
 use zeroize::Zeroizing;
 
+mod config;
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7730";
 const DEV_ROOT_KEY_FILE: &str = "root.key";
 
 /// A key-management and secrets daemon that speaks AWS KMS semantics over gRPC.
 ///
-/// Every flag can also be set through the environment variable shown.
-#[derive(Parser, Debug)]
+/// Every flag can also be set through the environment variable shown, or in the configuration
+/// file (--config) under its name in snake_case; flags win over the environment, which wins over
+/// the file.
+#[derive(clap::Parser, Debug)]
 #[command(name = "vaultd", version, about, long_about = None)]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
+
+    /// A TOML configuration file whose settings are these flags' names in snake_case
+    /// (listen = "0.0.0.0:7730", data_dir = "/var/lib/vaultd", …).
+    #[arg(long, env = "VAULTD_CONFIG")]
+    config: Option<PathBuf>,
 
     /// Address to serve gRPC on.
     #[arg(long, env = "VAULTD_LISTEN", default_value = DEFAULT_LISTEN)]
@@ -100,8 +109,26 @@ enum Command {
     },
 }
 
+/// The arguments: the configuration file's settings under the environment and flags.
+fn parse_args() -> Result<Args, String> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut command = Args::command();
+    if let Some(path) = config::config_path(&argv) {
+        command = config::apply_file(command, &path)?;
+    }
+    // Bad flags and --help exit here, as clap does.
+    let matches = command.get_matches_from(argv);
+    Args::from_arg_matches(&matches).map_err(|e| e.to_string())
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("vaultd: error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     if let Some(Command::Healthcheck { endpoint, timeout }) = &args.command {
         let endpoint = endpoint
             .clone()
