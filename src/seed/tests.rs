@@ -557,3 +557,35 @@ fn bad_seeds_are_refused_naming_the_entry() {
         "{refused}"
     );
 }
+
+#[test]
+fn the_compose_stacks_example_seed_applies() {
+    let text = include_str!("../../deploy/seed.yaml");
+    let seed = Seed::parse(text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let vault = open(dir.path(), &RootKey::generate().unwrap());
+    let report = seed.apply(&vault).unwrap();
+    assert!(
+        report.extended.is_empty() && report.unchanged == 0,
+        "{report:?}"
+    );
+    assert_eq!(report.created.len(), 9, "{:?}", report.created);
+    // The app user of docker-compose.yml signs in with the seeded key.
+    let compose = include_str!("../../deploy/docker-compose.yml");
+    let app = &seed.users[0].access_keys[0];
+    assert!(compose.contains(&format!("VAULTD_ACCESS_KEY_ID: {}", app.access_key_id)));
+    assert!(compose.contains(&format!(
+        "VAULTD_SECRET_ACCESS_KEY: {}",
+        app.secret_access_key.as_str()
+    )));
+    let (greeting, _) = vault.params.find("/app/greeting").unwrap();
+    assert_eq!(
+        vault
+            .params
+            .open(greeting, String::new(), true)
+            .unwrap()
+            .value
+            .as_str(),
+        "hello from vaultd"
+    );
+}
