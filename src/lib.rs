@@ -33,6 +33,7 @@ pub mod crypto;
 pub mod error;
 pub mod iam;
 pub mod kms;
+pub mod metrics;
 pub mod model;
 pub mod paging;
 pub mod params;

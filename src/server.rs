@@ -11,7 +11,7 @@ use tonic::transport::Server;
 use crate::{
     api::{
         audit_api::AuditApi, auth_layer::AuthLayer, iam_api::IamApi, kms_api::KmsApi,
-        secrets_api::SecretsApi, ssm_api::SsmApi, sts_api::StsApi,
+        metrics_layer::MetricsLayer, secrets_api::SecretsApi, ssm_api::SsmApi, sts_api::StsApi,
     },
     pb::{
         FILE_DESCRIPTOR_SET, audit_server::AuditServer, identity_server::IdentityServer,
@@ -85,6 +85,7 @@ pub async fn run(
     ));
 
     let result = Server::builder()
+        .layer(MetricsLayer::new(vault.metrics.clone()))
         .layer(AuthLayer::new(vault.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)

@@ -78,6 +78,9 @@ pub struct Vault {
     pub clock: Arc<dyn Clock>,
     pub arns: Arns,
     pub data_dir: PathBuf,
+    /// Request counts and latencies, for the metrics endpoint.
+    pub metrics: Arc<crate::metrics::Metrics>,
+
     /// Held for the vault's lifetime: one vaultd per data directory, or the caches would disagree.
     _lock: fs::File,
 }
@@ -143,9 +146,26 @@ impl Vault {
             clock: config.clock,
             arns: config.arns,
             data_dir: config.data_dir,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
             _lock: lock,
         };
         Ok(vault)
+    }
+}
+
+impl Vault {
+    /// The metrics read when scraped: keys by state, the audit queue.
+    pub fn gauges(&self) -> crate::metrics::Gauges {
+        crate::metrics::Gauges {
+            keys_by_state: self.kms.keys_by_state().ok(),
+            audit_queue_depth: self.audit.queue_depth(),
+            audit_healthy: self.audit.is_healthy(),
+        }
+    }
+
+    /// The metrics page, in the Prometheus text format.
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render(&self.gauges())
     }
 }
 

@@ -109,8 +109,11 @@ where
         // The inner service was polled ready, so it is the one that must serve this request.
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
-        let hot = vault.authenticator.authenticate_hot(&signed);
-        Box::pin(async move {
+        // Every log line of this request, here and in the services, carries its id.
+        let request_id = next_request_id();
+        let span = tracing::info_span!("request", request_id = %request_id, rpc = %path);
+        let hot = span.in_scope(|| vault.authenticator.authenticate_hot(&signed));
+        let serve = async move {
             let authenticated = match hot {
                 Some(outcome) => outcome,
                 // Something the check needs is not in memory: look it up where blocking is
@@ -128,12 +131,11 @@ where
                         path = request.uri().path(),
                         "request not authenticated"
                     );
-                    return Ok(super::status(err).into_http());
+                    return Ok(with_request_id(super::status(err).into_http(), &request_id));
                 }
             };
             let action = action_for_method(request.uri().path())
                 .unwrap_or_else(|| request.uri().path().to_string());
-            let request_id = next_request_id();
             let slot =
                 match vault
                     .audit
@@ -144,10 +146,9 @@ where
                         return Ok(with_request_id(super::status(err).into_http(), &request_id));
                     }
                 };
-            if let Err(retry_after) = vault
-                .throttle
-                .check(principal.throttle_key(), RequestClass::of_action(&action))
-            {
+            let class = RequestClass::of_action(&action);
+            if let Err(retry_after) = vault.throttle.check(principal.throttle_key(), class) {
+                vault.metrics.throttled(class);
                 let err = Error::new(
                     ErrorKind::Throttling,
                     format!(
@@ -170,12 +171,19 @@ where
                 slot: Some(slot),
                 note,
             };
-            let response = inner.call(request).await?;
-            Ok(with_request_id(
-                pending.finish(&action, response),
-                &request_id,
-            ))
-        })
+            let response = pending.finish(&action, inner.call(request).await?);
+            tracing::debug!(
+                action = %action,
+                grpc_status = response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("0"),
+                "request served"
+            );
+            Ok(with_request_id(response, &request_id))
+        };
+        Box::pin(tracing::Instrument::instrument(serve, span))
     }
 }
 

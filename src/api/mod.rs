@@ -14,6 +14,7 @@ pub mod call;
 pub mod convert;
 pub mod iam_api;
 pub mod kms_api;
+pub mod metrics_layer;
 pub mod secrets_api;
 pub mod ssm_api;
 pub mod sts_api;
@@ -86,7 +87,9 @@ pub fn code(kind: ErrorKind) -> Code {
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f)
+    // The request's span (its request id) follows the work onto the blocking pool.
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f))
         .await
         .unwrap_or_else(|_| Err(Error::internal("The request was interrupted.")))
 }

@@ -212,6 +212,11 @@ impl Kms {
         Ok(self.view(&record))
     }
 
+    /// How many keys are in each state (for metrics).
+    pub fn keys_by_state(&self) -> Result<Vec<(KeyState, u64)>> {
+        Ok(self.store.count_keys_by_state()?)
+    }
+
     pub fn describe_key(&self, id: Uuid) -> Result<KeyView> {
         Ok(self.view(&self.key(id)?.record))
     }

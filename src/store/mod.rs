@@ -76,6 +76,8 @@ pub trait Store: Send + Sync + 'static {
     fn delete_key(&self, id: Uuid) -> Result<()>;
     /// Keys pending deletion whose deletion date is at or before `now`.
     fn keys_due_for_deletion(&self, now: SystemTime) -> Result<Vec<Uuid>>;
+    /// How many keys are in each state (states without keys are left out).
+    fn count_keys_by_state(&self) -> Result<Vec<(crate::model::KeyState, u64)>>;
     /// Enabled keys whose automatic rotation is due at or before `now`.
     fn keys_due_for_rotation(&self, now: SystemTime) -> Result<Vec<Uuid>>;
 

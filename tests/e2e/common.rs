@@ -347,7 +347,13 @@ impl Daemon {
                     let addr = line
                         .split("vaultd listening on ")
                         .nth(1)
-                        .and_then(|rest| rest.split_whitespace().next())
+                        // Text or JSON lines: the address ends at the first other character.
+                        .and_then(|rest| {
+                            rest.split(|c: char| {
+                                !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
+                            })
+                            .next()
+                        })
                         .and_then(|word| word.parse::<SocketAddr>().ok());
                     log.lock().unwrap().push(line);
                     if let Some(addr) = addr {

@@ -16,6 +16,7 @@ mod identity;
 mod import;
 mod interop;
 mod keys;
+mod operations;
 mod parameters;
 mod rotation;
 mod secrets;

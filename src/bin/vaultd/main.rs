@@ -92,6 +92,22 @@ struct Args {
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, env = "VAULTD_LOG", default_value = "info")]
     log: tracing::Level,
+
+    /// Log format: "pretty" (a line of text per event) or "json" (a JSON object per line).
+    /// Every line a request causes carries its request id.
+    #[arg(long, env = "VAULTD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    log_format: LogFormat,
+
+    /// Address to serve Prometheus metrics on (GET /metrics over HTTP, no credentials), such as
+    /// 127.0.0.1:9730. Off unless set.
+    #[arg(long, env = "VAULTD_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Pretty,
+    Json,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -135,18 +151,49 @@ fn main() -> ExitCode {
             .unwrap_or_else(|| client_endpoint(args.listen));
         return healthcheck(&endpoint, std::time::Duration::from_secs(*timeout));
     }
-    tracing_subscriber::fmt()
-        .with_max_level(args.log)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    init_logging(args.log, args.log_format);
+    let format = args.log_format;
     match start(args) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(message) if format == LogFormat::Json => {
+            tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
         Err(message) => {
             eprintln!("vaultd: error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs to stderr: vaultd's own events at `level`; the libraries' (h2, hyper, tonic) at warn at
+/// most, since at debug they describe frames and headers.
+fn init_logging(level: tracing::Level, format: LogFormat) {
+    use tracing_subscriber::{filter::Targets, fmt, prelude::*};
+    let filter = Targets::new()
+        .with_target("vaultd", level)
+        .with_default(level.min(tracing::Level::WARN));
+    let registry = tracing_subscriber::registry().with(filter);
+    match format {
+        LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_target(false)
+                    .with_writer(std::io::stderr),
+            )
+            .init(),
+        LogFormat::Pretty => registry
+            .with(
+                fmt::layer()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_target(false)
+                    .with_writer(std::io::stderr),
+            )
+            .init(),
     }
 }
 
@@ -226,12 +273,20 @@ fn start(args: Args) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     warn_if_exposed(local);
+    let metrics_listener = args
+        .metrics_listen
+        .map(|addr| {
+            std::net::TcpListener::bind(addr)
+                .map_err(|e| format!("--metrics-listen: cannot listen on {addr}: {e}"))
+        })
+        .transpose()?;
     let root_credentials = match root_credentials_from_env()? {
         Some(creds) => RootCredentials::Fixed(creds),
         None => {
             let data_dir = args.data_dir.clone();
+            let format = args.log_format;
             RootCredentials::Generate(Box::new(move |creds| {
-                announce_root_credentials(&data_dir, creds, &client_endpoint(local))
+                announce_root_credentials(&data_dir, creds, &client_endpoint(local), format)
             }))
         }
     };
@@ -266,25 +321,47 @@ fn start(args: Args) -> Result<(), String> {
     runtime.block_on(async move {
         // Signal handlers go in before anyone can learn the address, so that an early SIGTERM
         // still drains and exits 0 instead of killing the process.
-        let shutdown = shutdown_signal()?;
-        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-        let listener = TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+        let signal = shutdown_signal()?;
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            signal.await;
+            let _ = stop.send(true);
+        });
+        let shutdown = move || {
+            let mut stopping = stopping.clone();
+            async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            }
+        };
+        let vault = Arc::new(vault);
+        let listener = tokio_listener(listener)?;
+        if let Some(metrics_listener) = metrics_listener {
+            let metrics_listener = tokio_listener(metrics_listener)?;
+            let addr = metrics_listener.local_addr().map_err(|e| e.to_string())?;
+            let scraped = vault.clone();
+            tokio::spawn(vaultd::metrics::serve(
+                metrics_listener,
+                move || scraped.render_metrics(),
+                shutdown(),
+            ));
+            tracing::info!("metrics on http://{addr}/metrics");
+        }
         tracing::info!(
             data_dir = %args.data_dir.display(),
             throttle = %throttle,
             "vaultd listening on {local}"
         );
-        server::run(
-            listener,
-            Arc::new(vault),
-            ServerOptions::default(),
-            shutdown,
-        )
-        .await
-        .map_err(|e| format!("server failed: {e}"))?;
+        server::run(listener, vault, ServerOptions::default(), shutdown())
+            .await
+            .map_err(|e| format!("server failed: {e}"))?;
         tracing::info!("vaultd stopped");
         Ok(())
     })
+}
+
+fn tokio_listener(listener: std::net::TcpListener) -> Result<TcpListener, String> {
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    TcpListener::from_std(listener).map_err(|e| e.to_string())
 }
 
 /// Requests are signed but not encrypted in transit until TLS lands: say so when the address is
@@ -316,7 +393,7 @@ fn root_key(args: &Args) -> Result<RootKey, String> {
         (Some(_), Some(_)) => Err("both VAULTD_ROOT_KEY and --root-key-file are set; use one".into()),
         (Some(text), None) => RootKey::from_base64(&text).map_err(|e| format!("VAULTD_ROOT_KEY: {e}")),
         (None, Some(path)) => read_root_key(path),
-        (None, None) if args.dev => dev_root_key(&args.data_dir),
+        (None, None) if args.dev => dev_root_key(&args.data_dir, args.log_format),
         (None, None) => Err(
             "no root key: pass --root-key-file FILE, set VAULTD_ROOT_KEY (base64 of 32 bytes), or use --dev \
              to have one generated in the data directory"
@@ -333,7 +410,7 @@ fn read_root_key(path: &Path) -> Result<RootKey, String> {
     RootKey::from_base64(&text).map_err(|e| format!("root key file {}: {e}", path.display()))
 }
 
-fn dev_root_key(data_dir: &Path) -> Result<RootKey, String> {
+fn dev_root_key(data_dir: &Path, format: LogFormat) -> Result<RootKey, String> {
     use std::{io::Write, os::unix::fs::OpenOptionsExt};
     let path = data_dir.join(DEV_ROOT_KEY_FILE);
     if path.exists() {
@@ -358,6 +435,15 @@ fn dev_root_key(data_dir: &Path) -> Result<RootKey, String> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return read_root_key(&path),
         Err(e) => return Err(write_error(e)),
+    }
+    if format == LogFormat::Json {
+        tracing::warn!(
+            "DEV MODE: generated a root key in {}: anyone who can read that file can read every \
+             secret in this vault; for real data, keep the root key apart from the data \
+             (--root-key-file)",
+            path.display()
+        );
+        return Ok(key);
     }
     eprintln!(
         "\n*** vaultd DEV MODE: generated a root key in {} ***\n\
@@ -396,6 +482,7 @@ fn announce_root_credentials(
     data_dir: &Path,
     creds: &Credentials,
     endpoint: &str,
+    format: LogFormat,
 ) -> Result<(), String> {
     let path = data_dir.join(vault::ROOT_CREDENTIALS_FILE);
     vault::write_private_file(
@@ -403,6 +490,16 @@ fn announce_root_credentials(
         vault::credentials_file_contents(creds, endpoint).as_bytes(),
     )
     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    // JSON lines go to a log collector: the secret stays in the file.
+    if format == LogFormat::Json {
+        tracing::warn!(
+            access_key_id = %creds.access_key_id,
+            "vaultd created the root user; its credentials are in {} (mode 0600). Use root only \
+             to bootstrap; give applications narrow users.",
+            path.display()
+        );
+        return Ok(());
+    }
     eprintln!(
         "\n*** vaultd created the root user. Its credentials are shown once: ***\n\
          access_key_id     = {}\n\

@@ -384,6 +384,25 @@ impl Store for SqliteStore {
         self.query(&sql, params![after, limit as i64], key_row)
     }
 
+    fn count_keys_by_state(&self) -> Result<Vec<(KeyState, u64)>> {
+        self.query_long(
+            "SELECT state, COUNT(*) FROM keys GROUP BY state",
+            [],
+            |row| {
+                let state: String = row.get(0)?;
+                let count: i64 = row.get(1)?;
+                Ok((state, count))
+            },
+        )?
+        .into_iter()
+        .map(|(state, count)| {
+            KeyState::parse(&state)
+                .map(|s| (s, count.max(0) as u64))
+                .ok_or_else(|| Error::Corrupt(format!("unknown key state {state:?}")))
+        })
+        .collect()
+    }
+
     fn update_key(&self, key: &KeyRecord) -> Result<()> {
         self.write(|tx| match write_key_metadata(tx, key)? {
             1 => Ok(()),
