@@ -90,10 +90,15 @@ async fn client_errors_are_never_retried() {
 }
 
 #[test]
-fn https_endpoints_are_refused_rather_than_sent_in_the_clear() {
-    for endpoint in ["https://127.0.0.1:7730", "127.0.0.1:7730", "grpc://x"] {
+fn endpoints_other_than_http_https_and_unix_are_refused() {
+    for endpoint in ["127.0.0.1:7730", "grpc://x", "ftp://127.0.0.1:7730"] {
         let err = Client::connect(ClientConfig::new(endpoint, root_credentials())).unwrap_err();
         assert_eq!(err.code, Code::InvalidArgument, "{endpoint}");
-        assert!(err.message.contains("http://"), "{err}");
+        assert!(err.message.contains("https://"), "{err}");
     }
+    // A CA or client certificate for a plaintext endpoint would promise what it cannot keep.
+    let mut config = ClientConfig::new("http://127.0.0.1:7730", root_credentials());
+    config.tls.ca_pem = Some(b"-----BEGIN CERTIFICATE-----".to_vec());
+    let err = Client::connect(config).unwrap_err();
+    assert!(err.message.contains("not https://"), "{err}");
 }

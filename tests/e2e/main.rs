@@ -22,6 +22,7 @@ mod rotation;
 mod secrets;
 mod sessions;
 mod throttle;
+mod tls;
 mod vaultctl;
 mod vaultctl_asymmetric;
 mod vaultctl_envelope;

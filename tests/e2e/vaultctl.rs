@@ -900,9 +900,14 @@ async fn configuration_problems_exit_253() {
             "invalid endpoint",
         ),
         (
-            "kms list-keys --endpoint-url https://127.0.0.1:1",
+            "kms list-keys --endpoint-url grpc://127.0.0.1:1",
             sandbox.root_env().to_vec(),
             "unsupported endpoint",
+        ),
+        (
+            "kms list-keys --ca-bundle /nonexistent/ca.pem",
+            sandbox.root_env().to_vec(),
+            "--ca-bundle /nonexistent/ca.pem",
         ),
         (
             "kms list-keys",

@@ -113,6 +113,31 @@ struct GlobalArgs {
     #[arg(long, global = true, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     timeout_secs: u64,
 
+    /// For https:// endpoints: the CA certificates (PEM) to trust instead of the system's, as
+    /// AWS CLI's --ca-bundle. Also VAULTD_CA_BUNDLE.
+    #[arg(long, global = true, env = "VAULTD_CA_BUNDLE", value_name = "FILE")]
+    ca_bundle: Option<std::path::PathBuf>,
+
+    /// Mutual TLS: this client certificate (PEM) with --client-key. Also VAULTD_CLIENT_CERT.
+    #[arg(
+        long,
+        global = true,
+        env = "VAULTD_CLIENT_CERT",
+        value_name = "FILE",
+        requires = "client_key"
+    )]
+    client_cert: Option<std::path::PathBuf>,
+
+    /// Mutual TLS: the private key (PEM) of --client-cert. Also VAULTD_CLIENT_KEY.
+    #[arg(
+        long,
+        global = true,
+        env = "VAULTD_CLIENT_KEY",
+        value_name = "FILE",
+        requires = "client_cert"
+    )]
+    client_key: Option<std::path::PathBuf>,
+
     /// Do not retry when vaultd is unavailable or throttles.
     #[arg(long, global = true)]
     no_retry: bool,
@@ -458,6 +483,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     {
         return fields.run_offline();
     }
+    let tls = client_tls(&global)?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let settings = credentials::resolve(&global.credentials, &env).map_err(CliError::Config)?;
     let endpoint = settings.endpoint.clone();
@@ -471,6 +497,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             ..RetryPolicy::default()
         };
     }
+    config.tls = tls;
     let client = Client::connect(config).map_err(|e| CliError::Config(e.message))?;
     let context = Context {
         client,
@@ -480,4 +507,27 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     job.run(&context)
         .await
         .map_err(|e| e.with_endpoint(&endpoint))
+}
+
+/// The TLS files of the command line, read.
+fn client_tls(global: &GlobalArgs) -> Result<vaultd::client::ClientTls, CliError> {
+    let read = |flag: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| CliError::Config(format!("{flag} {}: {e}", path.display())))
+    };
+    let ca_pem = match &global.ca_bundle {
+        Some(path) => Some(read("--ca-bundle", path)?),
+        None => None,
+    };
+    let identity = match (&global.client_cert, &global.client_key) {
+        (Some(cert), Some(key)) => Some((
+            read("--client-cert", cert)?,
+            zeroize::Zeroizing::new(read("--client-key", key)?),
+        )),
+        _ => None,
+    };
+    Ok(vaultd::client::ClientTls {
+        ca_pem,
+        identity,
+        server_name: None,
+    })
 }

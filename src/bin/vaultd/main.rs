@@ -98,6 +98,23 @@ struct Args {
     #[arg(long, env = "VAULTD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     log_format: LogFormat,
 
+    /// TLS: the server's certificate chain (PEM). With --tls-key-file, --listen serves TLS
+    /// only. Certificate, key and client CA are read again on SIGHUP.
+    #[arg(long, env = "VAULTD_TLS_CERT_FILE", requires = "tls_key_file")]
+    tls_cert_file: Option<PathBuf>,
+
+    /// TLS: the private key of --tls-cert-file (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "VAULTD_TLS_KEY_FILE", requires = "tls_cert_file")]
+    tls_key_file: Option<PathBuf>,
+
+    /// Mutual TLS: clients must present a certificate issued by this CA (PEM).
+    #[arg(long, env = "VAULTD_TLS_CLIENT_CA_FILE", requires = "tls_cert_file")]
+    tls_client_ca_file: Option<PathBuf>,
+
+    /// Also serve gRPC on this Unix socket (created 0600: only vaultd's user may connect).
+    #[arg(long, env = "VAULTD_UNIX_SOCKET")]
+    unix_socket: Option<PathBuf>,
+
     /// Address to serve Prometheus metrics on (GET /metrics over HTTP, no credentials), such as
     /// 127.0.0.1:9730. Off unless set.
     #[arg(long, env = "VAULTD_METRICS_LISTEN")]
@@ -115,10 +132,14 @@ enum Command {
     /// Ask a running vaultd whether it serves (gRPC health, grpc.health.v1 Check) and exit 0 if it
     /// does, 1 if not: a container HEALTHCHECK for images with no shell.
     Healthcheck {
-        /// The vaultd to ask, as http://HOST:PORT. Default: the --listen address (VAULTD_LISTEN),
-        /// with an unspecified address (0.0.0.0, ::) asked on loopback.
+        /// The vaultd to ask: http://HOST:PORT, https://HOST:PORT or unix:///PATH. Default: the
+        /// --unix-socket if there is one, else the --listen address (VAULTD_LISTEN; an
+        /// unspecified address, 0.0.0.0 or ::, asked on loopback), over TLS if vaultd serves TLS.
         #[arg(long)]
         endpoint: Option<String>,
+        /// For https: the CA (PEM) that issued vaultd's certificate. Default: the system's.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
         /// Seconds to wait for the answer, connecting included.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=60))]
         timeout: u64,
@@ -145,11 +166,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(Command::Healthcheck { endpoint, timeout }) = &args.command {
-        let endpoint = endpoint
-            .clone()
-            .unwrap_or_else(|| client_endpoint(args.listen));
-        return healthcheck(&endpoint, std::time::Duration::from_secs(*timeout));
+    if let Some(Command::Healthcheck {
+        endpoint,
+        ca_file,
+        timeout,
+    }) = &args.command
+    {
+        let endpoint = endpoint.clone().unwrap_or_else(|| match &args.unix_socket {
+            Some(path) => format!("unix://{}", path.display()),
+            None => client_endpoint(args.listen, args.tls_cert_file.is_some()),
+        });
+        return healthcheck(
+            &endpoint,
+            ca_file.as_deref(),
+            std::time::Duration::from_secs(*timeout),
+        );
     }
     init_logging(args.log, args.log_format);
     let format = args.log_format;
@@ -199,13 +230,25 @@ fn init_logging(level: tracing::Level, format: LogFormat) {
 
 /// `vaultd healthcheck`: one health check; SERVING exits 0, anything else (an error, no answer
 /// in time, another status) exits 1 with the reason on stderr.
-fn healthcheck(endpoint: &str, timeout: std::time::Duration) -> ExitCode {
+fn healthcheck(endpoint: &str, ca_file: Option<&Path>, timeout: std::time::Duration) -> ExitCode {
     use tonic_health::pb::{
         HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
     };
     let check = async {
-        let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
-            .map_err(|e| format!("--endpoint {endpoint}: {e}"))?
+        let mut channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
+            .map_err(|e| format!("--endpoint {endpoint}: {e}"))?;
+        if endpoint.starts_with("https://") {
+            let mut tls = tonic::transport::ClientTlsConfig::new().with_native_roots();
+            if let Some(path) = ca_file {
+                let pem = std::fs::read(path)
+                    .map_err(|e| format!("--ca-file {}: {e}", path.display()))?;
+                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            }
+            channel = channel
+                .tls_config(tls)
+                .map_err(|e| format!("--endpoint {endpoint}: {e}"))?;
+        }
+        let channel = channel
             .connect()
             .await
             .map_err(|e| format!("cannot connect to {endpoint}: {e}"))?;
@@ -269,10 +312,44 @@ fn start(args: Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     // Bind before opening the vault: a busy port stops us before anything is written, and the
     // credentials file can name the real address.
+    let tls = match (&args.tls_cert_file, &args.tls_key_file) {
+        (Some(cert), Some(key)) => Some(
+            server::TlsConfig::load(server::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: args.tls_client_ca_file.clone(),
+            })
+            .map_err(|e| {
+                format!("TLS (--tls-cert-file, --tls-key-file, --tls-client-ca-file): {e}")
+            })?,
+        ),
+        (None, None) if args.tls_client_ca_file.is_some() => {
+            return Err("--tls-client-ca-file needs --tls-cert-file and --tls-key-file".into());
+        }
+        (None, None) => None,
+        _ => return Err("set both --tls-cert-file and --tls-key-file, or neither".into()),
+    };
     let listener = std::net::TcpListener::bind(args.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    warn_if_exposed(local);
+    if tls.is_none() {
+        warn_if_exposed(local);
+    }
+    let unix_listener = args
+        .unix_socket
+        .as_deref()
+        .map(|path| {
+            // Bound later, inside the runtime; checked now so a bad path stops the start early.
+            match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(format!(
+                    "--unix-socket {}: {} is not a directory",
+                    path.display(),
+                    dir.display()
+                )),
+                _ => Ok(path.to_path_buf()),
+            }
+        })
+        .transpose()?;
     let metrics_listener = args
         .metrics_listen
         .map(|addr| {
@@ -285,8 +362,9 @@ fn start(args: Args) -> Result<(), String> {
         None => {
             let data_dir = args.data_dir.clone();
             let format = args.log_format;
+            let tls = tls.is_some();
             RootCredentials::Generate(Box::new(move |creds| {
-                announce_root_credentials(&data_dir, creds, &client_endpoint(local), format)
+                announce_root_credentials(&data_dir, creds, &client_endpoint(local, tls), format)
             }))
         }
     };
@@ -335,6 +413,19 @@ fn start(args: Args) -> Result<(), String> {
         };
         let vault = Arc::new(vault);
         let listener = tokio_listener(listener)?;
+        let mut listeners = vec![match &tls {
+            Some(tls) => server::Listener::Tls(listener, tls.clone()),
+            None => server::Listener::Tcp(listener),
+        }];
+        if let Some(path) = &unix_listener {
+            let unix = server::bind_unix(path)
+                .map_err(|e| format!("--unix-socket {}: {e}", path.display()))?;
+            listeners.push(server::Listener::Unix(unix));
+            tracing::info!("vaultd listening on unix://{}", path.display());
+        }
+        if let Some(tls) = tls.clone() {
+            reload_on_sighup(tls)?;
+        }
         if let Some(metrics_listener) = metrics_listener {
             let metrics_listener = tokio_listener(metrics_listener)?;
             let addr = metrics_listener.local_addr().map_err(|e| e.to_string())?;
@@ -349,11 +440,19 @@ fn start(args: Args) -> Result<(), String> {
         tracing::info!(
             data_dir = %args.data_dir.display(),
             throttle = %throttle,
+            tls = match &tls {
+                Some(tls) if tls.requires_client_certificates() => "mutual",
+                Some(_) => "on",
+                None => "off",
+            },
             "vaultd listening on {local}"
         );
-        server::run(listener, vault, ServerOptions::default(), shutdown())
+        server::serve(listeners, vault, ServerOptions::default(), shutdown())
             .await
             .map_err(|e| format!("server failed: {e}"))?;
+        if let Some(path) = &unix_listener {
+            let _ = std::fs::remove_file(path);
+        }
         tracing::info!("vaultd stopped");
         Ok(())
     })
@@ -364,26 +463,45 @@ fn tokio_listener(listener: std::net::TcpListener) -> Result<TcpListener, String
     TcpListener::from_std(listener).map_err(|e| e.to_string())
 }
 
-/// Requests are signed but not encrypted in transit until TLS lands: say so when the address is
+/// SIGHUP reads the TLS files again; a reload that fails keeps the certificate in use.
+fn reload_on_sighup(tls: server::TlsConfig) -> Result<(), String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup())
+        .map_err(|e| format!("cannot install a signal handler: {e}"))?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate, key and client CA reloaded"),
+                Err(e) => tracing::error!(
+                    "SIGHUP: TLS reload failed, still serving the previous certificate: {e}"
+                ),
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Plaintext gRPC carries signed requests but not encrypted ones: say so when the address is
 /// reachable from other machines.
 fn warn_if_exposed(local: SocketAddr) {
     if !local.ip().is_loopback() {
         tracing::warn!(
             "vaultd serves plaintext gRPC on {local}, which other machines can reach: plaintexts, data \
-             keys and signed requests cross the network in the clear. Listen on 127.0.0.1, or put a \
-             TLS proxy or a private network in front of it."
+             keys and signed requests cross the network in the clear. Serve TLS (--tls-cert-file, \
+             --tls-key-file), listen on 127.0.0.1 or a Unix socket, or keep it on a private network."
         );
     }
 }
 
 /// The endpoint a local client uses to reach `local`: a wildcard address becomes loopback.
-fn client_endpoint(local: SocketAddr) -> String {
+fn client_endpoint(local: SocketAddr, tls: bool) -> String {
     let ip = match local.ip() {
         std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
         std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
         ip => ip,
     };
-    format!("http://{}", SocketAddr::new(ip, local.port()))
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{}", SocketAddr::new(ip, local.port()))
 }
 
 /// The root key from VAULTD_ROOT_KEY, --root-key-file, or (in dev mode) the data directory.

@@ -1,10 +1,13 @@
-//! Assembles the gRPC server: the KeyManagement service behind the authentication layer, health
+//! Assembles the gRPC server: the services behind the metrics and authentication layers, health
 //! (per service) and reflection (v1 and v1alpha, so grpcurl works), plus the periodic maintenance
 //! task (deletion windows, automatic rotation). [`run`] takes any listener and a shutdown future, so
 //! tests start a real server on `127.0.0.1:0`.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
+mod listen;
+
+pub use listen::{Conn, ConnInfo, Listener, TlsConfig, TlsFiles, bind_unix};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 
@@ -40,10 +43,20 @@ impl Default for ServerOptions {
     }
 }
 
-/// Serves `vault` on `listener` until `shutdown` completes, then stops accepting, lets in-flight
-/// requests finish and returns.
+/// Serves `vault` on `listener` (plain TCP) until `shutdown` completes, then stops accepting, lets
+/// in-flight requests finish and returns.
 pub async fn run(
     listener: TcpListener,
+    vault: Arc<Vault>,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    serve(vec![Listener::Tcp(listener)], vault, options, shutdown).await
+}
+
+/// [`run`] on several listeners at once (TCP, TLS, a Unix socket), one server for all.
+pub async fn serve(
+    listeners: Vec<Listener>,
     vault: Arc<Vault>,
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send,
@@ -96,32 +109,27 @@ pub async fn run(
         .add_service(AuditServer::new(AuditApi::new(vault.clone())))
         .add_service(ParameterStoreServer::new(SsmApi::new(vault.clone())))
         .add_service(SecretsManagerServer::new(SecretsApi::new(vault.clone())))
-        // Without TCP_NODELAY a small response can wait ~40 ms for the client's delayed ACK
-        // (Nagle's algorithm): one request in flight then runs at a few dozen per second.
-        .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            async {
-                shutdown.await;
-                health_reporter
-                    .set_not_serving::<KeyManagementServer<KmsApi>>()
-                    .await;
-                health_reporter
-                    .set_not_serving::<IdentityServer<IamApi>>()
-                    .await;
-                health_reporter
-                    .set_not_serving::<SecurityTokenServer<StsApi>>()
-                    .await;
-                health_reporter
-                    .set_not_serving::<AuditServer<AuditApi>>()
-                    .await;
-                health_reporter
-                    .set_not_serving::<ParameterStoreServer<SsmApi>>()
-                    .await;
-                health_reporter
-                    .set_not_serving::<SecretsManagerServer<SecretsApi>>()
-                    .await;
-            },
-        )
+        .serve_with_incoming_shutdown(listen::incoming(listeners), async {
+            shutdown.await;
+            health_reporter
+                .set_not_serving::<KeyManagementServer<KmsApi>>()
+                .await;
+            health_reporter
+                .set_not_serving::<IdentityServer<IamApi>>()
+                .await;
+            health_reporter
+                .set_not_serving::<SecurityTokenServer<StsApi>>()
+                .await;
+            health_reporter
+                .set_not_serving::<AuditServer<AuditApi>>()
+                .await;
+            health_reporter
+                .set_not_serving::<ParameterStoreServer<SsmApi>>()
+                .await;
+            health_reporter
+                .set_not_serving::<SecretsManagerServer<SecretsApi>>()
+                .await;
+        })
         .await;
     // Stop between passes (a pass in progress finishes its writes) and wait, so that nothing
     // of this vault outlives `run`.
