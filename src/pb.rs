@@ -49,6 +49,8 @@ impl std::fmt::Debug for RedactedOpt {
 }
 
 redacted_debug! {
+    CreateBackupResponse { shown: [summary], redacted: [chunk] }
+    RestoreBackupRequest { shown: [sha256], redacted: [chunk] }
     EncryptRequest { shown: [key_id, encryption_context, encryption_algorithm], redacted: [plaintext] }
     DecryptResponse { shown: [key_id, encryption_algorithm, key_material_id], redacted: [plaintext] }
     GenerateDataKeyResponse { shown: [key_id, ciphertext_blob, key_material_id], redacted: [plaintext] }

@@ -8,6 +8,7 @@
 //!   `vault.v1.SecurityToken`; [`audit_api`] — `vault.v1.Audit`.
 //! - [`convert`] — enums, timestamps and records between wire and domain.
 
+pub mod admin_api;
 pub mod audit_api;
 pub mod auth_layer;
 pub mod call;

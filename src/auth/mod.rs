@@ -278,6 +278,8 @@ pub fn action_for_method(path: &str) -> Option<String> {
         "Audit" => "cloudtrail",
         "ParameterStore" => "ssm",
         "SecretsManager" => "secretsmanager",
+        // vaultd's own, with no AWS counterpart.
+        "Admin" => "vaultd",
         _ => return None,
     };
     (!method.is_empty() && !method.contains('/')).then(|| format!("{prefix}:{method}"))

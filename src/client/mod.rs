@@ -28,9 +28,10 @@ use crate::{
     auth::signature::{self, AUTHORIZATION_HEADER, DATE_HEADER, SECURITY_TOKEN_HEADER},
     clock::{Clock, SystemClock, format_basic_iso8601},
     pb::{
-        self, audit_client::AuditClient, identity_client::IdentityClient,
-        key_management_client::KeyManagementClient, parameter_store_client::ParameterStoreClient,
-        secrets_manager_client::SecretsManagerClient, security_token_client::SecurityTokenClient,
+        self, admin_client::AdminClient, audit_client::AuditClient,
+        identity_client::IdentityClient, key_management_client::KeyManagementClient,
+        parameter_store_client::ParameterStoreClient, secrets_manager_client::SecretsManagerClient,
+        security_token_client::SecurityTokenClient,
     },
 };
 
@@ -271,6 +272,7 @@ pub struct Client {
     audit: AuditClient<Signed>,
     ssm: ParameterStoreClient<Signed>,
     secrets: SecretsManagerClient<Signed>,
+    admin: AdminClient<Signed>,
     timeout: Duration,
     retry: RetryPolicy,
 }
@@ -337,7 +339,8 @@ impl Client {
             sts: SecurityTokenClient::with_interceptor(channel.clone(), signer.clone()),
             audit: AuditClient::with_interceptor(channel.clone(), signer.clone()),
             ssm: ParameterStoreClient::with_interceptor(channel.clone(), signer.clone()),
-            secrets: SecretsManagerClient::with_interceptor(channel, signer),
+            secrets: SecretsManagerClient::with_interceptor(channel.clone(), signer.clone()),
+            admin: AdminClient::with_interceptor(channel, signer),
             timeout: config.timeout,
             retry: config.retry,
         })
@@ -366,6 +369,34 @@ impl Client {
                 }
             }
         }
+    }
+}
+
+impl Client {
+    /// `Admin/CreateBackup`: the backup's chunks, the summary last. Not retried, and without a
+    /// deadline (a large vault takes a while): the caller reads the stream to its end.
+    pub async fn create_backup(
+        &self,
+    ) -> Result<tonic::Streaming<pb::CreateBackupResponse>, ClientError> {
+        let mut admin = self.admin.clone();
+        admin
+            .create_backup(Request::new(pb::CreateBackupRequest {}))
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(ClientError::from)
+    }
+
+    /// `Admin/RestoreBackup` with the backup's chunks, in order. Not retried, without a deadline.
+    pub async fn restore_backup(
+        &self,
+        chunks: impl tokio_stream::Stream<Item = pb::RestoreBackupRequest> + Send + 'static,
+    ) -> Result<pb::RestoreBackupResponse, ClientError> {
+        let mut admin = self.admin.clone();
+        admin
+            .restore_backup(Request::new(chunks))
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(ClientError::from)
     }
 }
 

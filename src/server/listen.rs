@@ -247,8 +247,9 @@ pub enum Listener {
 }
 
 /// The connections of every listener, as one stream for the gRPC server. The accept loops end
-/// when the stream is dropped (the server stopped).
-pub fn incoming(listeners: Vec<Listener>) -> impl Stream<Item = io::Result<Conn>> + Send {
+/// when the stream is dropped (the server stopped); the listeners stay open for the next server
+/// (after a restore), their backlog holding new connections meanwhile.
+pub fn incoming(listeners: Vec<Arc<Listener>>) -> impl Stream<Item = io::Result<Conn>> + Send {
     let (tx, rx) = mpsc::channel::<io::Result<Conn>>(64);
     for listener in listeners {
         tokio::spawn(accept_loop(listener, tx.clone()));
@@ -258,7 +259,7 @@ pub fn incoming(listeners: Vec<Listener>) -> impl Stream<Item = io::Result<Conn>
     ReceiverStream::new(rx).filter(|conn| conn.is_ok())
 }
 
-async fn accept_loop(listener: Listener, tx: mpsc::Sender<io::Result<Conn>>) {
+async fn accept_loop(listener: Arc<Listener>, tx: mpsc::Sender<io::Result<Conn>>) {
     loop {
         let accepted = tokio::select! {
             _ = tx.closed() => return,

@@ -13,13 +13,21 @@ use tonic::transport::Server;
 
 use crate::{
     api::{
-        audit_api::AuditApi, auth_layer::AuthLayer, iam_api::IamApi, kms_api::KmsApi,
-        metrics_layer::MetricsLayer, secrets_api::SecretsApi, ssm_api::SsmApi, sts_api::StsApi,
+        admin_api::{AdminApi, RestoreRequests},
+        audit_api::AuditApi,
+        auth_layer::AuthLayer,
+        iam_api::IamApi,
+        kms_api::KmsApi,
+        metrics_layer::MetricsLayer,
+        secrets_api::SecretsApi,
+        ssm_api::SsmApi,
+        sts_api::StsApi,
     },
     pb::{
-        FILE_DESCRIPTOR_SET, audit_server::AuditServer, identity_server::IdentityServer,
-        key_management_server::KeyManagementServer, parameter_store_server::ParameterStoreServer,
-        secrets_manager_server::SecretsManagerServer, security_token_server::SecurityTokenServer,
+        FILE_DESCRIPTOR_SET, admin_server::AdminServer, audit_server::AuditServer,
+        identity_server::IdentityServer, key_management_server::KeyManagementServer,
+        parameter_store_server::ParameterStoreServer, secrets_manager_server::SecretsManagerServer,
+        security_token_server::SecurityTokenServer,
     },
     vault::Vault,
 };
@@ -33,12 +41,16 @@ pub struct ServerOptions {
     /// How often time-driven work (deletions, rotations) is looked for. Keys also catch up on it
     /// whenever they are used.
     pub maintenance_interval: Duration,
+    /// Where RestoreBackup hands a checked backup for the daemon to swap in. `None`: online
+    /// restores are refused.
+    pub restore: Option<RestoreRequests>,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             maintenance_interval: Duration::from_secs(60),
+            restore: None,
         }
     }
 }
@@ -51,12 +63,18 @@ pub async fn run(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
-    serve(vec![Listener::Tcp(listener)], vault, options, shutdown).await
+    serve(
+        vec![Arc::new(Listener::Tcp(listener))],
+        vault,
+        options,
+        shutdown,
+    )
+    .await
 }
 
 /// [`run`] on several listeners at once (TCP, TLS, a Unix socket), one server for all.
 pub async fn serve(
-    listeners: Vec<Listener>,
+    listeners: Vec<Arc<Listener>>,
     vault: Arc<Vault>,
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send,
@@ -72,6 +90,7 @@ pub async fn serve(
         .set_serving::<SecurityTokenServer<StsApi>>()
         .await;
     health_reporter.set_serving::<AuditServer<AuditApi>>().await;
+    health_reporter.set_serving::<AdminServer<AdminApi>>().await;
     health_reporter
         .set_serving::<ParameterStoreServer<SsmApi>>()
         .await;
@@ -109,6 +128,10 @@ pub async fn serve(
         .add_service(AuditServer::new(AuditApi::new(vault.clone())))
         .add_service(ParameterStoreServer::new(SsmApi::new(vault.clone())))
         .add_service(SecretsManagerServer::new(SecretsApi::new(vault.clone())))
+        .add_service(AdminServer::new(AdminApi::new(
+            vault.clone(),
+            options.restore.clone(),
+        )))
         .serve_with_incoming_shutdown(listen::incoming(listeners), async {
             shutdown.await;
             health_reporter

@@ -16,7 +16,7 @@ use crate::model::{
     ParameterVersionRecord, SecretRecord, SecretVersionRecord, Tag, UserPolicyRecord, UserRecord,
 };
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{SnapshotInfo, SqliteStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -42,6 +42,13 @@ pub trait Store: Send + Sync + 'static {
     fn sealed_keyring(&self) -> Result<Option<Vec<u8>>>;
     /// Stores the sealed keyring on first start. Fails with `Conflict` if one exists.
     fn init_keyring(&self, sealed: &[u8]) -> Result<()>;
+    /// Replaces the sealed keyring (root key rotation: the same keyring under another key).
+    fn replace_keyring(&self, sealed: &[u8]) -> Result<()>;
+
+    // --- Backups -------------------------------------------------------------------------------
+    /// Writes a consistent copy of the whole store to `path` (a new file), as of one moment,
+    /// while writes go on.
+    fn snapshot_to(&self, path: &std::path::Path) -> Result<()>;
 
     // --- Keys ---------------------------------------------------------------------------------
     /// A new key with its first material (none for a key awaiting imported material) and tags.

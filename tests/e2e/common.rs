@@ -123,6 +123,7 @@ impl TestServer {
             // the background pass never runs behind their back.
             ServerOptions {
                 maintenance_interval: Duration::from_secs(365 * 86_400),
+                ..ServerOptions::default()
             },
             async {
                 let _ = rx.await;

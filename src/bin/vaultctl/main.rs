@@ -31,6 +31,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
 mod audit;
 mod aws_json;
 mod calls;
@@ -182,6 +183,9 @@ enum Command {
     /// passwords (AWS Secrets Manager).
     #[command(subcommand, name = "secretsmanager")]
     SecretsManager(secretsmanager::SecretsManagerCommand),
+    /// Backups of the whole vault, and restoring one, while vaultd serves.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Read and verify the audit trail of every authenticated request (like AWS CloudTrail).
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -218,6 +222,7 @@ impl Command {
             Self::Iam(command) => command.own_access_key_id_flag(),
             Self::Audit(command) => command.own_access_key_id_flag(),
             Self::Kms(_)
+            | Self::Admin(_)
             | Self::Sts(_)
             | Self::Ssm(_)
             | Self::SecretsManager(_)
@@ -253,6 +258,7 @@ impl Command {
                 Job::SecretsManager(command.request().map_err(CliError::Usage)?)
             }
             Self::Audit(command) => Job::Audit(command.job()),
+            Self::Admin(command) => Job::Admin(command),
             Self::Encrypt(args) => Job::Envelope(Box::new(args.job()?)),
             Self::Decrypt(args) => Job::Envelope(Box::new(args.job()?)),
             Self::Fields(command) => Job::Fields(command.job().map_err(CliError::Usage)?),
@@ -268,6 +274,7 @@ enum Job {
     Ssm(calls::SsmRequest),
     SecretsManager(calls::SecretsRequest),
     Audit(audit::AuditJob),
+    Admin(admin::AdminCommand),
     /// `encrypt` or `decrypt` (boxed: it holds its input and output, and a header).
     Envelope(Box<envelope::EnvelopeJob>),
     Fields(fields::FieldsJob),
@@ -282,6 +289,7 @@ impl Job {
             Self::Ssm(request) => request.send(&context.client).await?,
             Self::SecretsManager(request) => request.send(&context.client).await?,
             Self::Audit(job) => return job.run(context).await,
+            Self::Admin(command) => return command.run(context).await,
             Self::Envelope(job) => return job.run(context).await,
             Self::Fields(job) => return job.run(context).await,
         };

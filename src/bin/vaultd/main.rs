@@ -129,6 +129,27 @@ enum LogFormat {
 
 #[derive(clap::Subcommand, Debug)]
 enum Command {
+    /// Restore a backup (from `vaultctl admin backup`) into the data directory, with vaultd
+    /// stopped. The database there is moved into before-restore-<time>/ beside it, never
+    /// deleted. The backup must open with the root key (--root-key-file, VAULTD_ROOT_KEY or the
+    /// dev key), or with --backup-root-key-file, whose key it is then re-sealed from.
+    Restore {
+        /// The backup file.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The root key the backup was made under, when the vault's root key was rotated since.
+        #[arg(long, value_name = "FILE")]
+        backup_root_key_file: Option<PathBuf>,
+    },
+    /// Rotate the root key, with vaultd stopped: the keyring is re-sealed under the new key
+    /// (nothing else is re-encrypted). Afterwards only the new key opens the vault; backups
+    /// made before still need the old one (see restore --backup-root-key-file).
+    RotateRootKey {
+        /// A file holding the new root key (base64 of 32 random bytes:
+        /// `head -c32 /dev/urandom | base64`).
+        #[arg(long, value_name = "FILE")]
+        new_root_key_file: PathBuf,
+    },
     /// Ask a running vaultd whether it serves (gRPC health, grpc.health.v1 Check) and exit 0 if it
     /// does, 1 if not: a container HEALTHCHECK for images with no shell.
     Healthcheck {
@@ -184,6 +205,28 @@ fn main() -> ExitCode {
     }
     init_logging(args.log, args.log_format);
     let format = args.log_format;
+    let offline = match &args.command {
+        Some(Command::Restore {
+            from,
+            backup_root_key_file,
+        }) => Some(restore(&args, from, backup_root_key_file.as_deref())),
+        Some(Command::RotateRootKey { new_root_key_file }) => {
+            Some(rotate_root_key(&args, new_root_key_file))
+        }
+        _ => None,
+    };
+    if let Some(result) = offline {
+        return match result {
+            Ok(message) => {
+                println!("{message}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("vaultd: error: {message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match start(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) if format == LogFormat::Json => {
@@ -302,6 +345,7 @@ fn start(args: Args) -> Result<(), String> {
         (None, true) => ThrottleConfig::off(),
         (None, false) => ThrottleConfig::aws_defaults(),
     };
+    let throttle_text = throttle.to_string();
     let root_key = root_key(&args)?;
     // Read before anything is opened: a seed that does not parse stops the start at once.
     let seed = args
@@ -357,40 +401,59 @@ fn start(args: Args) -> Result<(), String> {
                 .map_err(|e| format!("--metrics-listen: cannot listen on {addr}: {e}"))
         })
         .transpose()?;
-    let root_credentials = match root_credentials_from_env()? {
-        Some(creds) => RootCredentials::Fixed(creds),
-        None => {
-            let data_dir = args.data_dir.clone();
-            let format = args.log_format;
-            let tls = tls.is_some();
-            RootCredentials::Generate(Box::new(move |creds| {
-                announce_root_credentials(&data_dir, creds, &client_endpoint(local, tls), format)
-            }))
+    let root_credentials_fixed = root_credentials_from_env()?;
+    let generated_for = (args.data_dir.clone(), args.log_format, tls.is_some());
+    let data_dir = args.data_dir.clone();
+    let restore_key = root_key.clone();
+    let (hook_dir, hook_hosts, seed_path) = (
+        args.rotation_hook_dir.clone(),
+        args.rotation_hook_host.clone(),
+        args.seed.clone(),
+    );
+    let vault_dir = data_dir.clone();
+    // A vault is opened at start, and again after an online restore.
+    let open_vault = move || -> Result<Vault, String> {
+        let root_credentials = match root_credentials_fixed.clone() {
+            Some(creds) => RootCredentials::Fixed(creds),
+            None => {
+                let (data_dir, format, tls) = generated_for.clone();
+                RootCredentials::Generate(Box::new(move |creds| {
+                    announce_root_credentials(
+                        &data_dir,
+                        creds,
+                        &client_endpoint(local, tls),
+                        format,
+                    )
+                }))
+            }
+        };
+        let vault = Vault::open(VaultConfig {
+            data_dir: vault_dir.clone(),
+            root_key: root_key.clone(),
+            arns: arns.clone(),
+            clock: Arc::new(SystemClock),
+            root_credentials,
+            throttle: throttle.clone(),
+            audit: AuditConfig::default(),
+            rotation_hooks: vaultd::secrets::rotation::HookPolicy {
+                dir: hook_dir.clone(),
+                hosts: hook_hosts.clone(),
+            },
+        })
+        .map_err(|e| e.to_string())?;
+        if let (Some(seed), Some(path)) = (&seed, &seed_path) {
+            let report = seed
+                .apply(&vault)
+                .map_err(|e| format!("seed file {}: {e}", path.display()))?;
+            for created in &report.created {
+                tracing::debug!("seed: created {created}");
+            }
+            tracing::info!("seed file {}: {}", path.display(), report.summary());
         }
+        Ok(vault)
     };
-    let vault = Vault::open(VaultConfig {
-        data_dir: args.data_dir.clone(),
-        root_key,
-        arns,
-        clock: Arc::new(SystemClock),
-        root_credentials,
-        throttle: throttle.clone(),
-        audit: AuditConfig::default(),
-        rotation_hooks: vaultd::secrets::rotation::HookPolicy {
-            dir: args.rotation_hook_dir.clone(),
-            hosts: args.rotation_hook_host.clone(),
-        },
-    })
-    .map_err(|e| e.to_string())?;
-    if let (Some(seed), Some(path)) = (seed, &args.seed) {
-        let report = seed
-            .apply(&vault)
-            .map_err(|e| format!("seed file {}: {e}", path.display()))?;
-        for created in &report.created {
-            tracing::debug!("seed: created {created}");
-        }
-        tracing::info!("seed file {}: {}", path.display(), report.summary());
-    }
+    let mut vault = open_vault()?;
+    let throttle = throttle_text;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -411,28 +474,35 @@ fn start(args: Args) -> Result<(), String> {
                 let _ = stopping.wait_for(|stop| *stop).await;
             }
         };
-        let vault = Arc::new(vault);
         let listener = tokio_listener(listener)?;
-        let mut listeners = vec![match &tls {
+        let mut listeners = vec![Arc::new(match &tls {
             Some(tls) => server::Listener::Tls(listener, tls.clone()),
             None => server::Listener::Tcp(listener),
-        }];
+        })];
         if let Some(path) = &unix_listener {
             let unix = server::bind_unix(path)
                 .map_err(|e| format!("--unix-socket {}: {e}", path.display()))?;
-            listeners.push(server::Listener::Unix(unix));
+            listeners.push(Arc::new(server::Listener::Unix(unix)));
             tracing::info!("vaultd listening on unix://{}", path.display());
         }
         if let Some(tls) = tls.clone() {
             reload_on_sighup(tls)?;
         }
+        // The vault being served, for the metrics endpoint (none while a restore swaps it).
+        let current: Arc<std::sync::RwLock<Option<Arc<Vault>>>> = Arc::default();
         if let Some(metrics_listener) = metrics_listener {
             let metrics_listener = tokio_listener(metrics_listener)?;
             let addr = metrics_listener.local_addr().map_err(|e| e.to_string())?;
-            let scraped = vault.clone();
+            let current = current.clone();
             tokio::spawn(vaultd::metrics::serve(
                 metrics_listener,
-                move || scraped.render_metrics(),
+                move || {
+                    let vault = current.read().ok().and_then(|v| v.clone());
+                    vault.map_or_else(
+                        || "# vaultd is switching to a restored backup\n".to_string(),
+                        |v| v.render_metrics(),
+                    )
+                },
                 shutdown(),
             ));
             tracing::info!("metrics on http://{addr}/metrics");
@@ -447,15 +517,155 @@ fn start(args: Args) -> Result<(), String> {
             },
             "vaultd listening on {local}"
         );
-        server::serve(listeners, vault, ServerOptions::default(), shutdown())
+        loop {
+            let served = Arc::new(vault);
+            *current.write().unwrap_or_else(|e| e.into_inner()) = Some(served.clone());
+            let (restore_tx, mut restore_rx) = tokio::sync::mpsc::channel(1);
+            let restore = Arc::new(std::sync::Mutex::new(None));
+            let until = {
+                let restore = restore.clone();
+                let stop = shutdown();
+                async move {
+                    tokio::select! {
+                        _ = stop => {}
+                        path = restore_rx.recv() => {
+                            *restore.lock().unwrap_or_else(|e| e.into_inner()) = path;
+                        }
+                    }
+                }
+            };
+            let options = ServerOptions {
+                restore: Some(restore_tx),
+                ..ServerOptions::default()
+            };
+            server::serve(listeners.clone(), served.clone(), options, until)
+                .await
+                .map_err(|e| format!("server failed: {e}"))?;
+            let staged = restore.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let Some(staged) = staged else {
+                break;
+            };
+            *current.write().unwrap_or_else(|e| e.into_inner()) = None;
+            close_vault(served).await?;
+            let (dir, key, backup) = (data_dir.clone(), restore_key.clone(), staged.clone());
+            let installed = tokio::task::spawn_blocking(move || {
+                vault::install_backup(&dir, &backup, &key, None)
+            })
             .await
-            .map_err(|e| format!("server failed: {e}"))?;
+            .map_err(|e| e.to_string())?;
+            let _ = std::fs::remove_file(&staged);
+            match installed {
+                Ok(outcome) => tracing::warn!(
+                    keys = outcome.summary.keys,
+                    secrets = outcome.summary.secrets,
+                    parameters = outcome.summary.parameters,
+                    "restored a backup; the previous database is kept in {}",
+                    outcome
+                        .previous
+                        .map_or_else(|| "(none)".into(), |p| p.display().to_string())
+                ),
+                Err(e) => tracing::error!("the restore failed; serving the previous state: {e}"),
+            }
+            let reopen = open_vault.clone();
+            vault = tokio::task::spawn_blocking(reopen)
+                .await
+                .map_err(|e| e.to_string())??;
+        }
         if let Some(path) = &unix_listener {
             let _ = std::fs::remove_file(path);
         }
         tracing::info!("vaultd stopped");
         Ok(())
     })
+}
+
+/// `vaultd restore`: installs a backup into the (unused) data directory.
+fn restore(
+    args: &Args,
+    from: &Path,
+    backup_root_key_file: Option<&Path>,
+) -> Result<String, String> {
+    let root_key = root_key(args)?;
+    let backup_key = backup_root_key_file.map(read_root_key).transpose()?;
+    let outcome = vault::install_backup(&args.data_dir, from, &root_key, backup_key.as_ref())
+        .map_err(|e| match e {
+            vault::OpenError::WrongRootKey(_) => format!(
+                "{}: the backup does not open with {}; give the root key it was made under with \
+                 --backup-root-key-file",
+                from.display(),
+                if backup_key.is_some() {
+                    "--backup-root-key-file"
+                } else {
+                    "the root key"
+                }
+            ),
+            other => format!("{}: {other}", from.display()),
+        })?;
+    let s = &outcome.summary;
+    Ok(format!(
+        "restored {} into {}: {} keys, {} secrets, {} parameters, {} users (database {}){}",
+        from.display(),
+        args.data_dir.display(),
+        s.keys,
+        s.secrets,
+        s.parameters,
+        s.users,
+        hex::encode(&s.database_id),
+        outcome.previous.map_or_else(String::new, |p| format!(
+            "; the previous database is kept in {}",
+            p.display()
+        ))
+    ))
+}
+
+/// `vaultd rotate-root-key`: re-seals the keyring under a new root key.
+fn rotate_root_key(args: &Args, new_root_key_file: &Path) -> Result<String, String> {
+    let old = root_key(args)?;
+    let new = read_root_key(new_root_key_file)?;
+    if new == old {
+        return Err("the new root key is the current one".into());
+    }
+    vault::rotate_root_key(&args.data_dir, &old, &new).map_err(|e| e.to_string())?;
+    // In dev mode the key lives in the data directory: it follows the rotation.
+    let dev_file = args.data_dir.join(DEV_ROOT_KEY_FILE);
+    let from_dev_file = args.dev
+        && args.root_key_file.is_none()
+        && std::env::var_os("VAULTD_ROOT_KEY").is_none()
+        && dev_file.exists();
+    if from_dev_file {
+        let mut text = new.to_base64();
+        text.push('\n');
+        vault::write_private_file(&dev_file, text.as_bytes())
+            .map_err(|e| format!("the keyring is sealed under the new key, but {} could not be updated: {e}; put the new key there", dev_file.display()))?;
+    }
+    Ok(format!(
+        "the root key of {} is rotated: start vaultd with the new key{}",
+        args.data_dir.display(),
+        if from_dev_file {
+            " (written to the dev key file)"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// Closes a vault that stopped serving, once every request's work on it has let go, so that it
+/// releases the data directory (and its audit trail is written out).
+async fn close_vault(vault: Arc<Vault>) -> Result<(), String> {
+    let mut vault = vault;
+    for _ in 0..600 {
+        match Arc::try_unwrap(vault) {
+            Ok(vault) => {
+                let _ = tokio::task::spawn_blocking(move || drop(vault)).await;
+                return Ok(());
+            }
+            Err(shared) => {
+                vault = shared;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+    Err("a restore could not close the vault: requests still hold it after 30 s".into())
 }
 
 fn tokio_listener(listener: std::net::TcpListener) -> Result<TcpListener, String> {

@@ -27,6 +27,17 @@ use self::{migrations::*, rows::*};
 use super::{Error, Result, Store};
 use crate::{clock::to_millis, model::*};
 
+/// What [`SqliteStore::inspect_snapshot`] found in a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    pub database_id: Vec<u8>,
+    pub sealed_keyring: Vec<u8>,
+    pub keys: u64,
+    pub secrets: u64,
+    pub parameters: u64,
+    pub users: u64,
+}
+
 /// The SQLite store. One read-write connection behind a mutex (SQLite has one writer anyway), and
 /// a few read-only ones for reads that must not wait behind a write's fsync (see
 /// [`SqliteStore::open`]).
@@ -184,6 +195,57 @@ impl SqliteStore {
         })
     }
 
+    /// Checks a snapshot file ([`Store::snapshot_to`]) without changing it: a sound SQLite
+    /// database of a schema this code knows, with a database id and a keyring.
+    pub fn inspect_snapshot(path: &Path) -> Result<SnapshotInfo> {
+        let corrupt = |what: String| Error::Corrupt(format!("{}: {what}", path.display()));
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| corrupt(e.to_string()))?;
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|_| corrupt("not a vaultd database".into()))?;
+        if check != "ok" {
+            return Err(corrupt(format!("the database is damaged ({check})")));
+        }
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(storage_error)?;
+        if version < 1 || version as usize > MIGRATIONS.len() {
+            return Err(corrupt(format!(
+                "schema version {version}; this vaultd knows 1 to {}",
+                MIGRATIONS.len()
+            )));
+        }
+        let meta = |name: &str| -> Result<Vec<u8>> {
+            conn.query_row(
+                "SELECT value FROM meta WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(storage_error)?
+            .ok_or_else(|| corrupt(format!("no {name}")))
+        };
+        let count = |table: &str| -> Result<u64> {
+            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n.max(0) as u64)
+            .map_err(storage_error)
+        };
+        Ok(SnapshotInfo {
+            database_id: meta("database_id")?,
+            sealed_keyring: meta("keyring")?,
+            keys: count("keys")?,
+            secrets: count("secrets")?,
+            parameters: count("parameters")?,
+            users: count("users")?,
+        })
+    }
+
     /// The schema version the code knows.
     pub fn schema_version() -> usize {
         MIGRATIONS.len()
@@ -337,6 +399,33 @@ impl Store for SqliteStore {
             )?;
             Ok(())
         })
+    }
+
+    fn replace_keyring(&self, sealed: &[u8]) -> Result<()> {
+        self.write(|tx| {
+            match tx.execute(
+                "UPDATE meta SET value = ?1 WHERE name = 'keyring'",
+                params![sealed],
+            )? {
+                1 => Ok(()),
+                _ => Err(not_updated("keyring")),
+            }
+        })
+    }
+
+    fn snapshot_to(&self, path: &Path) -> Result<()> {
+        let target = path
+            .to_str()
+            .ok_or_else(|| Error::Unavailable(format!("{}: not UTF-8", path.display())))?;
+        // VACUUM INTO reads in one transaction: a consistent copy, compacted, written beside
+        // the live database without blocking its writer.
+        let reader = self.reader()?;
+        reader
+            .execute("VACUUM INTO ?1", params![target])
+            .map_err(storage_error)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::Unavailable(format!("{}: {e}", path.display())))?;
+        Ok(())
     }
 
     fn insert_key(

@@ -26,6 +26,10 @@ use crate::{
     store::{SqliteStore, Store},
 };
 
+mod backup;
+
+pub use backup::{BackupSummary, RestoreOutcome, check_backup, install_backup, rotate_root_key};
+
 pub const DATABASE_FILE: &str = "vault.db";
 pub const ROOT_CREDENTIALS_FILE: &str = "root-credentials";
 pub const LOCK_FILE: &str = "vaultd.lock";
@@ -81,6 +85,8 @@ pub struct Vault {
     /// Request counts and latencies, for the metrics endpoint.
     pub metrics: Arc<crate::metrics::Metrics>,
 
+    /// What backups need: the store, and the root key that must open a backup's keyring.
+    backups: backup::Backups,
     /// Held for the vault's lifetime: one vaultd per data directory, or the caches would disagree.
     _lock: fs::File,
 }
@@ -105,6 +111,8 @@ impl Vault {
         };
         let barrier = Arc::new(Barrier::new(&keyring, &database_id));
         drop(keyring);
+        backup::remove_leftovers(&config.data_dir);
+        let backups = backup::Backups::new(store.clone(), config.root_key.clone());
 
         let iam = Arc::new(Iam::new(
             store.clone(),
@@ -147,6 +155,7 @@ impl Vault {
             arns: config.arns,
             data_dir: config.data_dir,
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            backups,
             _lock: lock,
         };
         Ok(vault)
@@ -205,7 +214,7 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), OpenError> {
 }
 
 /// Takes an exclusive lock on `<data dir>/vaultd.lock`, released when the process ends.
-fn lock_data_dir(dir: &Path) -> Result<fs::File, OpenError> {
+pub(crate) fn lock_data_dir(dir: &Path) -> Result<fs::File, OpenError> {
     let path = dir.join(LOCK_FILE);
     let fail = |reason: String| OpenError::DataDir {
         path: dir.to_path_buf(),
