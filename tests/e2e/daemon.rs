@@ -652,6 +652,23 @@ async fn config_file_settings_yield_to_the_environment_and_to_flags() {
         );
         assert!(stderr.contains(expected), "{text}: {stderr}");
     }
+    // Settings that only work together are checked together, wherever they come from.
+    std::fs::write(&bad, "tls_cert_file = \"/etc/vaultd/server.pem\"\n").unwrap();
+    let dev_data = vault_dir._dir.path().join("dev-data");
+    let stderr = refused(
+        &[
+            "--config",
+            bad.to_str().unwrap(),
+            "--dev",
+            "--data-dir",
+            dev_data.to_str().unwrap(),
+        ],
+        &FIXED_CREDS,
+    );
+    assert!(
+        stderr.contains("set both --tls-cert-file and --tls-key-file"),
+        "{stderr}"
+    );
     let stderr = refused(&["--config", "/nonexistent/vaultd.toml"], &FIXED_CREDS);
     assert!(
         stderr.contains("config file /nonexistent/vaultd.toml"),

@@ -121,3 +121,25 @@ fn check(arg: &Arg, text: &str) -> Result<(), String> {
             first.trim_start_matches("error: ").to_string()
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_example_configuration_file_is_valid() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/vaultd.toml.example");
+        let command = apply_file(crate::Args::command(), &path).unwrap();
+        let matches = command.try_get_matches_from(["vaultd"]).unwrap();
+        assert_eq!(
+            matches
+                .get_one::<std::net::SocketAddr>("listen")
+                .unwrap()
+                .to_string(),
+            "0.0.0.0:7730"
+        );
+    }
+}

@@ -100,15 +100,15 @@ struct Args {
 
     /// TLS: the server's certificate chain (PEM). With --tls-key-file, --listen serves TLS
     /// only. Certificate, key and client CA are read again on SIGHUP.
-    #[arg(long, env = "VAULTD_TLS_CERT_FILE", requires = "tls_key_file")]
+    #[arg(long, env = "VAULTD_TLS_CERT_FILE")]
     tls_cert_file: Option<PathBuf>,
 
     /// TLS: the private key of --tls-cert-file (PEM: PKCS#8, PKCS#1 or SEC1).
-    #[arg(long, env = "VAULTD_TLS_KEY_FILE", requires = "tls_cert_file")]
+    #[arg(long, env = "VAULTD_TLS_KEY_FILE")]
     tls_key_file: Option<PathBuf>,
 
     /// Mutual TLS: clients must present a certificate issued by this CA (PEM).
-    #[arg(long, env = "VAULTD_TLS_CLIENT_CA_FILE", requires = "tls_cert_file")]
+    #[arg(long, env = "VAULTD_TLS_CLIENT_CA_FILE")]
     tls_client_ca_file: Option<PathBuf>,
 
     /// Also serve gRPC on this Unix socket (created 0600: only vaultd's user may connect).
