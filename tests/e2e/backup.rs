@@ -8,11 +8,6 @@ use vaultd::{client::Client, crypto::barrier::RootKey, pb};
 
 use crate::common::*;
 
-const FIXED_CREDS: [(&str, &str); 2] = [
-    ("VAULTD_ROOT_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID),
-    ("VAULTD_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET),
-];
-
 struct Setup {
     dir: tempfile::TempDir,
 }
@@ -65,24 +60,10 @@ impl Setup {
 }
 
 fn vaultctl(daemon: &Daemon, args: &[&str]) -> Output {
-    vaultctl_command()
-        .env("VAULTD_ENDPOINT", daemon.endpoint())
-        .env("VAULTD_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
-        .env("VAULTD_SECRET_ACCESS_KEY", ROOT_SECRET)
+    root_vaultctl(&daemon.endpoint())
         .args(args)
         .output()
         .unwrap()
-}
-
-#[track_caller]
-fn succeeded(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "exit {:?}: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// What a vault holds for these tests, and how to check it is all there and readable.

@@ -31,6 +31,34 @@ use zeroize::Zeroizing;
 pub const ROOT_ACCESS_KEY_ID: &str = "AKIAEXAMPLEKEY234567";
 pub const ROOT_SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
+/// The environment that gives the vaultd binary the fixed root credentials above.
+pub const FIXED_CREDS: [(&str, &str); 2] = [
+    ("VAULTD_ROOT_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID),
+    ("VAULTD_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET),
+];
+
+/// vaultctl signing as root against `endpoint`, without the tests' own VAULTD_* environment.
+pub fn root_vaultctl(endpoint: &str) -> Command {
+    let mut command = vaultctl_command();
+    command
+        .env("VAULTD_ENDPOINT", endpoint)
+        .env("VAULTD_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
+        .env("VAULTD_SECRET_ACCESS_KEY", ROOT_SECRET);
+    command
+}
+
+/// Asserts that a command exited 0 (showing its stderr if not) and returns its stdout.
+#[track_caller]
+pub fn succeeded(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 pub fn root_credentials() -> StaticCredentials {
     StaticCredentials::new(ROOT_ACCESS_KEY_ID, ROOT_SECRET, None)
 }

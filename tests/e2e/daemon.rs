@@ -17,11 +17,6 @@ use vaultd::{
 
 use crate::common::*;
 
-const FIXED_CREDS: [(&str, &str); 2] = [
-    ("VAULTD_ROOT_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID),
-    ("VAULTD_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET),
-];
-
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }

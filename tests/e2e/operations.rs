@@ -11,11 +11,6 @@ use vaultd::pb;
 
 use crate::common::*;
 
-const FIXED_CREDS: [(&str, &str); 2] = [
-    ("VAULTD_ROOT_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID),
-    ("VAULTD_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET),
-];
-
 /// The metrics address vaultd announced.
 fn metrics_addr(daemon: &Daemon) -> SocketAddr {
     let log = daemon.log();

@@ -12,11 +12,6 @@ use zeroize::Zeroizing;
 
 use crate::common::*;
 
-const FIXED_CREDS: [(&str, &str); 2] = [
-    ("VAULTD_ROOT_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID),
-    ("VAULTD_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET),
-];
-
 struct Ca {
     issuer: Issuer<'static, KeyPair>,
     pem: String,
@@ -187,13 +182,7 @@ async fn tls_connects_with_the_right_ca_and_is_refused_without() {
     // vaultctl with --ca-bundle (as the AWS CLI's), and without.
     std::fs::write(dir.path("ca.pem"), &ca1.pem).unwrap();
     let vaultctl = |extra: &[&str]| {
-        vaultctl_command()
-            .env(
-                "VAULTD_ENDPOINT",
-                format!("https://localhost:{}", daemon.addr.port()),
-            )
-            .env("VAULTD_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
-            .env("VAULTD_SECRET_ACCESS_KEY", ROOT_SECRET)
+        root_vaultctl(&format!("https://localhost:{}", daemon.addr.port()))
             .args(extra)
             .args(["kms", "list-keys", "--no-retry"])
             .output()
@@ -249,10 +238,7 @@ async fn mutual_tls_refuses_a_client_without_a_certificate_of_its_ca() {
     std::fs::write(dir.path("ca.pem"), &ca1.pem).unwrap();
     std::fs::write(dir.path("client.pem"), cert).unwrap();
     std::fs::write(dir.path("client.key"), key).unwrap();
-    let output = vaultctl_command()
-        .env("VAULTD_ENDPOINT", &https)
-        .env("VAULTD_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
-        .env("VAULTD_SECRET_ACCESS_KEY", ROOT_SECRET)
+    let output = root_vaultctl(&https)
         .args(["--ca-bundle", &dir.path("ca.pem")])
         .args([
             "--client-cert",
