@@ -1,6 +1,5 @@
-//! The two seed file formats, as YAML, decoded into a [`Seed`].
-//!
-//! vaultd's own (every section optional; AWS's member names):
+//! Reading seed files: which of the two formats a file is (by its shape), the helpers both use,
+//! and vaultd's own format (every section optional; AWS's member names):
 //!
 //! ```yaml
 //! Keys:
@@ -27,11 +26,8 @@
 //!   - {Name: app/db, SecretString: … or a mapping (stored as its JSON), SecretBinary: <base64>, KmsKeyId: …, Description: …, Tags: {…}}
 //! ```
 //!
-//! local-kms's: `Keys.Symmetric.Aes` / `Keys.Symmetric.Hmac` (`Metadata`, `BackingKeys` in hex,
-//! the last one current, `NextKeyRotation`), `Keys.Asymmetric.Rsa` / `Ecc` (`Metadata` with
-//! `KeyUsage`, `PrivateKeyPem`), `Aliases`; and its legacy form, `Keys` as a list of AES keys.
-//! Unknown members are refused in vaultd's format (a typo must not silently drop a key) and
-//! ignored in local-kms's (as local-kms does).
+//! local-kms's format is in [`super::local_kms`]. Unknown members are refused in vaultd's format
+//! (a typo must not silently drop a key) and ignored in local-kms's (as local-kms does).
 
 use std::collections::BTreeMap;
 
@@ -39,7 +35,11 @@ use serde::Deserialize;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::{Seed, SeedAlias, SeedError, SeedParameter, SeedSecret, SeedUser, secret_value, tags};
+use super::{
+    Seed, SeedAlias, SeedError, SeedParameter, SeedSecret, SeedUser,
+    local_kms::{LocalKms, LocalKmsLegacy},
+    secret_value, tags,
+};
 use crate::{
     crypto::asymmetric::PrivateKey,
     iam::Credentials,
@@ -70,18 +70,7 @@ pub(super) fn parse(text: &str) -> Result<Seed, SeedError> {
         .and_then(|k| k.as_array())
         .is_some_and(|list| list.iter().any(|k| k.get("Metadata").is_some()));
     if legacy {
-        let seed: LocalKmsLegacy = yaml(text)?;
-        return LocalKms {
-            keys: LocalKmsKeys {
-                symmetric: LocalKmsSymmetric {
-                    aes: seed.keys,
-                    hmac: Vec::new(),
-                },
-                asymmetric: LocalKmsAsymmetric::default(),
-            },
-            aliases: seed.aliases,
-        }
-        .into_seed();
+        return yaml::<LocalKmsLegacy>(text)?.into_seed();
     }
     yaml::<VaultdSeed>(text)?.into_seed()
 }
@@ -106,7 +95,7 @@ fn redacted_yaml_error(message: &str) -> String {
         .to_string()
 }
 
-fn entry<T>(
+pub(super) fn entry<T>(
     section: &str,
     index: usize,
     name: &str,
@@ -115,7 +104,7 @@ fn entry<T>(
     result.map_err(|e| SeedError(format!("{section}[{index}] ({name}): {e}")))
 }
 
-fn key_id(text: &str) -> Result<Uuid, String> {
+pub(super) fn key_id(text: &str) -> Result<Uuid, String> {
     Uuid::try_parse(text)
         .ok()
         .filter(|_| text.len() == 36)
@@ -124,19 +113,19 @@ fn key_id(text: &str) -> Result<Uuid, String> {
         })
 }
 
-fn hex_material(index: usize, text: &str) -> Result<SeedMaterial, String> {
+pub(super) fn hex_material(index: usize, text: &str) -> Result<SeedMaterial, String> {
     hex::decode(text.trim())
         .map(|bytes| SeedMaterial::Bytes(Zeroizing::new(bytes)))
         .map_err(|_| format!("BackingKeys[{index}] is not hexadecimal"))
 }
 
-fn pem_material(pem: &str) -> Result<SeedMaterial, String> {
+pub(super) fn pem_material(pem: &str) -> Result<SeedMaterial, String> {
     PrivateKey::from_pem(pem)
         .map(SeedMaterial::Private)
         .map_err(|e| format!("PrivateKeyPem: {e}"))
 }
 
-fn parse_enum<T>(
+pub(super) fn parse_enum<T>(
     field: &str,
     text: &str,
     parse: fn(&str) -> Option<T>,
@@ -151,13 +140,13 @@ where
     })
 }
 
-fn date(field: &str, text: &str) -> Result<std::time::SystemTime, String> {
+pub(super) fn date(field: &str, text: &str) -> Result<std::time::SystemTime, String> {
     crate::clock::parse_rfc3339(text)
         .ok_or_else(|| format!("{field} {text:?} is not a date such as 2027-01-01T00:00:00Z"))
 }
 
 /// Rejects a second entry with the same identity.
-fn unique(section: &str, names: impl Iterator<Item = String>) -> Result<(), SeedError> {
+pub(super) fn unique(section: &str, names: impl Iterator<Item = String>) -> Result<(), SeedError> {
     let mut seen = std::collections::HashSet::new();
     for name in names {
         if !seen.insert(name.to_ascii_lowercase()) {
@@ -204,9 +193,9 @@ struct VaultdKey {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Alias {
-    alias_name: String,
-    target_key_id: String,
+pub(super) struct Alias {
+    pub(super) alias_name: String,
+    pub(super) target_key_id: String,
 }
 
 #[derive(Deserialize)]
@@ -371,7 +360,7 @@ fn default_usage(spec: KeySpec) -> KeyUsage {
     }
 }
 
-fn aliases(entries: Vec<Alias>) -> Result<Vec<SeedAlias>, SeedError> {
+pub(super) fn aliases(entries: Vec<Alias>) -> Result<Vec<SeedAlias>, SeedError> {
     entries
         .into_iter()
         .enumerate()
@@ -495,226 +484,5 @@ impl VaultdSecret {
             value,
             tags: tags(self.tags),
         }))
-    }
-}
-
-// --- local-kms's format ----------------------------------------------------------------------------
-
-#[derive(Deserialize)]
-struct LocalKms {
-    #[serde(rename = "Keys", default)]
-    keys: LocalKmsKeys,
-    #[serde(rename = "Aliases", default)]
-    aliases: Vec<Alias>,
-}
-
-#[derive(Deserialize)]
-struct LocalKmsLegacy {
-    #[serde(rename = "Keys", default)]
-    keys: Vec<LocalKmsSymmetricKey>,
-    #[serde(rename = "Aliases", default)]
-    aliases: Vec<Alias>,
-}
-
-#[derive(Deserialize, Default)]
-struct LocalKmsKeys {
-    #[serde(rename = "Symmetric", default)]
-    symmetric: LocalKmsSymmetric,
-    #[serde(rename = "Asymmetric", default)]
-    asymmetric: LocalKmsAsymmetric,
-}
-
-#[derive(Deserialize, Default)]
-struct LocalKmsSymmetric {
-    #[serde(rename = "Aes", default)]
-    aes: Vec<LocalKmsSymmetricKey>,
-    #[serde(rename = "Hmac", default)]
-    hmac: Vec<LocalKmsSymmetricKey>,
-}
-
-#[derive(Deserialize, Default)]
-struct LocalKmsAsymmetric {
-    #[serde(rename = "Rsa", default)]
-    rsa: Vec<LocalKmsAsymmetricKey>,
-    #[serde(rename = "Ecc", default)]
-    ecc: Vec<LocalKmsAsymmetricKey>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct LocalKmsMetadata {
-    key_id: String,
-    description: Option<String>,
-    key_usage: Option<String>,
-    key_spec: Option<String>,
-    origin: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct LocalKmsSymmetricKey {
-    metadata: LocalKmsMetadata,
-    #[serde(default)]
-    backing_keys: Vec<String>,
-    next_key_rotation: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct LocalKmsAsymmetricKey {
-    metadata: LocalKmsMetadata,
-    private_key_pem: String,
-}
-
-impl LocalKms {
-    fn into_seed(self) -> Result<Seed, SeedError> {
-        let LocalKmsKeys {
-            symmetric,
-            asymmetric,
-        } = self.keys;
-        let ids = symmetric
-            .aes
-            .iter()
-            .chain(&symmetric.hmac)
-            .map(|k| k.metadata.key_id.clone())
-            .chain(
-                asymmetric
-                    .rsa
-                    .iter()
-                    .chain(&asymmetric.ecc)
-                    .map(|k| k.metadata.key_id.clone()),
-            );
-        unique("Keys", ids)?;
-        unique("Aliases", self.aliases.iter().map(|a| a.alias_name.clone()))?;
-        let mut seed = Seed::default();
-        for (section, list, hmac) in [
-            ("Keys.Symmetric.Aes", symmetric.aes, false),
-            ("Keys.Symmetric.Hmac", symmetric.hmac, true),
-        ] {
-            for (i, key) in list.into_iter().enumerate() {
-                let name = key.metadata.key_id.clone();
-                seed.keys
-                    .push(entry(section, i, &name, key.into_seed_key(hmac))?);
-            }
-        }
-        for (section, list, rsa) in [
-            ("Keys.Asymmetric.Rsa", asymmetric.rsa, true),
-            ("Keys.Asymmetric.Ecc", asymmetric.ecc, false),
-        ] {
-            for (i, key) in list.into_iter().enumerate() {
-                let name = key.metadata.key_id.clone();
-                seed.keys
-                    .push(entry(section, i, &name, key.into_seed_key(rsa))?);
-            }
-        }
-        seed.aliases = aliases(self.aliases)?;
-        Ok(seed)
-    }
-}
-
-impl LocalKmsMetadata {
-    fn check_origin(&self) -> Result<(), String> {
-        match self.origin.as_deref() {
-            None | Some("AWS_KMS") => Ok(()),
-            Some(other) => Err(format!(
-                "Origin {other} is not seeded: vaultd seeds keys with the material given (origin \
-                 AWS_KMS); for imported material use ImportKeyMaterial"
-            )),
-        }
-    }
-}
-
-impl LocalKmsSymmetricKey {
-    fn into_seed_key(self, hmac: bool) -> Result<SeedKey, String> {
-        let meta = self.metadata;
-        meta.check_origin()?;
-        let id = key_id(&meta.key_id)?;
-        if self.backing_keys.is_empty() {
-            return Err("at least one backing key must be given (BackingKeys)".into());
-        }
-        let (key_spec, key_usage) = match hmac {
-            false => (KeySpec::SymmetricDefault, KeyUsage::EncryptDecrypt),
-            true => {
-                let spec = match meta.key_spec.as_deref() {
-                    None | Some("") => KeySpec::Hmac256,
-                    Some(text) => parse_enum("KeySpec", text, KeySpec::parse, KeySpec::ALL)?,
-                };
-                (spec, KeyUsage::GenerateVerifyMac)
-            }
-        };
-        let material = self
-            .backing_keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| hex_material(i, k))
-            .collect::<Result<Vec<_>, _>>()?;
-        if !hmac
-            && let Some(short) = material
-                .iter()
-                .position(|m| matches!(m, SeedMaterial::Bytes(b) if b.len() != 32))
-        {
-            return Err(format!(
-                "BackingKeys[{short}] must be 32 bytes (64 hex digits), as `openssl rand -hex 32` makes"
-            ));
-        }
-        // local-kms turns rotation on by giving the next rotation's date; its period is a year.
-        let rotation = self
-            .next_key_rotation
-            .as_deref()
-            .map(|t| {
-                Ok::<_, String>(SeedRotation {
-                    period_days: crate::kms::DEFAULT_ROTATION_PERIOD_DAYS as u32,
-                    next_rotation: Some(date("NextKeyRotation", t)?),
-                })
-            })
-            .transpose()?;
-        Ok(SeedKey {
-            id,
-            description: meta.description.unwrap_or_default(),
-            key_spec,
-            key_usage,
-            enabled: true,
-            material,
-            rotation,
-            tags: Vec::new(),
-        })
-    }
-}
-
-impl LocalKmsAsymmetricKey {
-    fn into_seed_key(self, rsa: bool) -> Result<SeedKey, String> {
-        let meta = self.metadata;
-        meta.check_origin()?;
-        let id = key_id(&meta.key_id)?;
-        let material = pem_material(&self.private_key_pem)?;
-        let SeedMaterial::Private(private) = &material else {
-            unreachable!("a PEM key is a private key");
-        };
-        let key_spec = private.spec().key_spec();
-        let is_rsa = key_spec != KeySpec::EccNistP256;
-        if is_rsa != rsa {
-            return Err(format!(
-                "PrivateKeyPem holds a {key_spec} key, which does not belong here"
-            ));
-        }
-        let key_usage = match meta.key_usage.as_deref() {
-            Some(text) => parse_enum("KeyUsage", text, KeyUsage::parse, KeyUsage::ALL)?,
-            None if rsa => {
-                return Err(
-                    "KeyUsage (SIGN_VERIFY or ENCRYPT_DECRYPT) is required for RSA keys".into(),
-                );
-            }
-            None => KeyUsage::SignVerify,
-        };
-        Ok(SeedKey {
-            id,
-            description: meta.description.unwrap_or_default(),
-            key_spec,
-            key_usage,
-            enabled: true,
-            material: vec![material],
-            rotation: None,
-            tags: Vec::new(),
-        })
     }
 }

@@ -14,6 +14,7 @@
 //! secrets or parameter values.
 
 mod formats;
+mod local_kms;
 #[cfg(test)]
 mod tests;
 
