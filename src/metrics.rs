@@ -3,8 +3,9 @@
 //! Prometheus text format on a port of its own ([`serve`]), apart from gRPC, so that a scraper
 //! needs no credentials and never reaches the API.
 //!
-//! Labels are bounded: an RPC is named only once it answered something other than
-//! UNIMPLEMENTED (so made-up paths cannot grow the label set), and codes are gRPC's 17.
+//! Labels are bounded: RPCs are those of the services vaultd serves (read from their descriptors
+//! when the registry is made; any other path counts under empty labels, so made-up paths cannot
+//! grow anything), and codes are gRPC's 17.
 //! Nothing here ever holds a request's content.
 
 use std::{
@@ -12,7 +13,7 @@ use std::{
     fmt::Write as _,
     future::Future,
     sync::{
-        Arc, RwLock,
+        Arc,
         atomic::{AtomicU64, Ordering::Relaxed},
     },
     time::{Duration, Instant},
@@ -51,7 +52,6 @@ const CODES: [&str; 17] = [
     "DATA_LOSS",
     "UNAUTHENTICATED",
 ];
-const UNIMPLEMENTED: usize = 12;
 
 /// One RPC's counters.
 #[derive(Default)]
@@ -62,20 +62,49 @@ struct RpcStats {
     sum_nanos: AtomicU64,
 }
 
-/// The registry. Cheap to update from any thread: a read lock and a few atomic adds.
-#[derive(Default)]
+/// The registry. Its table of RPCs is fixed when it is made (every method of the services
+/// vaultd serves), so updating it is a hash lookup and a few atomic adds, and no request can grow
+/// it: requests to any other path count together under empty labels.
 pub struct Metrics {
-    rpcs: RwLock<HashMap<String, Arc<RpcStats>>>,
-    /// Requests that answered UNIMPLEMENTED, whatever path they named.
-    unimplemented: AtomicU64,
+    rpcs: HashMap<String, RpcStats>,
+    /// Requests to paths that are no RPC of vaultd's (answered UNIMPLEMENTED or refused first).
+    other: [AtomicU64; 17],
     throttled: [AtomicU64; 4],
-    started: Option<Instant>,
+    started: Instant,
 }
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics").finish_non_exhaustive()
     }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The method paths (`/package.Service/Method`) of the services in an encoded descriptor set.
+fn method_paths(descriptor_set: &[u8]) -> Vec<String> {
+    use prost::Message;
+    let Ok(set) = prost_types::FileDescriptorSet::decode(descriptor_set) else {
+        return Vec::new();
+    };
+    let mut paths = Vec::new();
+    for file in &set.file {
+        for service in &file.service {
+            for method in &service.method {
+                paths.push(format!(
+                    "/{}.{}/{}",
+                    file.package(),
+                    service.name(),
+                    method.name()
+                ));
+            }
+        }
+    }
+    paths
 }
 
 fn class_index(class: RequestClass) -> usize {
@@ -88,10 +117,23 @@ fn class_index(class: RequestClass) -> usize {
 }
 
 impl Metrics {
+    /// A registry for every RPC of `vault.v1`, health checks and reflection.
     pub fn new() -> Self {
+        let mut paths = method_paths(crate::pb::FILE_DESCRIPTOR_SET);
+        paths.extend(method_paths(tonic_health::pb::FILE_DESCRIPTOR_SET));
+        for version in ["v1", "v1alpha"] {
+            paths.push(format!(
+                "/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo"
+            ));
+        }
         Self {
-            started: Some(Instant::now()),
-            ..Self::default()
+            rpcs: paths
+                .into_iter()
+                .map(|p| (p, RpcStats::default()))
+                .collect(),
+            other: Default::default(),
+            throttled: Default::default(),
+            started: Instant::now(),
         }
     }
 
@@ -102,20 +144,9 @@ impl Metrics {
             .ok()
             .filter(|c| *c < CODES.len())
             .unwrap_or(2);
-        if code == UNIMPLEMENTED {
-            self.unimplemented.fetch_add(1, Relaxed);
+        let Some(stats) = self.rpcs.get(path) else {
+            self.other[code].fetch_add(1, Relaxed);
             return;
-        }
-        let stats = self.rpcs.read().expect("metrics").get(path).cloned();
-        let stats = match stats {
-            Some(stats) => stats,
-            None => self
-                .rpcs
-                .write()
-                .expect("metrics")
-                .entry(path.to_string())
-                .or_default()
-                .clone(),
         };
         stats.by_code[code].fetch_add(1, Relaxed);
         let seconds = elapsed.as_secs_f64();
@@ -136,12 +167,13 @@ impl Metrics {
     /// The metrics in the Prometheus text format (0.0.4), with the gauges read from `gauges`.
     pub fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::with_capacity(8192);
-        let rpcs: Vec<(String, Arc<RpcStats>)> = {
-            let map = self.rpcs.read().expect("metrics");
-            let mut rpcs: Vec<_> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            rpcs.sort_by(|a, b| a.0.cmp(&b.0));
-            rpcs
-        };
+        // Only RPCs that were called, in name order.
+        let mut rpcs: Vec<(&String, &RpcStats)> = self
+            .rpcs
+            .iter()
+            .filter(|(_, stats)| stats.by_code.iter().any(|c| c.load(Relaxed) > 0))
+            .collect();
+        rpcs.sort_by(|a, b| a.0.cmp(b.0));
         out.push_str(
             "# HELP vaultd_grpc_requests_total gRPC requests answered, by RPC and status code.\n",
         );
@@ -159,11 +191,16 @@ impl Metrics {
                 }
             }
         }
-        let _ = writeln!(
-            out,
-            "vaultd_grpc_requests_total{{grpc_service=\"\",grpc_method=\"\",grpc_code=\"UNIMPLEMENTED\"}} {}",
-            self.unimplemented.load(Relaxed)
-        );
+        for (code, count) in self.other.iter().enumerate() {
+            let count = count.load(Relaxed);
+            if count > 0 {
+                let _ = writeln!(
+                    out,
+                    "vaultd_grpc_requests_total{{grpc_service=\"\",grpc_method=\"\",grpc_code=\"{}\"}} {count}",
+                    CODES[code]
+                );
+            }
+        }
         out.push_str("# HELP vaultd_grpc_request_duration_seconds Time from a request's arrival to its answer, by RPC.\n");
         out.push_str("# TYPE vaultd_grpc_request_duration_seconds histogram\n");
         for (path, stats) in &rpcs {
@@ -228,7 +265,7 @@ impl Metrics {
         );
         out.push_str("# HELP vaultd_uptime_seconds Seconds since this vaultd started.\n");
         out.push_str("# TYPE vaultd_uptime_seconds gauge\n");
-        let uptime = self.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+        let uptime = self.started.elapsed().as_secs_f64();
         let _ = writeln!(out, "vaultd_uptime_seconds {uptime:.3}");
         out.push_str("# HELP vaultd_build_info The running vaultd's version.\n");
         out.push_str("# TYPE vaultd_build_info gauge\n");
@@ -263,6 +300,9 @@ pub struct Gauges {
     pub audit_healthy: bool,
 }
 
+/// How many connections the metrics endpoint serves at once.
+const MAX_CONNECTIONS: usize = 16;
+
 /// The largest request head the metrics endpoint reads.
 const MAX_REQUEST_HEAD: usize = 8192;
 
@@ -273,8 +313,19 @@ where
     F: Fn() -> String + Send + Sync + 'static,
 {
     let scrape = Arc::new(scrape);
+    // A few connections at a time, and one scrape at a time: the endpoint needs no credentials,
+    // so a flood of it must not take more than that.
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let scraping = Arc::new(tokio::sync::Mutex::new(()));
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => return,
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
         let (mut socket, _) = tokio::select! {
             _ = &mut shutdown => return,
             accepted = listener.accept() => match accepted {
@@ -286,12 +337,14 @@ where
                 }
             },
         };
-        let scrape = scrape.clone();
+        let (scrape, scraping) = (scrape.clone(), scraping.clone());
         tokio::spawn(async move {
+            let _permit = permit;
             let answer = tokio::time::timeout(Duration::from_secs(10), async {
                 let head = read_head(&mut socket).await?;
                 let response = match head.split_whitespace().take(2).collect::<Vec<_>>()[..] {
                     ["GET", "/metrics"] | ["GET", "/metrics/"] => {
+                        let _one_at_a_time = scraping.lock().await;
                         let body = tokio::task::spawn_blocking(move || scrape())
                             .await
                             .unwrap_or_else(|_| String::from("# scrape failed\n"));
@@ -352,6 +405,11 @@ mod tests {
         metrics.record(path, 0, Duration::from_millis(3));
         metrics.record(path, 3, Duration::from_secs(20));
         metrics.record("/made.up/Path", 12, Duration::from_micros(1));
+        metrics.record(
+            "/vault.v1.KeyManagement/NoSuchThing",
+            16,
+            Duration::from_micros(1),
+        );
         metrics.throttled(RequestClass::Write);
         let page = metrics.render(&Gauges {
             keys_by_state: Some(vec![(KeyState::Enabled, 4), (KeyState::Disabled, 1)]),
@@ -363,6 +421,7 @@ mod tests {
             format!("vaultd_grpc_requests_total{{{labels},grpc_code=\"OK\"}} 2"),
             format!("vaultd_grpc_requests_total{{{labels},grpc_code=\"INVALID_ARGUMENT\"}} 1"),
             "vaultd_grpc_requests_total{grpc_service=\"\",grpc_method=\"\",grpc_code=\"UNIMPLEMENTED\"} 1".into(),
+            "vaultd_grpc_requests_total{grpc_service=\"\",grpc_method=\"\",grpc_code=\"UNAUTHENTICATED\"} 1".into(),
             format!("vaultd_grpc_request_duration_seconds_bucket{{{labels},le=\"0.00005\"}} 0"),
             format!("vaultd_grpc_request_duration_seconds_bucket{{{labels},le=\"0.0001\"}} 1"),
             format!("vaultd_grpc_request_duration_seconds_bucket{{{labels},le=\"0.005\"}} 2"),
@@ -376,6 +435,11 @@ mod tests {
         ] {
             assert!(page.lines().any(|l| l == line), "missing {line:?} in\n{page}");
         }
-        assert!(!page.contains("made.up"), "{page}");
+        assert!(
+            !page.contains("made.up") && !page.contains("NoSuchThing"),
+            "{page}"
+        );
+        // RPCs never called are left out.
+        assert!(!page.contains("grpc_method=\"Decrypt\""), "{page}");
     }
 }

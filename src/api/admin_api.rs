@@ -8,7 +8,10 @@ use std::{
     io::{Read, Write},
     path::PathBuf,
     pin::Pin,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use sha2::{Digest, Sha256};
@@ -37,11 +40,28 @@ pub type RestoreRequests = tokio::sync::mpsc::Sender<PathBuf>;
 pub struct AdminApi {
     vault: Arc<Vault>,
     restore: Option<RestoreRequests>,
+    /// Set while a restore is received, checked and handed over: one at a time.
+    restoring: Arc<AtomicBool>,
 }
 
 impl AdminApi {
     pub fn new(vault: Arc<Vault>, restore: Option<RestoreRequests>) -> Self {
-        Self { vault, restore }
+        Self {
+            vault,
+            restore,
+            restoring: Arc::default(),
+        }
+    }
+}
+
+/// Clears the restore flag when dropped, unless the restore was handed over.
+struct Restoring(Option<Arc<AtomicBool>>);
+
+impl Drop for Restoring {
+    fn drop(&mut self) {
+        if let Some(flag) = self.0.take() {
+            flag.store(false, Ordering::Release);
+        }
     }
 }
 
@@ -159,6 +179,17 @@ impl Admin for AdminApi {
                 "This vaultd cannot restore while it serves; stop it and use `vaultd restore`.",
             )));
         };
+        if self
+            .restoring
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(status(Error::new(
+                ErrorKind::LimitExceeded,
+                "A restore is already under way: one at a time.",
+            )));
+        }
+        let mut restoring = Restoring(Some(self.restoring.clone()));
         let vault = self.vault.clone();
         let (path, file) = blocking(move || vault.receive_backup_file().map_err(backup_error))
             .await
@@ -202,8 +233,9 @@ impl Admin for AdminApi {
         let checked = blocking(move || vault.check_backup(&checked_path).map_err(backup_error))
             .await
             .map_err(status)?;
-        // From here the daemon owns the file.
+        // From here the daemon owns the file, and no other restore may start.
         std::mem::forget(remove);
+        restoring.0 = None;
         if restore.send(path.clone()).await.is_err() {
             let _ = std::fs::remove_file(&path);
             return Err(status(Error::unavailable("vaultd is stopping.")));

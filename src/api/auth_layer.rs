@@ -29,6 +29,7 @@ use crate::{
         throttle::RequestClass,
     },
     error::{Error, ErrorKind},
+    metrics::Metrics,
     vault::Vault,
 };
 
@@ -45,11 +46,12 @@ pub const REQUEST_ID_HEADER: &str = "x-vault-request-id";
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
     vault: Arc<Vault>,
+    metrics: Arc<Metrics>,
 }
 
 impl AuthLayer {
-    pub fn new(vault: Arc<Vault>) -> Self {
-        Self { vault }
+    pub fn new(vault: Arc<Vault>, metrics: Arc<Metrics>) -> Self {
+        Self { vault, metrics }
     }
 }
 
@@ -60,6 +62,7 @@ impl<S> Layer<S> for AuthLayer {
         AuthService {
             inner,
             vault: self.vault.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -68,6 +71,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     vault: Arc<Vault>,
+    metrics: Arc<Metrics>,
 }
 
 type Body = tonic::body::Body;
@@ -106,6 +110,7 @@ where
             authorization: header(AUTHORIZATION_HEADER),
         };
         let vault = self.vault.clone();
+        let metrics = self.metrics.clone();
         // The inner service was polled ready, so it is the one that must serve this request.
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
@@ -148,7 +153,7 @@ where
                 };
             let class = RequestClass::of_action(&action);
             if let Err(retry_after) = vault.throttle.check(principal.throttle_key(), class) {
-                vault.metrics.throttled(class);
+                metrics.throttled(class);
                 let err = Error::new(
                     ErrorKind::Throttling,
                     format!(
@@ -356,7 +361,7 @@ mod tests {
         let code = |response: &Response<Body>| {
             tonic::Status::from_header_map(response.headers()).map(|s| s.code())
         };
-        let layer = AuthLayer::new(vault.clone());
+        let layer = AuthLayer::new(vault.clone(), Arc::default());
 
         let mut careless = layer.layer(Answer {
             authorize: false,

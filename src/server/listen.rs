@@ -33,6 +33,8 @@ use tonic::transport::server::Connected;
 
 /// How long a client has to complete its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many TLS handshakes run at once.
+const MAX_HANDSHAKES: usize = 256;
 
 /// The files of a TLS listener.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,6 +262,8 @@ pub fn incoming(listeners: Vec<Arc<Listener>>) -> impl Stream<Item = io::Result<
 }
 
 async fn accept_loop(listener: Arc<Listener>, tx: mpsc::Sender<io::Result<Conn>>) {
+    // TLS handshakes in progress at once; beyond them, connections wait in the listen backlog.
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
     loop {
         let accepted = tokio::select! {
             _ = tx.closed() => return,
@@ -273,7 +277,11 @@ async fn accept_loop(listener: Arc<Listener>, tx: mpsc::Sender<io::Result<Conn>>
             }
             Ok(Accepted::Handshake(tcp, tls)) => {
                 let tx = tx.clone();
+                let Ok(permit) = handshakes.clone().acquire_owned().await else {
+                    return;
+                };
                 tokio::spawn(async move {
+                    let _permit = permit;
                     let peer = tcp.peer_addr().ok();
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(tcp)).await
                     {

@@ -9,6 +9,8 @@ mod listen;
 
 pub use listen::{Conn, ConnInfo, Listener, TlsConfig, TlsFiles, bind_unix};
 use tokio::net::TcpListener;
+
+use crate::metrics::Metrics;
 use tonic::transport::Server;
 
 use crate::{
@@ -44,6 +46,8 @@ pub struct ServerOptions {
     /// Where RestoreBackup hands a checked backup for the daemon to swap in. `None`: online
     /// restores are refused.
     pub restore: Option<RestoreRequests>,
+    /// Request counts and latencies. The daemon keeps one across the vaults it serves in turn.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Default for ServerOptions {
@@ -51,6 +55,7 @@ impl Default for ServerOptions {
         Self {
             maintenance_interval: Duration::from_secs(60),
             restore: None,
+            metrics: Arc::default(),
         }
     }
 }
@@ -117,8 +122,8 @@ pub async fn serve(
     ));
 
     let result = Server::builder()
-        .layer(MetricsLayer::new(vault.metrics.clone()))
-        .layer(AuthLayer::new(vault.clone()))
+        .layer(MetricsLayer::new(options.metrics.clone()))
+        .layer(AuthLayer::new(vault.clone(), options.metrics.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -179,7 +179,7 @@ impl Vault {
 /// Replaces the database of `data_dir` with the backup at `backup` (checked against `root_key`
 /// first; with `backup_root_key`, the backup's keyring is opened with that key and sealed under
 /// `root_key`, for backups made before a root key rotation). The data directory must not be in
-/// use: its lock is taken for the duration.
+/// use: its lock is taken for the duration. The backup file itself is never changed.
 pub fn install_backup(
     data_dir: &Path,
     backup: &Path,
@@ -188,37 +188,71 @@ pub fn install_backup(
 ) -> Result<RestoreOutcome, OpenError> {
     super::prepare_data_dir(data_dir)?;
     let _lock = lock_data_dir(data_dir)?;
-    // Work on a private copy: the operator's backup file is never changed.
+    // Work on a private copy in the data directory, which then takes the database's place.
     let staged = data_dir.join(unique_name(RESTORE_PREFIX));
-    let result = stage_and_install(data_dir, backup, &staged, root_key, backup_root_key);
+    let result = copy_private(backup, &staged)
+        .and_then(|()| match backup_root_key {
+            Some(old) => reseal(&staged, old, root_key).map_err(|e| match e {
+                OpenError::WrongRootKey(_) => OpenError::WrongRootKey(backup.to_path_buf()),
+                other => other,
+            }),
+            None => Ok(()),
+        })
+        .and_then(|()| swap_in(data_dir, &staged, root_key));
     let _ = fs::remove_file(&staged);
     result
 }
 
-fn stage_and_install(
+/// [`install_backup`] of a backup already received into the data directory (by RestoreBackup)
+/// and checked: it is moved into place, not copied. The data directory must not be in use. If
+/// this fails, the file is left for the caller (to try again, or to remove).
+pub fn install_received_backup(
     data_dir: &Path,
-    backup: &Path,
+    received: &Path,
+    root_key: &RootKey,
+) -> Result<RestoreOutcome, OpenError> {
+    let _lock = lock_data_dir(data_dir)?;
+    swap_in(data_dir, received, root_key)
+}
+
+/// Opens a staged backup's keyring with `old` and seals it under `new`.
+fn reseal(staged: &Path, old: &RootKey, new: &RootKey) -> Result<(), OpenError> {
+    let info = SqliteStore::inspect_snapshot(staged)?;
+    let keyring = Keyring::open(old, &info.database_id, &info.sealed_keyring)
+        .map_err(|_| OpenError::WrongRootKey(staged.to_path_buf()))?;
+    let resealed = keyring.seal(new, &info.database_id)?;
+    let store = SqliteStore::open(staged)?;
+    store.replace_keyring(&resealed)?;
+    drop(store);
+    fold_wal(staged)
+}
+
+/// Makes sure everything committed to the database at `path` is in the file itself: a WAL left
+/// beside it (by a vaultd that was killed) is checkpointed into it by opening and closing it.
+/// A WAL that stays means another connection still has the database open: an error, since
+/// moving the file then would part it from its newest writes.
+fn fold_wal(path: &Path) -> Result<(), OpenError> {
+    let leftovers = || ["-wal", "-shm"].iter().any(|s| sibling(path, s).exists());
+    if path.exists() && leftovers() {
+        drop(SqliteStore::open(path)?);
+    }
+    if leftovers() {
+        return Err(OpenError::InUse(path.to_path_buf()));
+    }
+    Ok(())
+}
+
+/// Checks `staged` (a private file in `data_dir`) and puts it in the database's place. The
+/// database in use is hard-linked into `before-restore-<time>/` first, and the staged file then
+/// renamed over it: at every moment there is a whole `vault.db`, the old one or the new one.
+fn swap_in(
+    data_dir: &Path,
     staged: &Path,
     root_key: &RootKey,
-    backup_root_key: Option<&RootKey>,
 ) -> Result<RestoreOutcome, OpenError> {
-    copy_private(backup, staged)?;
-    if let Some(old) = backup_root_key {
-        let info = SqliteStore::inspect_snapshot(staged)?;
-        let keyring = Keyring::open(old, &info.database_id, &info.sealed_keyring)
-            .map_err(|_| OpenError::WrongRootKey(backup.to_path_buf()))?;
-        let resealed = keyring.seal(root_key, &info.database_id)?;
-        // Opened as a store only to rewrite its keyring; dropped (and checkpointed) right after.
-        let store = SqliteStore::open(staged)?;
-        store.replace_keyring(&resealed)?;
-        drop(store);
-        for suffix in ["-wal", "-shm"] {
-            let _ = fs::remove_file(sibling(staged, suffix));
-        }
-    }
     let summary = check_backup(staged, root_key)?;
-
     let database = data_dir.join(DATABASE_FILE);
+    fold_wal(&database)?;
     let mut previous = None;
     if database.exists() {
         let stamp = crate::clock::format_basic_iso8601(SystemTime::now());
@@ -230,13 +264,7 @@ fn stage_and_install(
             .mode(0o700)
             .create(&dir)
             .map_err(io_error(&dir))?;
-        for suffix in ["", "-wal", "-shm"] {
-            let file = sibling(&database, suffix);
-            if file.exists() {
-                let name = file.file_name().expect("a file name").to_owned();
-                fs::rename(&file, dir.join(name)).map_err(io_error(&file))?;
-            }
-        }
+        fs::hard_link(&database, dir.join(DATABASE_FILE)).map_err(io_error(&dir))?;
         previous = Some(dir);
     }
     fs::rename(staged, &database).map_err(io_error(&database))?;

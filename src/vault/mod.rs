@@ -28,7 +28,10 @@ use crate::{
 
 mod backup;
 
-pub use backup::{BackupSummary, RestoreOutcome, check_backup, install_backup, rotate_root_key};
+pub use backup::{
+    BackupSummary, RestoreOutcome, check_backup, install_backup, install_received_backup,
+    rotate_root_key,
+};
 
 pub const DATABASE_FILE: &str = "vault.db";
 pub const ROOT_CREDENTIALS_FILE: &str = "root-credentials";
@@ -59,6 +62,8 @@ pub enum OpenError {
         "the root key does not unlock the database in {0}: wrong root key, or the keyring is damaged"
     )]
     WrongRootKey(PathBuf),
+    #[error("{0} is still in use (its write-ahead log stays open): try again once nothing uses it")]
+    InUse(PathBuf),
     #[error("storage: {0}")]
     Storage(#[from] crate::store::Error),
     #[error("{0}")]
@@ -82,8 +87,6 @@ pub struct Vault {
     pub clock: Arc<dyn Clock>,
     pub arns: Arns,
     pub data_dir: PathBuf,
-    /// Request counts and latencies, for the metrics endpoint.
-    pub metrics: Arc<crate::metrics::Metrics>,
 
     /// What backups need: the store, and the root key that must open a backup's keyring.
     backups: backup::Backups,
@@ -154,7 +157,6 @@ impl Vault {
             clock: config.clock,
             arns: config.arns,
             data_dir: config.data_dir,
-            metrics: Arc::new(crate::metrics::Metrics::new()),
             backups,
             _lock: lock,
         };
@@ -170,11 +172,6 @@ impl Vault {
             audit_queue_depth: self.audit.queue_depth(),
             audit_healthy: self.audit.is_healthy(),
         }
-    }
-
-    /// The metrics page, in the Prometheus text format.
-    pub fn render_metrics(&self) -> String {
-        self.metrics.render(&self.gauges())
     }
 }
 

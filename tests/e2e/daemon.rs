@@ -606,6 +606,21 @@ async fn config_file_settings_yield_to_the_environment_and_to_flags() {
         arn_prefix(daemon).await,
         "arn:aws:kms:eu-west-1:111122223333"
     );
+    // VAULTD_ROOT_KEY over the file's root_key_file (both set is no conflict then).
+    let root_key = vault_dir.root.to_base64();
+    let env = [
+        &FIXED_CREDS[..],
+        &[
+            ("VAULTD_CONFIG", config),
+            ("VAULTD_ROOT_KEY", root_key.as_str()),
+        ],
+    ]
+    .concat();
+    let daemon = Daemon::start(&[], &env).unwrap();
+    assert_eq!(
+        arn_prefix(daemon).await,
+        "arn:aws:kms:eu-west-1:111122223333"
+    );
     // The environment over the file, a flag over both.
     let env = [&FIXED_CREDS[..], &[("VAULTD_REGION", "eu-central-1")]].concat();
     let daemon = Daemon::start(&["--config", config], &env).unwrap();

@@ -254,6 +254,28 @@ async fn mutual_tls_refuses_a_client_without_a_certificate_of_its_ca() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // The healthcheck presents a client certificate too.
+    let health = |extra: &[&str]| {
+        scrubbed_command(vaultd_bin())
+            .args([
+                "healthcheck",
+                "--endpoint",
+                &https,
+                "--ca-file",
+                &dir.path("ca.pem"),
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let with_cert = [
+        "--client-cert",
+        &dir.path("client.pem"),
+        "--client-key",
+        &dir.path("client.key"),
+    ];
+    succeeded(&health(&with_cert));
+    assert_eq!(health(&[]).status.code(), Some(1));
     assert!(
         works(&client(https.clone(), trusting(&ca1)).unwrap())
             .await

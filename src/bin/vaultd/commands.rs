@@ -5,9 +5,16 @@ use super::*;
 
 /// `vaultd healthcheck`: one health check; SERVING exits 0, anything else (an error, no answer
 /// in time, another status) exits 1 with the reason on stderr.
+/// The TLS side of a health check over https.
+pub(crate) struct HealthcheckTls {
+    pub ca_file: Option<PathBuf>,
+    pub identity: Option<(PathBuf, PathBuf)>,
+    pub server_name: Option<String>,
+}
+
 pub(crate) fn healthcheck(
     endpoint: &str,
-    ca_file: Option<&Path>,
+    options: &HealthcheckTls,
     timeout: std::time::Duration,
 ) -> ExitCode {
     use tonic_health::pb::{
@@ -17,11 +24,20 @@ pub(crate) fn healthcheck(
         let mut channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
             .map_err(|e| format!("--endpoint {endpoint}: {e}"))?;
         if endpoint.starts_with("https://") {
+            let read = |flag: &str, path: &Path| {
+                std::fs::read(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
+            };
             let mut tls = tonic::transport::ClientTlsConfig::new().with_native_roots();
-            if let Some(path) = ca_file {
-                let pem = std::fs::read(path)
-                    .map_err(|e| format!("--ca-file {}: {e}", path.display()))?;
+            if let Some(path) = &options.ca_file {
+                let pem = read("--ca-file", path)?;
                 tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            }
+            if let Some((cert, key)) = &options.identity {
+                let (cert, key) = (read("--client-cert", cert)?, read("--client-key", key)?);
+                tls = tls.identity(tonic::transport::Identity::from_pem(cert, key));
+            }
+            if let Some(name) = &options.server_name {
+                tls = tls.domain_name(name.clone());
             }
             channel = channel
                 .tls_config(tls)

@@ -168,6 +168,16 @@ enum Command {
         /// For https: the CA (PEM) that issued vaultd's certificate. Default: the system's.
         #[arg(long)]
         ca_file: Option<PathBuf>,
+        /// For https with mutual TLS: a client certificate (PEM) to present, with --client-key.
+        #[arg(long, requires = "client_key")]
+        client_cert: Option<PathBuf>,
+        /// The private key (PEM) of --client-cert.
+        #[arg(long, requires = "client_cert")]
+        client_key: Option<PathBuf>,
+        /// For https: the name vaultd's certificate must carry, when it is not the endpoint's
+        /// host (the default endpoint is an address on loopback).
+        #[arg(long)]
+        server_name: Option<String>,
         /// Seconds to wait for the answer, connecting included.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=60))]
         timeout: u64,
@@ -183,7 +193,14 @@ fn parse_args() -> Result<Args, String> {
     }
     // Bad flags and --help exit here, as clap does.
     let matches = command.get_matches_from(argv);
-    Args::from_arg_matches(&matches).map_err(|e| e.to_string())
+    let mut args = Args::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+    // The environment wins over the file: VAULTD_ROOT_KEY over the file's root_key_file.
+    let from_file =
+        matches.value_source("root_key_file") == Some(clap::parser::ValueSource::DefaultValue);
+    if from_file && std::env::var_os("VAULTD_ROOT_KEY").is_some() {
+        args.root_key_file = None;
+    }
+    Ok(args)
 }
 
 fn main() -> ExitCode {
@@ -197,6 +214,9 @@ fn main() -> ExitCode {
     if let Some(Command::Healthcheck {
         endpoint,
         ca_file,
+        client_cert,
+        client_key,
+        server_name,
         timeout,
     }) = &args.command
     {
@@ -204,11 +224,12 @@ fn main() -> ExitCode {
             Some(path) => format!("unix://{}", path.display()),
             None => client_endpoint(args.listen, args.tls_cert_file.is_some()),
         });
-        return healthcheck(
-            &endpoint,
-            ca_file.as_deref(),
-            std::time::Duration::from_secs(*timeout),
-        );
+        let tls = commands::HealthcheckTls {
+            ca_file: ca_file.clone(),
+            identity: client_cert.clone().zip(client_key.clone()),
+            server_name: server_name.clone(),
+        };
+        return healthcheck(&endpoint, &tls, std::time::Duration::from_secs(*timeout));
     }
     init_logging(args.log, args.log_format);
     let format = args.log_format;

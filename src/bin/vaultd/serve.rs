@@ -153,20 +153,19 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
         if let Some(tls) = tls.clone() {
             reload_on_sighup(tls)?;
         }
-        // The vault being served, for the metrics endpoint (none while a restore swaps it).
+        // One set of counters for every vault served in turn; the vault being served, for the
+        // gauges (none while a restore swaps it).
+        let metrics: Arc<vaultd::metrics::Metrics> = Arc::default();
         let current: Arc<std::sync::RwLock<Option<Arc<Vault>>>> = Arc::default();
         if let Some(metrics_listener) = metrics_listener {
             let metrics_listener = tokio_listener(metrics_listener)?;
             let addr = metrics_listener.local_addr().map_err(|e| e.to_string())?;
-            let current = current.clone();
+            let (current, metrics) = (current.clone(), metrics.clone());
             tokio::spawn(vaultd::metrics::serve(
                 metrics_listener,
                 move || {
                     let vault = current.read().ok().and_then(|v| v.clone());
-                    vault.map_or_else(
-                        || "# vaultd is switching to a restored backup\n".to_string(),
-                        |v| v.render_metrics(),
-                    )
+                    metrics.render(&vault.map(|v| v.gauges()).unwrap_or_default())
                 },
                 shutdown(),
             ));
@@ -201,6 +200,7 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
             };
             let options = ServerOptions {
                 restore: Some(restore_tx),
+                metrics: metrics.clone(),
                 ..ServerOptions::default()
             };
             server::serve(listeners.clone(), served.clone(), options, until)
@@ -211,30 +211,27 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
                 break;
             };
             *current.write().unwrap_or_else(|e| e.into_inner()) = None;
-            close_vault(served).await?;
-            let (dir, key, backup) = (data_dir.clone(), restore_key.clone(), staged.clone());
-            let installed = tokio::task::spawn_blocking(move || {
-                vault::install_backup(&dir, &backup, &key, None)
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-            let _ = std::fs::remove_file(&staged);
-            match installed {
-                Ok(outcome) => tracing::warn!(
-                    keys = outcome.summary.keys,
-                    secrets = outcome.summary.secrets,
-                    parameters = outcome.summary.parameters,
-                    "restored a backup; the previous database is kept in {}",
-                    outcome
-                        .previous
-                        .map_or_else(|| "(none)".into(), |p| p.display().to_string())
-                ),
-                Err(e) => tracing::error!("the restore failed; serving the previous state: {e}"),
-            }
-            let reopen = open_vault.clone();
-            vault = tokio::task::spawn_blocking(reopen)
-                .await
-                .map_err(|e| e.to_string())??;
+            vault = match close_vault(served).await {
+                Ok(()) => {
+                    restore_backup(&data_dir, &staged, &restore_key).await;
+                    let reopen = open_vault.clone();
+                    tokio::task::spawn_blocking(reopen)
+                        .await
+                        .map_err(|e| e.to_string())??
+                }
+                Err(served) => {
+                    let _ = std::fs::remove_file(&staged);
+                    tracing::error!(
+                        "the restore is abandoned: requests still held the vault after 30 s; \
+                         serving the state it had"
+                    );
+                    match Arc::try_unwrap(served) {
+                        Ok(vault) => vault,
+                        Err(_) => return Err("the vault cannot be served again".into()),
+                    }
+                }
+            };
+            continue;
         }
         if let Some(path) = &unix_listener {
             let _ = std::fs::remove_file(path);
@@ -245,8 +242,9 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
 }
 
 /// Closes a vault that stopped serving, once every request's work on it has let go, so that it
-/// releases the data directory (and its audit trail is written out).
-pub(crate) async fn close_vault(vault: Arc<Vault>) -> Result<(), String> {
+/// releases the data directory (and its audit trail is written out). After 30 s it gives the
+/// vault back, still open.
+pub(crate) async fn close_vault(vault: Arc<Vault>) -> Result<(), Arc<Vault>> {
     let mut vault = vault;
     for _ in 0..600 {
         match Arc::try_unwrap(vault) {
@@ -260,7 +258,47 @@ pub(crate) async fn close_vault(vault: Arc<Vault>) -> Result<(), String> {
             }
         }
     }
-    Err("a restore could not close the vault: requests still hold it after 30 s".into())
+    Err(vault)
+}
+
+/// Puts a received, checked backup in the closed vault's place. Work that outlived the requests
+/// (a secret rotation's hook) may still have the database open for a few seconds: it is waited
+/// for, and if it stays the restore is abandoned, the database untouched. Either way the outcome
+/// is logged, and the vault then opens on whatever state is in place.
+async fn restore_backup(data_dir: &Path, staged: &Path, root_key: &RootKey) {
+    let mut attempts = 0;
+    let outcome = loop {
+        let (dir, key, backup) = (
+            data_dir.to_path_buf(),
+            root_key.clone(),
+            staged.to_path_buf(),
+        );
+        let installed = tokio::task::spawn_blocking(move || {
+            vault::install_received_backup(&dir, &backup, &key)
+        })
+        .await;
+        match installed {
+            Ok(Err(vault::OpenError::InUse(_))) if attempts < 20 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            other => break other,
+        }
+    };
+    let _ = std::fs::remove_file(staged);
+    match outcome {
+        Ok(Ok(outcome)) => tracing::warn!(
+            keys = outcome.summary.keys,
+            secrets = outcome.summary.secrets,
+            parameters = outcome.summary.parameters,
+            "restored a backup; the previous database is kept in {}",
+            outcome
+                .previous
+                .map_or_else(|| "(none)".into(), |p| p.display().to_string())
+        ),
+        Ok(Err(e)) => tracing::error!("the restore failed; serving the previous state: {e}"),
+        Err(e) => tracing::error!("the restore failed; serving the previous state: {e}"),
+    }
 }
 
 pub(crate) fn tokio_listener(listener: std::net::TcpListener) -> Result<TcpListener, String> {

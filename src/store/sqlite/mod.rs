@@ -417,14 +417,19 @@ impl Store for SqliteStore {
         let target = path
             .to_str()
             .ok_or_else(|| Error::Unavailable(format!("{}: not UTF-8", path.display())))?;
+        // Made 0600 before anything is written into it (VACUUM INTO takes an empty file).
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| Error::Unavailable(format!("{}: {e}", path.display())))?;
         // VACUUM INTO reads in one transaction: a consistent copy, compacted, written beside
         // the live database without blocking its writer.
         let reader = self.reader()?;
         reader
             .execute("VACUUM INTO ?1", params![target])
             .map_err(storage_error)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| Error::Unavailable(format!("{}: {e}", path.display())))?;
         Ok(())
     }
 
