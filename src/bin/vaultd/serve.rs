@@ -117,7 +117,7 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
         }
         Ok(vault)
     };
-    let mut vault = open_vault()?;
+    let mut vault = Arc::new(open_vault()?);
     let throttle = throttle_text;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -182,7 +182,7 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
             "vaultd listening on {local}"
         );
         loop {
-            let served = Arc::new(vault);
+            let served = vault;
             *current.write().unwrap_or_else(|e| e.into_inner()) = Some(served.clone());
             let (restore_tx, mut restore_rx) = tokio::sync::mpsc::channel(1);
             let restore = Arc::new(std::sync::Mutex::new(None));
@@ -215,9 +215,11 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
                 Ok(()) => {
                     restore_backup(&data_dir, &staged, &restore_key).await;
                     let reopen = open_vault.clone();
-                    tokio::task::spawn_blocking(reopen)
-                        .await
-                        .map_err(|e| e.to_string())??
+                    Arc::new(
+                        tokio::task::spawn_blocking(reopen)
+                            .await
+                            .map_err(|e| e.to_string())??,
+                    )
                 }
                 Err(served) => {
                     let _ = std::fs::remove_file(&staged);
@@ -225,13 +227,9 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
                         "the restore is abandoned: requests still held the vault after 30 s; \
                          serving the state it had"
                     );
-                    match Arc::try_unwrap(served) {
-                        Ok(vault) => vault,
-                        Err(_) => return Err("the vault cannot be served again".into()),
-                    }
+                    served
                 }
             };
-            continue;
         }
         if let Some(path) = &unix_listener {
             let _ = std::fs::remove_file(path);
