@@ -273,6 +273,8 @@ pub struct Client {
     ssm: ParameterStoreClient<Signed>,
     secrets: SecretsManagerClient<Signed>,
     admin: AdminClient<Signed>,
+    /// Unsigned, as vaultd serves it.
+    health: tonic_health::pb::health_client::HealthClient<Channel>,
     timeout: Duration,
     retry: RetryPolicy,
 }
@@ -340,7 +342,8 @@ impl Client {
             audit: AuditClient::with_interceptor(channel.clone(), signer.clone()),
             ssm: ParameterStoreClient::with_interceptor(channel.clone(), signer.clone()),
             secrets: SecretsManagerClient::with_interceptor(channel.clone(), signer.clone()),
-            admin: AdminClient::with_interceptor(channel, signer),
+            admin: AdminClient::with_interceptor(channel.clone(), signer),
+            health: tonic_health::pb::health_client::HealthClient::new(channel),
             timeout: config.timeout,
             retry: config.retry,
         })
@@ -373,6 +376,17 @@ impl Client {
 }
 
 impl Client {
+    /// `grpc.health.v1.Health/Check` of the whole server (unsigned): whether it serves.
+    pub async fn health_check(&self) -> Result<bool, ClientError> {
+        use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+        self.call(HealthCheckRequest::default(), |r| {
+            let mut health = self.health.clone();
+            async move { health.check(r).await }
+        })
+        .await
+        .map(|response| response.status() == ServingStatus::Serving)
+    }
+
     /// `Admin/CreateBackup`: the backup's chunks, the summary last. Not retried, and without a
     /// deadline (a large vault takes a while): the caller reads the stream to its end.
     pub async fn create_backup(

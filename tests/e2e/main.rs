@@ -26,6 +26,7 @@ mod throttle;
 mod tls;
 mod vaultctl;
 mod vaultctl_asymmetric;
+mod vaultctl_bench;
 mod vaultctl_envelope;
 mod vaultctl_fields;
 mod vaultctl_identity;

@@ -34,6 +34,7 @@
 mod admin;
 mod audit;
 mod aws_json;
+mod bench;
 mod calls;
 mod credentials;
 mod enums;
@@ -183,6 +184,10 @@ enum Command {
     /// passwords (AWS Secrets Manager).
     #[command(subcommand, name = "secretsmanager")]
     SecretsManager(secretsmanager::SecretsManagerCommand),
+    /// Measure a running vaultd: requests/s and p50/p99/p99.9 latency of the hot operations at
+    /// each concurrency, against the Health/Check baseline and the same crypto in-process.
+    /// Makes its own keys, secret and parameter, and schedules them for deletion at the end.
+    Bench(bench::BenchArgs),
     /// Backups of the whole vault, and restoring one, while vaultd serves.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -223,6 +228,7 @@ impl Command {
             Self::Audit(command) => command.own_access_key_id_flag(),
             Self::Kms(_)
             | Self::Admin(_)
+            | Self::Bench(_)
             | Self::Sts(_)
             | Self::Ssm(_)
             | Self::SecretsManager(_)
@@ -259,6 +265,7 @@ impl Command {
             }
             Self::Audit(command) => Job::Audit(command.job()),
             Self::Admin(command) => Job::Admin(command),
+            Self::Bench(args) => Job::Bench(args),
             Self::Encrypt(args) => Job::Envelope(Box::new(args.job()?)),
             Self::Decrypt(args) => Job::Envelope(Box::new(args.job()?)),
             Self::Fields(command) => Job::Fields(command.job().map_err(CliError::Usage)?),
@@ -275,6 +282,7 @@ enum Job {
     SecretsManager(calls::SecretsRequest),
     Audit(audit::AuditJob),
     Admin(admin::AdminCommand),
+    Bench(bench::BenchArgs),
     /// `encrypt` or `decrypt` (boxed: it holds its input and output, and a header).
     Envelope(Box<envelope::EnvelopeJob>),
     Fields(fields::FieldsJob),
@@ -290,6 +298,7 @@ impl Job {
             Self::SecretsManager(request) => request.send(&context.client).await?,
             Self::Audit(job) => return job.run(context).await,
             Self::Admin(command) => return command.run(context).await,
+            Self::Bench(args) => return bench::run(args, context).await,
             Self::Envelope(job) => return job.run(context).await,
             Self::Fields(job) => return job.run(context).await,
         };
@@ -300,6 +309,8 @@ impl Job {
 /// What a command runs with: the connection, who signs, and where the answer goes.
 pub struct Context {
     pub client: Client,
+    /// What `client` was made from, for commands that open more connections (bench).
+    pub config: ClientConfig,
     /// The access key id the requests are signed with.
     pub access_key_id: String,
     pub out: Printer,
@@ -506,9 +517,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         };
     }
     config.tls = tls;
-    let client = Client::connect(config).map_err(|e| CliError::Config(e.message))?;
+    let client = Client::connect(config.clone()).map_err(|e| CliError::Config(e.message))?;
     let context = Context {
         client,
+        config,
         access_key_id,
         out: Printer::new(global.query, global.output.and_then(OutputFormat::format)),
     };
