@@ -12,7 +12,9 @@
 //!   recorded with error code `RequestCancelled`. A batch the store refuses is kept and retried
 //!   (50 ms doubling to 1 s) until it is written; meanwhile new requests are refused.
 //! - **Durable once flushed.** Events are written in batches, one store transaction each; after a
-//!   successful [`AuditLog::flush`] every event finished before it is on disk.
+//!   successful [`AuditLog::flush`] every event finished before it is on disk. While requests keep
+//!   coming the writer commits at most once per [`AuditConfig::commit_interval`] (5 ms), so a
+//!   batch is one fsync however many events it holds; a quiet log writes an event at once.
 //! - **No gaps, no forks.** Sequence numbers run 1, 2, 3… across restarts (the writer continues
 //!   from the store's newest event), and each body names the SHA-256 of the previous one.
 //!
@@ -72,6 +74,11 @@ pub struct AuditConfig {
     pub queue_capacity: usize,
     /// Events written in one store transaction, at most.
     pub max_batch: usize,
+    /// While events keep coming, the writer commits at most once per interval and takes what
+    /// arrived meanwhile in the same transaction (each commit is an fsync and rewrites the same
+    /// pages, whatever its size). An event after a quiet interval is written at once, and a
+    /// flush or shutdown cuts the wait short. Zero: commit whenever the previous commit ends.
+    pub commit_interval: Duration,
 }
 
 impl Default for AuditConfig {
@@ -79,6 +86,7 @@ impl Default for AuditConfig {
         Self {
             queue_capacity: 65_536,
             max_batch: 1_024,
+            commit_interval: Duration::from_millis(5),
         }
     }
 }
@@ -109,6 +117,10 @@ struct Shared {
     progress: Mutex<Progress>,
     /// Notified when `progress` changes or `depth` drops.
     progressed: Condvar,
+    /// A flush is waiting: the writer commits without waiting for the rest of its interval.
+    flush_wanted: AtomicBool,
+    /// The writer thread, to unpark it for a flush.
+    writer_thread: std::sync::OnceLock<std::thread::Thread>,
 }
 
 #[derive(Debug, Default)]
@@ -192,12 +204,15 @@ impl AuditLog {
             open: AtomicBool::new(true),
             progress: Mutex::new(Progress::default()),
             progressed: Condvar::new(),
+            flush_wanted: AtomicBool::new(false),
+            writer_thread: std::sync::OnceLock::new(),
         });
         let writer = writer::Writer::new(
             receiver,
             Arc::clone(&shared),
             Arc::clone(&store),
             config.max_batch.max(1),
+            config.commit_interval,
             next_sequence,
             previous_hash,
         );
@@ -208,6 +223,7 @@ impl AuditLog {
                 tracing::error!(error = %err, "cannot start the audit writer thread");
                 Error::unavailable("The audit trail cannot be started.")
             })?;
+        let _ = shared.writer_thread.set(handle.thread().clone());
         Ok(AuditLog {
             shared,
             store,
@@ -259,6 +275,13 @@ impl AuditLog {
     pub fn flush(&self, timeout: Duration) -> bool {
         let target = self.shared.sent.load(SeqCst);
         let progress = lock(&self.shared.progress);
+        if progress.written < target {
+            // Wake the writer if it is waiting out its commit interval.
+            self.shared.flush_wanted.store(true, SeqCst);
+            if let Some(writer) = self.shared.writer_thread.get() {
+                writer.unpark();
+            }
+        }
         let (progress, _) = self
             .shared
             .progressed
@@ -281,6 +304,8 @@ impl AuditLog {
         };
         let shared = &self.shared;
         shared.open.store(false, SeqCst);
+        // A writer waiting out its commit interval writes what it has now.
+        handle.thread().unpark();
         let deadline = Instant::now() + timeout;
         {
             let progress = lock(&shared.progress);
@@ -300,7 +325,7 @@ impl AuditLog {
             );
         }
         let _ = shared.sender.send(Message::Stop);
-        // Cut short a retry backoff.
+        // Cut short a retry backoff or a commit interval.
         handle.thread().unpark();
         if handle.join().is_err() {
             tracing::error!("the audit writer thread panicked");

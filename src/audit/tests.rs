@@ -204,6 +204,7 @@ fn events_from_many_threads_form_one_gapless_chain() {
     let log = Arc::new(f.start(AuditConfig {
         queue_capacity: 10_000,
         max_batch: 16,
+        ..AuditConfig::default()
     }));
     let threads: Vec<_> = (0..4u64)
         .map(|t| {
@@ -282,6 +283,7 @@ fn a_full_queue_refuses_admission_until_events_are_written() {
     let log = f.start(AuditConfig {
         queue_capacity: 2,
         max_batch: 8,
+        ..AuditConfig::default()
     });
     // Two requests being served hold the whole queue.
     let a = log.admit(event(1)).unwrap();
@@ -382,4 +384,34 @@ fn the_chain_continues_from_a_head_written_by_someone_else() {
         hash: &r.hash,
     });
     assert_eq!(verify(links, 41, previous).unwrap().last_sequence, 42);
+}
+
+#[test]
+fn busy_writes_wait_for_the_commit_interval_and_a_flush_or_shutdown_cuts_it_short() {
+    let f = fixture();
+    let log = f.start(AuditConfig {
+        commit_interval: Duration::from_secs(3600),
+        ..AuditConfig::default()
+    });
+    // The first event after a quiet spell is written at once.
+    record_ok(&log, 1);
+    eventually("event 1 is written", || log.queue_depth() == 0);
+    assert_eq!(f.stored().len(), 1);
+    // The next ones wait for the interval (an hour here), in one transaction later...
+    record_ok(&log, 2);
+    record_ok(&log, 3);
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(log.queue_depth(), 2, "written before the commit interval was up");
+    // ...unless someone flushes.
+    let began = Instant::now();
+    assert!(log.flush(WAIT));
+    assert!(began.elapsed() < WAIT);
+    assert_eq!(f.stored().len(), 3);
+    // Shutdown does not wait out the interval either, and loses nothing.
+    record_ok(&log, 4);
+    let began = Instant::now();
+    log.shutdown(WAIT);
+    assert!(began.elapsed() < WAIT);
+    let records = f.stored();
+    assert_eq!(verify_all(&records).unwrap().events, 4);
 }

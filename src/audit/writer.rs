@@ -32,6 +32,9 @@ pub(super) struct Writer {
     shared: Arc<Shared>,
     store: Arc<dyn Store>,
     max_batch: usize,
+    commit_interval: Duration,
+    /// When the last commit began (`None` before the first).
+    last_commit: Option<Instant>,
     next_sequence: u64,
     previous_hash: [u8; 32],
 }
@@ -57,6 +60,7 @@ impl Writer {
         shared: Arc<Shared>,
         store: Arc<dyn Store>,
         max_batch: usize,
+        commit_interval: Duration,
         next_sequence: u64,
         previous_hash: [u8; 32],
     ) -> Self {
@@ -65,6 +69,8 @@ impl Writer {
             shared,
             store,
             max_batch,
+            commit_interval,
+            last_commit: None,
             next_sequence,
             previous_hash,
         }
@@ -83,12 +89,31 @@ impl Writer {
                     Ok(Message::Stop) | Err(_) => stopping = true,
                 }
             }
-            // Then take whatever else has accumulated.
-            while batch.len() < self.max_batch {
-                match self.receiver.try_recv() {
-                    Ok(Message::Event(event)) => batch.push(event),
-                    Ok(Message::Stop) => stopping = true,
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            // Then take whatever else has accumulated, and, while events keep coming, what
+            // arrives until the commit interval is up.
+            let due = self.last_commit.map(|last| last + self.commit_interval);
+            loop {
+                while !stopping && batch.len() < self.max_batch {
+                    match self.receiver.try_recv() {
+                        Ok(Message::Event(event)) => batch.push(event),
+                        Ok(Message::Stop) => stopping = true,
+                        Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                    }
+                }
+                let wait = due.and_then(|due| due.checked_duration_since(Instant::now()));
+                match wait {
+                    Some(wait)
+                        if !wait.is_zero()
+                            && !stopping
+                            && batch.len() < self.max_batch
+                            && !self.shared.flush_wanted.load(SeqCst)
+                            && self.shared.open.load(SeqCst) =>
+                    {
+                        // Parked rather than waiting on the channel, so the requests' sends
+                        // wake no one; a flush or shutdown unparks.
+                        thread::park_timeout(wait);
+                    }
+                    _ => break,
                 }
             }
             if batch.is_empty() {
@@ -97,6 +122,8 @@ impl Writer {
                 }
                 continue;
             }
+            self.shared.flush_wanted.store(false, SeqCst);
+            self.last_commit = Some(Instant::now());
             let records = self.chain(&mut batch);
             if !self.write(&records) {
                 let mut lost = records.len();
