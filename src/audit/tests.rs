@@ -401,7 +401,11 @@ fn busy_writes_wait_for_the_commit_interval_and_a_flush_or_shutdown_cuts_it_shor
     record_ok(&log, 2);
     record_ok(&log, 3);
     thread::sleep(Duration::from_millis(300));
-    assert_eq!(log.queue_depth(), 2, "written before the commit interval was up");
+    assert_eq!(
+        log.queue_depth(),
+        2,
+        "written before the commit interval was up"
+    );
     // ...unless someone flushes.
     let began = Instant::now();
     assert!(log.flush(WAIT));

@@ -49,6 +49,14 @@ pub struct BenchArgs {
     /// Seconds per row.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
     seconds: u64,
+    /// After the rows, create this many more symmetric keys, then measure every row again and
+    /// print it as a fraction of the first measurement. The keys are left behind: use a
+    /// throwaway vault.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    fill_keys: u32,
+    /// The same with this many more secrets (left behind too).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=10_000_000))]
+    fill_secrets: u32,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -431,6 +439,69 @@ async fn prepare(
     })
 }
 
+/// Creates `keys` symmetric keys and `secrets` secrets, 64 requests in flight over `clients`,
+/// with progress on stderr. Stops at the first error.
+async fn fill(clients: &[Client], keys: u32, secrets: u32, run: &str) -> Result<(), CliError> {
+    use std::sync::atomic::AtomicU64;
+    let total = u64::from(keys) + u64::from(secrets);
+    let next = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let failed_once = Arc::new(AtomicBool::new(false));
+    let began = Instant::now();
+    let tasks: Vec<_> = (0..64usize)
+        .map(|i| {
+            let client = clients[i % clients.len()].clone();
+            let (next, done, failed_once) = (next.clone(), done.clone(), failed_once.clone());
+            let run = run.to_string();
+            tokio::spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= total || failed_once.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                    let result = if n < u64::from(keys) {
+                        client
+                            .create_key(pb::CreateKeyRequest {
+                                description: "vaultctl bench fill".into(),
+                                ..Default::default()
+                            })
+                            .await
+                            .map(drop)
+                            .map_err(failed("CreateKey"))
+                    } else {
+                        client
+                            .create_secret(pb::CreateSecretRequest {
+                                name: format!("vaultctl-bench-fill-{run}-{n}"),
+                                secret_string: Some(VALUE.into()),
+                                description: "vaultctl bench fill".into(),
+                                ..Default::default()
+                            })
+                            .await
+                            .map(drop)
+                            .map_err(failed("CreateSecret"))
+                    };
+                    if let Err(e) = result {
+                        failed_once.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                    let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if finished % 10_000 == 0 || finished == total {
+                        eprintln!(
+                            "vaultctl bench: filled {finished} of {total} ({:.0}/s)",
+                            finished as f64 / began.elapsed().as_secs_f64()
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await
+            .map_err(|e| CliError::Other(format!("a fill task failed: {e}")))??;
+    }
+    Ok(())
+}
+
 /// Removes what the run made; what cannot be removed is named on stderr.
 async fn clean_up(client: &Client, made: Made) {
     for key in made.keys {
@@ -551,6 +622,8 @@ pub async fn run(args: BenchArgs, context: &Context) -> Result<(), CliError> {
     let run = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
     let mut made = Made::default();
     let mut outcome = Ok(());
+    // Each operation's call and in-process rate, kept to measure again after a fill.
+    let mut measured = Vec::new();
     for operation in operations {
         let (call, local) = match prepare(operation, &context.client, &mut made, &run).await {
             Ok(prepared) => prepared,
@@ -578,6 +651,46 @@ pub async fn run(args: BenchArgs, context: &Context) -> Result<(), CliError> {
                 context.out.write(&row_line(&value))?;
             }
             rows.push(value);
+        }
+        measured.push((operation, call, local_rate));
+    }
+    if outcome.is_ok() && (args.fill_keys > 0 || args.fill_secrets > 0) {
+        outcome = fill(&clients, args.fill_keys, args.fill_secrets, &run).await;
+        if outcome.is_ok() && lines {
+            context.out.write(&format!(
+                "after creating {} keys and {} secrets (the last column: the rate as a fraction of the same row before)\n",
+                args.fill_keys, args.fill_secrets
+            ))?;
+        }
+        for (operation, call, local_rate) in measured.iter().filter(|_| outcome.is_ok()) {
+            for &concurrency in &args.concurrency {
+                let row = measure(
+                    operation.name(),
+                    &clients,
+                    concurrency,
+                    duration,
+                    call.clone(),
+                )
+                .await;
+                let mut value = row_json(&row, health.get(&concurrency).copied(), *local_rate);
+                let before = rows.iter().find(|r| {
+                    r["Operation"] == operation.name() && r["Concurrency"] == concurrency
+                });
+                let of_before = before
+                    .and_then(|r| r["RequestsPerSecond"].as_f64())
+                    .map(|b| (row.rate() / b * 1000.0).round() / 1000.0);
+                value["AfterFill"] = json!({
+                    "Keys": args.fill_keys,
+                    "Secrets": args.fill_secrets,
+                    "OfBeforeFill": of_before,
+                });
+                if lines {
+                    let mut line = value.clone();
+                    line["OfInProcess"] = json!(of_before);
+                    context.out.write(&row_line(&line))?;
+                }
+                rows.push(value);
+            }
         }
     }
     clean_up(&context.client, made).await;

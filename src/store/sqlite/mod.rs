@@ -98,6 +98,20 @@ fn corrupt(what: &str) -> rusqlite::Error {
     rusqlite::Error::InvalidColumnName(format!("undecodable {what}"))
 }
 
+/// Turns on SQLite's query planner stability guarantee: a statement's plan does not depend on the
+/// values bound to it. Without it, a cached statement whose plan looked at a bound value (a join
+/// on a bound key, an ORDER BY after an equality) is parsed and planned again at every execution,
+/// because the statement cache clears its bindings: GetSecretValue spent a fifth of vaultd's CPU
+/// there (BENCHMARKS.md). Every query here is written for its index anyway.
+fn stable_plans(conn: &Connection) -> Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map(drop)
+    .map_err(storage_error)
+}
+
 impl SqliteStore {
     /// After deleting key material: the WAL still holds earlier images of the changed pages, so
     /// fold it into the database (where secure_delete zeroed them) and truncate it, so the material
@@ -150,6 +164,7 @@ impl SqliteStore {
             }
         }
         let mut conn = Connection::open(path).map_err(storage_error)?;
+        stable_plans(&conn)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(storage_error)?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -182,6 +197,7 @@ impl SqliteStore {
                         | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )
                 .map_err(storage_error)?;
+                stable_plans(&reader)?;
                 reader
                     .busy_timeout(std::time::Duration::from_secs(5))
                     .map_err(storage_error)?;

@@ -278,3 +278,29 @@ fn imported_material_is_deleted_but_its_row_and_fingerprint_remain() {
         Some(vec![8; 32])
     );
 }
+
+#[test]
+fn cached_statements_are_not_planned_again_at_each_execution() {
+    use rusqlite::StatementStatus;
+    // A join on a bound key with an ORDER BY: without the planner stability guarantee SQLite
+    // re-prepares it whenever a value is bound (the statement cache clears bindings each time).
+    const SQL: &str = "SELECT v.version_id, s.stage FROM secret_versions v \
+         LEFT JOIN secret_stages s ON s.arn = v.arn AND s.version_id = v.version_id \
+         WHERE v.arn = ?1 ORDER BY v.created_at";
+    let reprepares = |conn: &Connection| {
+        for arn in ["arn:a", "arn:b", "arn:c"] {
+            let mut stmt = conn.prepare_cached(SQL).unwrap();
+            assert_eq!(stmt.query_map([arn], |_| Ok(())).unwrap().count(), 0);
+        }
+        let stmt = conn.prepare_cached(SQL).unwrap();
+        stmt.get_status(StatementStatus::RePrepare)
+    };
+    let (dir, store) = open();
+    assert_eq!(reprepares(&store.conn.lock().unwrap()), 0, "the writer");
+    for reader in &store.readers {
+        assert_eq!(reprepares(&reader.lock().unwrap()), 0, "a reader");
+    }
+    // The same query on a connection opened without it is planned again each time.
+    let plain = Connection::open(dir.path().join("vault.db")).unwrap();
+    assert!(reprepares(&plain) >= 2);
+}
