@@ -8,6 +8,10 @@
 //! - RSASSA-PSS salts are as long as the hash; OAEP uses MGF1 with the OAEP hash and no label; ECDSA
 //!   nonces are RFC 6979 (deterministic) and signatures DER. PKCS#1 v1.5 is for signatures only:
 //!   no v1.5 decryption, so no padding oracle.
+//! - Under the `aws-lc` feature, AWS-LC does the private-key operations (RSA signing and OAEP
+//!   decryption, ECDSA signing; `aws_lc.rs`) for every key it accepts, in the same formats. Its
+//!   ECDSA nonces are random, not RFC 6979: signatures verify alike but are no longer repeatable.
+//!   Generation, encoding, public-key operations and verification stay on the pure-Rust crates.
 //! - Which key may do what is the domain's rule: it checks the key usage and the algorithm lists
 //!   ([`AsymmetricSpec::signing_algorithms`] and its siblings) before calling. An algorithm that
 //!   does not fit the key and still reaches this module is [`Error::Malformed`] (an internal error).
@@ -203,10 +207,17 @@ impl From<AsymmetricSpec> for KeySpec {
 
 /// The private half of an asymmetric key.
 ///
-/// Holds secret key material: zeroized on drop (by the `rsa` and `p256` key types), `Debug` is
-/// redacted.
+/// Holds secret key material: zeroized on drop (by the `rsa` and `p256` key types, and by AWS-LC
+/// under the `aws-lc` feature), `Debug` is redacted.
 #[derive(Clone)]
-pub struct PrivateKey(PrivateInner);
+pub struct PrivateKey {
+    inner: PrivateInner,
+    /// Under the `aws-lc` feature, the same key loaded into AWS-LC once, which then does the
+    /// private-key operations (Sign, Decrypt); `None` for a key AWS-LC refuses, which stays on the
+    /// pure-Rust path.
+    #[cfg(feature = "aws-lc")]
+    aws_lc: Option<std::sync::Arc<aws_lc::LoadedKey>>,
+}
 
 #[derive(Clone)]
 enum PrivateInner {
@@ -218,6 +229,25 @@ enum PrivateInner {
 }
 
 impl PrivateKey {
+    fn new(inner: PrivateInner) -> Self {
+        #[cfg(feature = "aws-lc")]
+        {
+            let mut key = Self {
+                inner,
+                aws_lc: None,
+            };
+            // Loaded from the pure-Rust key's own encoding, whatever the key was read from: its
+            // CRT parameters are the ones the `rsa` crate computed, so AWS-LC cannot read another
+            // key from it (and `load` checks that the public halves agree).
+            key.aws_lc =
+                aws_lc::LoadedKey::load(key.spec(), &key.to_pkcs8_der(), &key.public_key_der())
+                    .map(std::sync::Arc::new);
+            key
+        }
+        #[cfg(not(feature = "aws-lc"))]
+        Self { inner }
+    }
+
     /// A fresh key pair from the OS CSPRNG. RSA uses the public exponent 65537, as KMS.
     pub fn generate(spec: AsymmetricSpec) -> Result<Self, Error> {
         use p256::elliptic_curve::Generate;
@@ -231,7 +261,7 @@ impl PrivateKey {
                     .map_err(|_| Error::Rng)?,
             ),
         };
-        Ok(Self(inner))
+        Ok(Self::new(inner))
     }
 
     /// Reads a PKCS#8 DER private key, which must be of `spec` (modulus size or curve).
@@ -253,7 +283,7 @@ impl PrivateKey {
                 PrivateInner::P256(p256::ecdsa::SigningKey::from_pkcs8_der(der).map_err(|_| WRONG)?)
             }
         };
-        Ok(Self(inner))
+        Ok(Self::new(inner))
     }
 
     /// Reads a PEM private key of any spec vaultd has, telling the spec from the key (RSA modulus
@@ -275,7 +305,7 @@ impl PrivateKey {
                 4096 => AsymmetricSpec::Rsa4096,
                 _ => return Err(UNREADABLE),
             };
-            Ok(Self(PrivateInner::Rsa {
+            Ok(Self::new(PrivateInner::Rsa {
                 spec,
                 key: Box::new(key),
             }))
@@ -284,14 +314,14 @@ impl PrivateKey {
             "PRIVATE KEY" => match rsa::PrivateKey::from_pkcs8_der(&der) {
                 Ok(key) => rsa(key),
                 Err(_) => p256::ecdsa::SigningKey::from_pkcs8_der(&der)
-                    .map(|key| Self(PrivateInner::P256(key)))
+                    .map(|key| Self::new(PrivateInner::P256(key)))
                     .map_err(|_| UNREADABLE),
             },
             "RSA PRIVATE KEY" => {
                 rsa(rsa::PrivateKey::from_pkcs1_der(&der).map_err(|_| UNREADABLE)?)
             }
             "EC PRIVATE KEY" => p256::SecretKey::from_sec1_der(&der)
-                .map(|key| Self(PrivateInner::P256(key.into())))
+                .map(|key| Self::new(PrivateInner::P256(key.into())))
                 .map_err(|_| UNREADABLE),
             _ => Err(UNREADABLE),
         }
@@ -299,7 +329,7 @@ impl PrivateKey {
 
     /// The PKCS#8 DER encoding, for sealing at rest.
     pub fn to_pkcs8_der(&self) -> Zeroizing<Vec<u8>> {
-        let document = match &self.0 {
+        let document = match &self.inner {
             PrivateInner::Rsa { key, .. } => key.to_pkcs8_der(),
             PrivateInner::P256(key) => key.to_pkcs8_der(),
         };
@@ -310,14 +340,14 @@ impl PrivateKey {
     }
 
     pub fn spec(&self) -> AsymmetricSpec {
-        match &self.0 {
+        match &self.inner {
             PrivateInner::Rsa { spec, .. } => *spec,
             PrivateInner::P256(_) => AsymmetricSpec::EccNistP256,
         }
     }
 
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(match &self.0 {
+        PublicKey(match &self.inner {
             PrivateInner::Rsa { spec, key } => PublicInner::Rsa {
                 spec: *spec,
                 key: key.to_public_key(),
@@ -340,7 +370,11 @@ impl PrivateKey {
     ) -> Result<Vec<u8>, Error> {
         check_signing_algorithm(self.spec(), algorithm)?;
         let digest = message_digest(algorithm, message_type, message)?;
-        match &self.0 {
+        #[cfg(feature = "aws-lc")]
+        if let Some(key) = &self.aws_lc {
+            return key.sign(algorithm, &digest);
+        }
+        match &self.inner {
             PrivateInner::Rsa { key, .. } => {
                 use SigningAlgorithm::*;
                 let signed = match algorithm {
@@ -373,10 +407,14 @@ impl PrivateKey {
         algorithm: EncryptionAlgorithm,
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        let PrivateInner::Rsa { spec, key } = &self.0 else {
+        let PrivateInner::Rsa { spec, key } = &self.inner else {
             return Err(WRONG_ALGORITHM);
         };
         check_encryption_algorithm(*spec, algorithm)?;
+        #[cfg(feature = "aws-lc")]
+        if let Some(key) = &self.aws_lc {
+            return key.decrypt(algorithm, None, ciphertext);
+        }
         let decrypted = match algorithm {
             EncryptionAlgorithm::RsaesOaepSha1 => key.oaep_decrypt::<Sha1>(ciphertext),
             EncryptionAlgorithm::RsaesOaepSha256 => key.oaep_decrypt::<Sha256>(ciphertext),
@@ -397,9 +435,17 @@ impl PrivateKey {
         label: &[u8],
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        let PrivateInner::Rsa { key, .. } = &self.0 else {
+        let PrivateInner::Rsa { key, .. } = &self.inner else {
             return Err(WRONG_ALGORITHM);
         };
+        #[cfg(feature = "aws-lc")]
+        if let Some(key) = &self.aws_lc {
+            return key.decrypt(
+                EncryptionAlgorithm::RsaesOaepSha256,
+                Some(label),
+                ciphertext,
+            );
+        }
         let padding = rsa::Oaep::<Sha256>::new_with_label(label.to_vec());
         match key.decrypt_blinded(&mut SysRng, padding, ciphertext) {
             Ok(plaintext) => Ok(Zeroizing::new(plaintext)),
@@ -415,7 +461,7 @@ impl PrivateKey {
         &self,
         peer_public_key_der: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        let PrivateInner::P256(key) = &self.0 else {
+        let PrivateInner::P256(key) = &self.inner else {
             return Err(WRONG_ALGORITHM);
         };
         // Decoding checks the algorithm and curve OIDs and that the point is on the curve and not
@@ -603,5 +649,7 @@ fn check_encryption_algorithm(
     }
 }
 
+#[cfg(feature = "aws-lc")]
+mod aws_lc;
 #[cfg(test)]
 mod tests;

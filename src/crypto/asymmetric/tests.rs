@@ -20,6 +20,18 @@ fn generated(spec: AsymmetricSpec) -> &'static PrivateKey {
     KEYS[index].get_or_init(|| PrivateKey::generate(spec).unwrap())
 }
 
+/// A copy of `key` on the pure-Rust path, whatever the build: without its AWS-LC half under the
+/// `aws-lc` feature, the key itself otherwise.
+fn pure_rust(key: &PrivateKey) -> PrivateKey {
+    #[cfg(feature = "aws-lc")]
+    return PrivateKey {
+        aws_lc: None,
+        ..key.clone()
+    };
+    #[cfg(not(feature = "aws-lc"))]
+    key.clone()
+}
+
 fn digest_of(algorithm: SigningAlgorithm, message: &[u8]) -> Vec<u8> {
     match algorithm.digest_len() {
         32 => Sha256::digest(message).to_vec(),
@@ -285,7 +297,14 @@ fn only_pss_signatures_are_randomized() {
     let ecdsa = SigningAlgorithm::EcdsaSha256;
     assert_ne!(sign(rsa, pss), sign(rsa, pss));
     assert_eq!(sign(rsa, pkcs1), sign(rsa, pkcs1));
-    assert_eq!(sign(ecc, ecdsa), sign(ecc, ecdsa), "RFC 6979 nonces");
+    // The pure-Rust path's ECDSA nonces are RFC 6979: its signatures repeat. AWS-LC's (under the
+    // `aws-lc` feature) are random, so through `sign` only verification is promised.
+    let pure = pure_rust(ecc);
+    assert_eq!(sign(&pure, ecdsa), sign(&pure, ecdsa), "RFC 6979 nonces");
+    let digest = digest_of(ecdsa, MESSAGE);
+    for _ in 0..2 {
+        assert_verifies(&ecc.public_key(), ecdsa, &digest, &sign(ecc, ecdsa));
+    }
 }
 
 #[test]
@@ -606,14 +625,24 @@ fn python_ecdsa_signatures_verify_and_rfc6979_matches_byte_for_byte() {
     let public = PublicKey::from_der(AsymmetricSpec::EccNistP256, &hex(python::EC_A_SPKI)).unwrap();
     let ecdsa = SigningAlgorithm::EcdsaSha256;
     let digest = Sha256::digest(MESSAGE);
+    // The pure-Rust path signs with RFC 6979 nonces, as Python's deterministic signing does.
+    let pure = pure_rust(&key);
     assert_eq!(
+        pure.sign(ecdsa, MessageType::Raw, MESSAGE).unwrap(),
+        hex(python::ECDSA_RFC6979)
+    );
+    assert_eq!(
+        pure.sign(ecdsa, MessageType::Digest, &digest).unwrap(),
+        hex(python::ECDSA_RFC6979)
+    );
+    // Whatever the build's nonces, `sign` makes signatures that verify.
+    let ours = [
         key.sign(ecdsa, MessageType::Raw, MESSAGE).unwrap(),
-        hex(python::ECDSA_RFC6979)
-    );
-    assert_eq!(
         key.sign(ecdsa, MessageType::Digest, &digest).unwrap(),
-        hex(python::ECDSA_RFC6979)
-    );
+    ];
+    for signature in &ours {
+        assert_verifies(&public, ecdsa, &digest, signature);
+    }
     for signature in [python::ECDSA_RANDOM, python::ECDSA_RFC6979] {
         let signature = hex(signature);
         assert_verifies(&public, ecdsa, &digest, &signature);
@@ -895,4 +924,156 @@ fn labelled_oaep_matches_python_cryptography_and_needs_its_label() {
             .as_slice(),
         b"data key"
     );
+}
+
+/// The `aws-lc` feature's private-key operations against the pure-Rust path: the same formats,
+/// each side reading what the other made.
+#[cfg(feature = "aws-lc")]
+mod aws_lc {
+    use super::*;
+
+    #[test]
+    fn every_generated_read_and_python_key_is_loaded_into_aws_lc() {
+        for spec in AsymmetricSpec::ALL {
+            let key = generated(*spec);
+            assert!(key.aws_lc.is_some(), "{spec:?} generated");
+            let read = PrivateKey::from_pkcs8_der(*spec, &key.to_pkcs8_der()).unwrap();
+            assert!(read.aws_lc.is_some(), "{spec:?} from PKCS#8");
+        }
+        assert!(python_rsa().aws_lc.is_some());
+        assert!(python_ec(python::EC_A_PKCS8).aws_lc.is_some());
+        assert!(pure_rust(&python_rsa()).aws_lc.is_none());
+    }
+
+    #[test]
+    fn aws_lc_signatures_verify_with_the_pure_rust_verifier_and_pkcs1_ones_are_the_same_bytes() {
+        for spec in AsymmetricSpec::ALL {
+            let key = generated(*spec);
+            let pure = pure_rust(key);
+            let public = PublicKey::from_der(*spec, &key.public_key_der()).unwrap();
+            for algorithm in spec.signing_algorithms() {
+                let algorithm = *algorithm;
+                let digest = digest_of(algorithm, MESSAGE);
+                let ours = key.sign(algorithm, MessageType::Raw, MESSAGE).unwrap();
+                let from_digest = key.sign(algorithm, MessageType::Digest, &digest).unwrap();
+                let theirs = pure.sign(algorithm, MessageType::Raw, MESSAGE).unwrap();
+                for signature in [&ours, &from_digest, &theirs] {
+                    assert_verifies(&public, algorithm, &digest, signature);
+                }
+                match spec.rsa_bits() {
+                    Some(bits) => assert_eq!(ours.len(), bits / 8),
+                    None => {
+                        // DER, as the pure path's, but with a random nonce each time.
+                        assert_eq!(ours[0], 0x30, "a DER SEQUENCE");
+                        assert!(p256::ecdsa::DerSignature::from_bytes(&ours).is_ok());
+                        assert_ne!(ours, from_digest, "random ECDSA nonces");
+                    }
+                }
+                if matches!(
+                    algorithm,
+                    SigningAlgorithm::RsassaPkcs1V15Sha256
+                        | SigningAlgorithm::RsassaPkcs1V15Sha384
+                        | SigningAlgorithm::RsassaPkcs1V15Sha512
+                ) {
+                    assert_eq!(ours, theirs, "{spec:?} {algorithm}");
+                }
+                assert!(
+                    !public
+                        .verify(algorithm, MessageType::Raw, PLAINTEXT, &ours)
+                        .unwrap()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_aws_lc_refuses_stays_on_the_pure_rust_path() {
+        // AWS-LC takes RSA moduli of 2048 bits and up. No spec of vaultd's is smaller, so a
+        // 1024-bit key, put under a spec it does not have, stands for any key AWS-LC refuses.
+        let small = rsa::PrivateKey::new(&mut SysRng, 1024).unwrap();
+        let key = PrivateKey::new(PrivateInner::Rsa {
+            spec: AsymmetricSpec::Rsa2048,
+            key: Box::new(small),
+        });
+        assert!(key.aws_lc.is_none());
+        let public = key.public_key();
+        for algorithm in [
+            SigningAlgorithm::RsassaPkcs1V15Sha256,
+            SigningAlgorithm::RsassaPssSha256,
+        ] {
+            let signature = key.sign(algorithm, MessageType::Raw, MESSAGE).unwrap();
+            assert_eq!(signature.len(), 128);
+            assert_verifies(
+                &public,
+                algorithm,
+                &digest_of(algorithm, MESSAGE),
+                &signature,
+            );
+        }
+        let sha256 = EncryptionAlgorithm::RsaesOaepSha256;
+        let ciphertext = public.encrypt(sha256, PLAINTEXT).unwrap();
+        assert_eq!(
+            key.decrypt(sha256, &ciphertext).unwrap().as_slice(),
+            PLAINTEXT
+        );
+
+        // Nor is a key loaded whose public half is not the one the pure-Rust side has.
+        let rsa = generated(AsymmetricSpec::Rsa2048);
+        let ecc = generated(AsymmetricSpec::EccNistP256);
+        let other_rsa = python_rsa().public_key_der();
+        let other_ecc = python_ec(python::EC_A_PKCS8).public_key_der();
+        for (key, other) in [(rsa, &other_rsa), (ecc, &other_ecc)] {
+            let der = key.to_pkcs8_der();
+            assert!(super::super::aws_lc::LoadedKey::load(key.spec(), &der, other).is_none());
+            assert!(
+                super::super::aws_lc::LoadedKey::load(key.spec(), &der, &key.public_key_der())
+                    .is_some()
+            );
+        }
+    }
+
+    #[test]
+    fn oaep_ciphertexts_of_the_pure_rust_public_key_decrypt_with_aws_lc_and_back() {
+        for spec in RSA_SPECS {
+            let key = generated(spec);
+            let pure = pure_rust(key);
+            let public = PublicKey::from_der(spec, &key.public_key_der()).unwrap();
+            for algorithm in spec.encryption_algorithms() {
+                let limit = spec.max_plaintext_len(*algorithm).unwrap();
+                for len in [0, 1, limit] {
+                    let plaintext: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+                    let ciphertext = public.encrypt(*algorithm, &plaintext).unwrap();
+                    for decryptor in [key, &pure] {
+                        assert_eq!(
+                            decryptor
+                                .decrypt(*algorithm, &ciphertext)
+                                .unwrap()
+                                .as_slice(),
+                            plaintext,
+                            "{spec:?} {algorithm} {len} bytes"
+                        );
+                    }
+                }
+            }
+            let label = b"vfe1\x00\x01label";
+            let ciphertext = public
+                .encrypt_oaep_sha256_labelled(label, b"a data key")
+                .unwrap();
+            for decryptor in [key, &pure] {
+                assert_eq!(
+                    decryptor
+                        .decrypt_oaep_sha256_labelled(label, &ciphertext)
+                        .unwrap()
+                        .as_slice(),
+                    b"a data key"
+                );
+                assert_eq!(
+                    decryptor
+                        .decrypt_oaep_sha256_labelled(b"another", &ciphertext)
+                        .err(),
+                    Some(Error::InvalidCiphertext)
+                );
+            }
+        }
+    }
 }

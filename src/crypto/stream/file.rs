@@ -11,8 +11,6 @@ use std::{
     },
 };
 
-use aes_gcm::{Aes256Gcm, aead::KeyInit};
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::{
@@ -109,11 +107,7 @@ impl FileEncryptor {
             commitment,
         }
         .encode()?;
-        let cipher = FrameCipher {
-            cipher: Aes256Gcm::new((&*k_data).into()),
-            aad: Sha256::digest(&header).into(),
-            frame_len: frame_len as usize,
-        };
+        let cipher = FrameCipher::new(&k_data, &header, frame_len);
         Ok(Self {
             header,
             cipher,

@@ -143,11 +143,7 @@ fn opening(
     if !bool::from(commitment.ct_eq(&header.commitment)) {
         return Err(StreamError::WrongKey);
     }
-    Ok(FrameCipher {
-        cipher: Aes256Gcm::new((&*k_data).into()),
-        aad: Sha256::digest(raw_header).into(),
-        frame_len: header.frame_len as usize,
-    })
+    Ok(FrameCipher::new(&k_data, raw_header, header.frame_len))
 }
 
 impl Header {
@@ -290,14 +286,117 @@ struct Batch {
     ends_stream: bool,
 }
 
+/// AES-256-GCM under a stream's frame key: the `aes-gcm` crate, or AWS-LC under the `aws-lc`
+/// feature. The same bytes either way (the fixed vectors in the tests hold for both builds).
+// One per stream, used in place: boxing the expanded `aes-gcm` key would only add an indirection.
+#[cfg_attr(feature = "aws-lc", allow(clippy::large_enum_variant))]
+enum FrameKey {
+    RustCrypto(Aes256Gcm),
+    #[cfg(feature = "aws-lc")]
+    AwsLc(aws_lc_rs::aead::LessSafeKey),
+}
+
+impl FrameKey {
+    /// The build's implementation: AWS-LC under the `aws-lc` feature, else the `aes-gcm` crate.
+    fn new(k_data: &[u8; 32]) -> Self {
+        #[cfg(feature = "aws-lc")]
+        if let Ok(key) =
+            aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, k_data.as_slice())
+        {
+            return FrameKey::AwsLc(aws_lc_rs::aead::LessSafeKey::new(key));
+        }
+        FrameKey::RustCrypto(Aes256Gcm::new(k_data.into()))
+    }
+
+    /// Encrypts `frame` into `sealed` (as long) and its tag into `tag`.
+    fn seal(
+        &self,
+        nonce: [u8; 12],
+        aad: &[u8; 32],
+        frame: &[u8],
+        sealed: &mut [u8],
+        tag: &mut [u8],
+    ) -> Result<(), StreamError> {
+        const FAILED: StreamError = StreamError::Invalid("a frame could not be encrypted");
+        match self {
+            FrameKey::RustCrypto(cipher) => {
+                let computed = cipher
+                    .encrypt_inout_detached(
+                        &Nonce::from(nonce),
+                        aad,
+                        InOutBuf::new(frame, sealed).expect("equal lengths"),
+                    )
+                    .map_err(|_| FAILED)?;
+                tag.copy_from_slice(&computed);
+            }
+            #[cfg(feature = "aws-lc")]
+            FrameKey::AwsLc(key) => {
+                use aws_lc_rs::aead::{Aad, Nonce};
+                key.seal_out_of_place_scatter(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(aad),
+                    frame,
+                    sealed,
+                    &[],
+                    tag,
+                )
+                .map_err(|_| FAILED)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decrypts `sealed` into `frame` (as long) if `tag` authenticates it.
+    fn open(
+        &self,
+        nonce: [u8; 12],
+        aad: &[u8; 32],
+        sealed: &[u8],
+        tag: &[u8],
+        frame: &mut [u8],
+    ) -> Result<(), StreamError> {
+        match self {
+            FrameKey::RustCrypto(cipher) => cipher
+                .decrypt_inout_detached(
+                    &Nonce::from(nonce),
+                    aad,
+                    InOutBuf::new(sealed, frame).expect("equal lengths"),
+                    &Tag::<Aes256Gcm>::try_from(tag).expect("16 bytes"),
+                )
+                .map_err(|_| StreamError::Tampered),
+            #[cfg(feature = "aws-lc")]
+            FrameKey::AwsLc(key) => {
+                use aws_lc_rs::aead::{Aad, Nonce};
+                key.open_separate_gather(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(aad),
+                    sealed,
+                    tag,
+                    frame,
+                )
+                .map_err(|_| StreamError::Tampered)
+            }
+        }
+    }
+}
+
 /// The frame key and AAD of one stream; shared by the caller and its workers.
 struct FrameCipher {
-    cipher: Aes256Gcm,
+    key: FrameKey,
     aad: [u8; 32],
     frame_len: usize,
 }
 
 impl FrameCipher {
+    /// The cipher of the frames of a stream with header `raw_header`, under K_data.
+    fn new(k_data: &[u8; 32], raw_header: &[u8], frame_len: u32) -> Self {
+        FrameCipher {
+            key: FrameKey::new(k_data),
+            aad: Sha256::digest(raw_header).into(),
+            frame_len: frame_len as usize,
+        }
+    }
+
     /// Seals or opens every frame of `batch` into its output. Opening fails (as a whole) if any
     /// frame does not authenticate.
     fn run(&self, direction: Direction, batch: &mut Batch) -> Result<(), StreamError> {
@@ -356,19 +455,12 @@ impl FrameCipher {
                 .ok()
                 .and_then(|i| first_index.checked_add(i))
                 .ok_or(StreamError::Invalid("the stream has too many frames"))?;
-            let nonce = Nonce::from(nonce(index, ends_stream && i + 1 == count));
+            let nonce = nonce(index, ends_stream && i + 1 == count);
             match direction {
                 Direction::Seal => {
                     let (sealed, rest) = output[at..].split_at_mut(frame.len());
-                    let tag = self
-                        .cipher
-                        .encrypt_inout_detached(
-                            &nonce,
-                            &self.aad,
-                            InOutBuf::new(frame, sealed).expect("equal lengths"),
-                        )
-                        .map_err(|_| StreamError::Invalid("a frame could not be encrypted"))?;
-                    rest[..TAG_LEN].copy_from_slice(&tag);
+                    self.key
+                        .seal(nonce, &self.aad, frame, sealed, &mut rest[..TAG_LEN])?;
                     at += frame.len() + TAG_LEN;
                 }
                 Direction::Open => {
@@ -376,15 +468,8 @@ impl FrameCipher {
                         return Err(StreamError::Tampered);
                     };
                     let (sealed, tag) = frame.split_at(split);
-                    self.cipher
-                        .decrypt_inout_detached(
-                            &nonce,
-                            &self.aad,
-                            InOutBuf::new(sealed, &mut output[at..at + split])
-                                .expect("equal lengths"),
-                            &Tag::<Aes256Gcm>::try_from(tag).expect("16 bytes"),
-                        )
-                        .map_err(|_| StreamError::Tampered)?;
+                    self.key
+                        .open(nonce, &self.aad, sealed, tag, &mut output[at..at + split])?;
                     at += split;
                 }
             }

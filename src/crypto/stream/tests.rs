@@ -643,3 +643,85 @@ fn an_output_file_that_was_longer_ends_where_the_message_does() {
         .unwrap();
     assert!(std::fs::read(&out_path).unwrap() == plaintext);
 }
+
+/// SHA-256 of the stream `long_plaintext()` seals to under [`key`] and [`message_id`], frames of
+/// 64 KiB: made once by the pure-Rust path (the `aes-gcm` crate), so that a build with the
+/// `aws-lc` feature must seal a stream of many frames, batches and worker threads to the same bytes.
+const LONG_STREAM_SHA256: &str = "ebad4b909478bb8511a731e9d423e602de3fedec04e557711105ec385fe896e1";
+
+/// 5 MiB and a tail: more batches than are sealed inline, so workers seal most of them.
+fn long_plaintext() -> Vec<u8> {
+    (0..(5 << 20) + 4_321)
+        .map(|i| (i * 13 % 253) as u8)
+        .collect()
+}
+
+#[test]
+fn a_long_stream_is_the_same_bytes_in_every_build_streamed_or_at_offsets() {
+    let plaintext = long_plaintext();
+    let stream = encrypt(&plaintext, 65_536, message_id());
+    assert_eq!(hex(&Sha256::digest(&stream)), LONG_STREAM_SHA256);
+    assert_eq!(encrypt_file(&plaintext, 65_536), stream);
+    assert_eq!(decrypt(&stream, &key()).unwrap(), plaintext);
+    assert_eq!(decrypt_file(&stream, &key()).unwrap(), plaintext);
+}
+
+/// Under the `aws-lc` feature: AWS-LC's AES-256-GCM and the `aes-gcm` crate's seal frames to the
+/// same bytes and open each other's, and both refuse a tampered frame.
+#[cfg(feature = "aws-lc")]
+#[test]
+fn aws_lc_and_aes_gcm_frames_are_the_same_bytes_and_open_each_other() {
+    let (k_data, _) = derive(&key(), &message_id());
+    let aws_lc = FrameCipher::new(&k_data, b"a header", 4096);
+    assert!(matches!(aws_lc.key, FrameKey::AwsLc(_)));
+    let aes_gcm = FrameCipher {
+        key: FrameKey::RustCrypto(Aes256Gcm::new((&*k_data).into())),
+        ..FrameCipher::new(&k_data, b"a header", 4096)
+    };
+    for len in [0, 1, 15, 16, 4095, 4096, 4097, 3 * 4096 + 100] {
+        let plaintext: Vec<u8> = (0..len).map(|i| (i * 31 % 256) as u8).collect();
+        let mut sealed = Vec::new();
+        for cipher in [&aws_lc, &aes_gcm] {
+            let mut batch = Batch {
+                input: Zeroizing::new(plaintext.clone()),
+                first_index: 7,
+                ends_stream: true,
+                ..Batch::default()
+            };
+            cipher.run(Direction::Seal, &mut batch).unwrap();
+            sealed.push(batch.output.to_vec());
+        }
+        assert_eq!(sealed[0], sealed[1], "{len} bytes");
+        // What AWS-LC sealed opens with `aes-gcm`, and the reverse.
+        for (sealed, opener) in [(&sealed[0], &aes_gcm), (&sealed[1], &aws_lc)] {
+            let mut batch = Batch {
+                input: Zeroizing::new(sealed.clone()),
+                first_index: 7,
+                ends_stream: true,
+                ..Batch::default()
+            };
+            opener.run(Direction::Open, &mut batch).unwrap();
+            assert_eq!(batch.output.as_slice(), plaintext.as_slice(), "{len} bytes");
+            // Another index, another last flag or a flipped bit: refused by both.
+            for (first_index, ends_stream, flip) in
+                [(8, true, false), (7, false, false), (7, true, true)]
+            {
+                let mut input = sealed.clone();
+                if flip {
+                    input[len / 2] ^= 0x01;
+                }
+                let mut batch = Batch {
+                    input: Zeroizing::new(input),
+                    first_index,
+                    ends_stream,
+                    ..Batch::default()
+                };
+                assert_eq!(
+                    opener.run(Direction::Open, &mut batch),
+                    Err(StreamError::Tampered),
+                    "{len} bytes"
+                );
+            }
+        }
+    }
+}
