@@ -27,11 +27,15 @@
 //! The asymmetric rows also measure `vaultd::crypto::asymmetric::PrivateKey` in-process (a key of
 //! the same spec), on one thread and on `available_parallelism()` threads, and print the ratio of
 //! vaultd's rate to the all-threads in-process rate: the fair ceiling for a daemon with those cores.
+//! Built with `--features aws-lc` (where `PrivateKey` signs and decrypts with AWS-LC), they also
+//! measure the pure-Rust crates of the default build on the same key, on one thread, and print
+//! AWS-LC's rate as a multiple of theirs.
 //!
 //! ```text
 //! cargo run --release --example bench -- --seconds 5 --concurrency 1,16,64
 //! cargo run --release --example bench -- --seconds 5 --concurrency 1,64 --only rsa-sign,p256-sign
 //! cargo run --release --example bench -- --seconds 5 --concurrency 1,64 --only gdk,get-parameter,get-secret-value
+//! cargo run --release --features aws-lc --example bench -- --seconds 5 --concurrency 1,64 --only rsa-sign,rsa-decrypt,p256-sign
 //! ```
 
 mod common;
@@ -462,6 +466,10 @@ async fn main() {
             driver!(client, sign, req),
         )
         .await;
+        #[cfg(feature = "aws-lc")]
+        pure_rust::compare(label, &local, seconds, || {
+            local.sign(algorithm, MessageType::Raw, &MESSAGE).unwrap();
+        });
     }
 
     if let Some(key) = &rsa_decrypt_key {
@@ -511,6 +519,12 @@ async fn main() {
             driver!(client, decrypt, req),
         )
         .await;
+        #[cfg(feature = "aws-lc")]
+        pure_rust::compare_decrypt(&local, &local_ciphertext, seconds, || {
+            local
+                .decrypt(EncryptionAlgorithm::RsaesOaepSha256, &local_ciphertext)
+                .unwrap();
+        });
     }
 
     let drained = vault.audit.flush(Duration::from_secs(30));
@@ -603,6 +617,67 @@ async fn compare<L, F, Fut>(
                 "(vaultd/in-process on {threads} threads: {:.2})",
                 rate / all
             ),
+        );
+    }
+}
+
+/// Under the `aws-lc` feature: the default build's pure-Rust private-key operations (the `rsa` and
+/// `p256` crates, as `PrivateKey` calls them without the feature) on the same key, one thread,
+/// measured right after the AWS-LC path for a ratio within the run.
+#[cfg(feature = "aws-lc")]
+mod pure_rust {
+    use std::time::Duration;
+
+    use p256::ecdsa::signature::hazmat::PrehashSigner;
+    use rsa::pkcs8::DecodePrivateKey;
+    use sha2::{Digest, Sha256};
+    use vaultd::crypto::asymmetric::{AsymmetricSpec, PrivateKey};
+
+    use super::{MESSAGE, in_process, row};
+
+    /// Sign: RSASSA-PSS-SHA-256 for an RSA key, ECDSA-SHA-256 for a P-256 one, over `MESSAGE`.
+    pub fn compare(label: &str, key: &PrivateKey, seconds: Duration, aws_lc: impl Fn() + Sync) {
+        let der = key.to_pkcs8_der();
+        let pure = match key.spec() {
+            AsymmetricSpec::EccNistP256 => {
+                let key = p256::ecdsa::SigningKey::from_pkcs8_der(&der).unwrap();
+                in_process(1, seconds, || {
+                    let digest = Sha256::digest(MESSAGE);
+                    let _: p256::ecdsa::DerSignature = key.sign_prehash(&digest).unwrap();
+                })
+            }
+            _ => {
+                let key = rsa::PrivateKey::from_pkcs8_der(&der).unwrap();
+                in_process(1, seconds, || {
+                    let digest = Sha256::digest(MESSAGE);
+                    key.pss_sign_prehash::<Sha256>(&digest).unwrap();
+                })
+            }
+        };
+        report(label, pure, in_process(1, seconds, aws_lc));
+    }
+
+    /// Decrypt: RSAES-OAEP-SHA-256 of `ciphertext`.
+    pub fn compare_decrypt(
+        key: &PrivateKey,
+        ciphertext: &[u8],
+        seconds: Duration,
+        aws_lc: impl Fn() + Sync,
+    ) {
+        let key = rsa::PrivateKey::from_pkcs8_der(&key.to_pkcs8_der()).unwrap();
+        let pure = in_process(1, seconds, || {
+            key.oaep_decrypt::<Sha256>(ciphertext).unwrap();
+        });
+        report("RSA-2048 Decrypt", pure, in_process(1, seconds, aws_lc));
+    }
+
+    fn report(label: &str, pure: f64, aws_lc: f64) {
+        row(&format!("{label} (in-process, pure Rust)"), 1, pure, "");
+        row(
+            &format!("{label} (in-process, AWS-LC)"),
+            1,
+            aws_lc,
+            &format!("(AWS-LC/pure Rust: {:.2})", aws_lc / pure),
         );
     }
 }
