@@ -105,3 +105,67 @@ async fn bench_reports_rates_and_percentiles_against_the_baselines_and_cleans_up
         "{secrets:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bench_fill_adds_keys_and_secrets_and_measures_each_row_again() {
+    let server = TestServer::start().await;
+    let output = tokio::task::spawn_blocking({
+        let endpoint = server.endpoint();
+        move || {
+            root_vaultctl(&endpoint)
+                .args(["bench", "--seconds", "1", "--concurrency", "2"])
+                .args(["--operations", "encrypt,get-secret-value"])
+                .args(["--fill-keys", "5", "--fill-secrets", "7"])
+                .args(["--output", "json"])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let out = succeeded(&output);
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = rows["Rows"].as_array().unwrap();
+    let after: Vec<_> = rows.iter().filter(|r| !r["AfterFill"].is_null()).collect();
+    let names: Vec<_> = after
+        .iter()
+        .map(|r| r["Operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Encrypt", "GetSecretValue"], "{out}");
+    for row in after {
+        assert_eq!(row["Errors"], 0, "{row}");
+        assert_eq!(row["AfterFill"]["Keys"], 5, "{row}");
+        assert_eq!(row["AfterFill"]["Secrets"], 7, "{row}");
+        assert!(
+            row["AfterFill"]["OfBeforeFill"].as_f64().unwrap() > 0.0,
+            "{row}"
+        );
+    }
+
+    // The fill stays (the bench's own key and secret do not).
+    let client = server.client();
+    let secrets = client
+        .list_secrets(Default::default())
+        .await
+        .unwrap()
+        .secret_list;
+    let filled = secrets
+        .iter()
+        .filter(|s| s.name.starts_with("vaultctl-bench-fill-"))
+        .count();
+    assert_eq!(filled, 7, "{secrets:?}");
+    let mut fill_keys = 0;
+    for key in client.list_keys(Default::default()).await.unwrap().keys {
+        let meta = client
+            .describe_key(pb::DescribeKeyRequest { key_id: key.key_id })
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        if meta.description == "vaultctl bench fill" {
+            assert_eq!(meta.key_state, pb::KeyState::Enabled as i32, "{meta:?}");
+            fill_keys += 1;
+        }
+    }
+    assert_eq!(fill_keys, 5);
+}
