@@ -93,27 +93,18 @@ impl Writer {
             // arrives until the commit interval is up.
             let due = self.last_commit.map(|last| last + self.commit_interval);
             loop {
-                while !stopping && batch.len() < self.max_batch {
+                while batch.len() < self.max_batch {
                     match self.receiver.try_recv() {
                         Ok(Message::Event(event)) => batch.push(event),
                         Ok(Message::Stop) => stopping = true,
                         Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                     }
                 }
-                let wait = due.and_then(|due| due.checked_duration_since(Instant::now()));
-                match wait {
-                    Some(wait)
-                        if !wait.is_zero()
-                            && !stopping
-                            && batch.len() < self.max_batch
-                            && !self.shared.flush_wanted.load(SeqCst)
-                            && self.shared.open.load(SeqCst) =>
-                    {
-                        // Parked rather than waiting on the channel, so the requests' sends
-                        // wake no one; a flush or shutdown unparks.
-                        thread::park_timeout(wait);
-                    }
-                    _ => break,
+                match self.wait_for_more(due, stopping, batch.len()) {
+                    // Parked rather than waiting on the channel, so the requests' sends wake
+                    // no one; a flush or shutdown unparks.
+                    Some(wait) => thread::park_timeout(wait),
+                    None => break,
                 }
             }
             if batch.is_empty() {
@@ -134,6 +125,21 @@ impl Writer {
                 return;
             }
         }
+    }
+
+    /// How much longer to gather events before committing: until `due` (the commit interval
+    /// after the last commit), unless stopping, the batch is full, or a flush or shutdown is
+    /// waiting.
+    fn wait_for_more(&self, due: Option<Instant>, stopping: bool, len: usize) -> Option<Duration> {
+        if stopping
+            || len >= self.max_batch
+            || self.shared.flush_wanted.load(SeqCst)
+            || !self.shared.open.load(SeqCst)
+        {
+            return None;
+        }
+        due?.checked_duration_since(Instant::now())
+            .filter(|wait| !wait.is_zero())
     }
 
     /// Turns the batch into chained records, draining it.

@@ -9,6 +9,7 @@
 //! caller's credentials, and schedules them for deletion afterwards (keys: the 7-day minimum).
 
 use std::{
+    collections::HashMap,
     future::Future,
     pin::Pin,
     sync::{
@@ -577,6 +578,28 @@ fn row_line(value: &Value) -> String {
     line + "\n"
 }
 
+/// One row of vaultd's rate for an operation, with its ratios to the baselines.
+async fn vaultd_row(
+    operation: Operation,
+    clients: &[Client],
+    concurrency: u32,
+    duration: Duration,
+    call: &Call,
+    health: &HashMap<u32, f64>,
+    local_rate: Option<(usize, f64)>,
+) -> (Row, Value) {
+    let row = measure(
+        operation.name(),
+        clients,
+        concurrency,
+        duration,
+        call.clone(),
+    )
+    .await;
+    let value = row_json(&row, health.get(&concurrency).copied(), local_rate);
+    (row, value)
+}
+
 pub async fn run(args: BenchArgs, context: &Context) -> Result<(), CliError> {
     let operations = match args.operations.is_empty() {
         true => Operation::value_variants().to_vec(),
@@ -599,7 +622,7 @@ pub async fn run(args: BenchArgs, context: &Context) -> Result<(), CliError> {
     }
     calls::answer("Health/Check", context.client.health_check()).await?;
     let mut rows = Vec::new();
-    let mut health = std::collections::HashMap::new();
+    let mut health = HashMap::new();
     let health_call: Call = Arc::new(|c: Client| {
         Box::pin(async move { c.health_check().await.map(drop).map_err(|e| e.to_string()) })
     });
@@ -638,15 +661,16 @@ pub async fn run(args: BenchArgs, context: &Context) -> Result<(), CliError> {
             (threads, rate)
         });
         for &concurrency in &args.concurrency {
-            let row = measure(
-                operation.name(),
+            let (_, value) = vaultd_row(
+                operation,
                 &clients,
                 concurrency,
                 duration,
-                call.clone(),
+                &call,
+                &health,
+                local_rate,
             )
             .await;
-            let value = row_json(&row, health.get(&concurrency).copied(), local_rate);
             if lines {
                 context.out.write(&row_line(&value))?;
             }
@@ -662,17 +686,19 @@ pub async fn run(args: BenchArgs, context: &Context) -> Result<(), CliError> {
                 args.fill_keys, args.fill_secrets
             ))?;
         }
-        for (operation, call, local_rate) in measured.iter().filter(|_| outcome.is_ok()) {
+        let again = if outcome.is_ok() { &measured[..] } else { &[] };
+        for (operation, call, local_rate) in again {
             for &concurrency in &args.concurrency {
-                let row = measure(
-                    operation.name(),
+                let (row, mut value) = vaultd_row(
+                    *operation,
                     &clients,
                     concurrency,
                     duration,
-                    call.clone(),
+                    call,
+                    &health,
+                    *local_rate,
                 )
                 .await;
-                let mut value = row_json(&row, health.get(&concurrency).copied(), *local_rate);
                 let before = rows.iter().find(|r| {
                     r["Operation"] == operation.name() && r["Concurrency"] == concurrency
                 });
