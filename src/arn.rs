@@ -54,6 +54,10 @@ impl Arns {
         })
     }
 
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
     pub fn account(&self) -> &str {
         &self.account
     }

@@ -93,6 +93,20 @@ pub fn format_basic_iso8601(t: SystemTime) -> String {
     )
 }
 
+/// Formats Unix seconds and nanoseconds as ISO 8601 in UTC to the millisecond, as AWS's XML
+/// answers carry times: `2026-11-27T03:18:22.123Z`.
+pub fn format_iso8601_millis(seconds: i64, nanos: i32) -> String {
+    let (days, rem) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        nanos.clamp(0, 999_999_999) / 1_000_000
+    )
+}
+
 /// Parses `YYYYMMDDTHHMMSSZ`; anything else is `None`.
 pub fn parse_basic_iso8601(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();

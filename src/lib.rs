@@ -13,6 +13,8 @@
 //!   [`audit`] — the hash-chained audit trail; [`paging`] — AWS-style markers.
 //! - [`auth`] — request signatures, authentication and authorization, for every front end.
 //! - [`api`] — thin gRPC services and the one error table; [`pb`] holds the generated wire types.
+//! - [`aws`] — the AWS front end: awsJson and awsQuery over HTTP/1.1 with SigV4, translated into
+//!   `vault.v1` messages and served through the same gRPC stack in process.
 //! - [`server`] — assembles services, health, reflection and layers; `run(listener, …, shutdown)`.
 //! - [`vault`] — opens a data directory into ready domain services.
 //! - [`client`] — a typed client with signing, deadlines and retries (vaultctl, tests, benchmarks);
@@ -27,6 +29,7 @@ pub mod api;
 pub mod arn;
 pub mod audit;
 pub mod auth;
+pub mod aws;
 pub mod client;
 pub mod clock;
 pub mod crypto;

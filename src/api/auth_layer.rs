@@ -117,7 +117,14 @@ where
         // Every log line of this request, here and in the services, carries its id.
         let request_id = next_request_id();
         let span = tracing::info_span!("request", request_id = %request_id, rpc = %path);
-        let hot = span.in_scope(|| vault.authenticator.authenticate_hot(&signed));
+        let pre_authenticated = request
+            .extensions_mut()
+            .remove::<Authenticated>()
+            .map(|a| a.0);
+        let hot = match pre_authenticated {
+            Some(principal) => Some(Ok(principal)),
+            None => span.in_scope(|| vault.authenticator.authenticate_hot(&signed)),
+        };
         let serve = async move {
             let authenticated = match hot {
                 Some(outcome) => outcome,
@@ -192,9 +199,22 @@ where
     }
 }
 
+/// A caller another front end has already authenticated (the AWS front end checks SigV4 with the
+/// same [`Authenticator`](crate::auth::Authenticator)), handed to this layer in the request's
+/// extensions so that admission, throttling, authorization and audit stay one path. Only this
+/// crate can make one, and requests from the network arrive with empty extensions.
+#[derive(Clone, Debug)]
+pub struct Authenticated(Principal);
+
+impl Authenticated {
+    pub(crate) fn new(principal: Principal) -> Self {
+        Self(principal)
+    }
+}
+
 /// A fresh request id: a UUID (version 4 layout) made of a random per-process prefix and a
 /// 56-bit counter. Ids only need to be unique, and this costs no system call per request.
-fn next_request_id() -> String {
+pub(crate) fn next_request_id() -> String {
     static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let prefix = *PREFIX.get_or_init(|| getrandom::u64().unwrap_or_default());

@@ -10,6 +10,7 @@
 
 pub mod policy;
 pub mod signature;
+pub mod sigv4;
 pub mod throttle;
 
 use std::{collections::HashMap, sync::Arc};
@@ -65,6 +66,16 @@ pub struct SignedRequest {
     pub date: Option<String>,
     pub security_token: Option<String>,
     pub authorization: Option<String>,
+}
+
+/// The credential claims of a signed request, whatever its signature scheme.
+#[derive(Clone, Copy, Debug)]
+pub struct Claim<'a> {
+    pub access_key_id: &'a str,
+    /// When the request says it was signed.
+    pub date: std::time::SystemTime,
+    /// The session token, for temporary credentials.
+    pub security_token: Option<&'a str>,
 }
 
 /// Checks request signatures and sessions.
@@ -142,7 +153,36 @@ impl Authenticator {
         }
     }
 
-    /// The checks of auth.md, in order.
+    /// Authenticates a request signed by another scheme (AWS SigV4 on the AWS front end): the
+    /// same credential, session and clock checks as [`Authenticator::authenticate`], with
+    /// `verify` judging the signature given the secret it must have been made with.
+    pub fn authenticate_claim(
+        &self,
+        claim: &Claim<'_>,
+        verify: &dyn Fn(&str) -> bool,
+    ) -> Result<Principal> {
+        match self.check_claim(claim, verify, true) {
+            Ok(principal) => Ok(principal),
+            Err(Miss::Refused(err)) => Err(err),
+            Err(Miss::WouldBlock) => Err(Error::internal("Authentication could not complete.")),
+        }
+    }
+
+    /// [`Authenticator::authenticate_claim`] from memory only: `None` when something it needs is
+    /// not cached.
+    pub fn authenticate_claim_hot(
+        &self,
+        claim: &Claim<'_>,
+        verify: &dyn Fn(&str) -> bool,
+    ) -> Option<Result<Principal>> {
+        match self.check_claim(claim, verify, false) {
+            Ok(principal) => Some(Ok(principal)),
+            Err(Miss::Refused(err)) => Some(Err(err)),
+            Err(Miss::WouldBlock) => None,
+        }
+    }
+
+    /// The checks of auth.md for vaultd's own signature scheme.
     fn check(
         &self,
         request: &SignedRequest,
@@ -161,12 +201,36 @@ impl Authenticator {
             .and_then(signature::parse_authorization)
             .ok_or_else(missing)?;
         let date_text = request.date.as_deref().ok_or_else(missing)?;
-        let date = parse_basic_iso8601(date_text).ok_or_else(missing)?;
-        let key_id = authorization.access_key_id.as_str();
+        let claim = Claim {
+            access_key_id: &authorization.access_key_id,
+            date: parse_basic_iso8601(date_text).ok_or_else(missing)?,
+            security_token: request.security_token.as_deref(),
+        };
+        let verify = |secret: &str| {
+            signature::verify(
+                secret,
+                date_text,
+                &request.method_path,
+                request.security_token.as_deref(),
+                &authorization.signature,
+            )
+        };
+        self.check_claim(&claim, &verify, may_block)
+    }
+
+    /// The checks of auth.md, in order, whatever the signature scheme.
+    fn check_claim(
+        &self,
+        claim: &Claim<'_>,
+        verify: &dyn Fn(&str) -> bool,
+        may_block: bool,
+    ) -> std::result::Result<Principal, Miss> {
+        let key_id = claim.access_key_id;
+        let date = claim.date;
 
         // Long-term key, or a session: the secret to check the signature with, its owner and
         // the long-term key that must still be active.
-        let session = match request.security_token.as_deref() {
+        let session = match claim.security_token {
             Some(token) => {
                 if !key_id.starts_with(TEMPORARY_PREFIX) {
                     return Err(invalid_token());
@@ -216,13 +280,7 @@ impl Authenticator {
                 "Signature expired: the request date is more than 5 minutes from the server time.",
             ));
         }
-        if !signature::verify(
-            secret,
-            date_text,
-            &request.method_path,
-            request.security_token.as_deref(),
-            &authorization.signature,
-        ) {
+        if !verify(secret) {
             return Err(refuse(
                 ErrorKind::InvalidSignature,
                 "The request signature we calculated does not match the signature you provided.",

@@ -11,7 +11,8 @@ pub use listen::{Conn, ConnInfo, Listener, TlsConfig, TlsFiles, bind_unix};
 use tokio::net::TcpListener;
 
 use crate::metrics::Metrics;
-use tonic::transport::Server;
+use tonic::{service::Routes, transport::Server};
+use tower::Layer;
 
 use crate::{
     api::{
@@ -25,6 +26,7 @@ use crate::{
         ssm_api::SsmApi,
         sts_api::StsApi,
     },
+    aws::AwsFrontEnd,
     pb::{
         FILE_DESCRIPTOR_SET, admin_server::AdminServer, audit_server::AuditServer,
         identity_server::IdentityServer, key_management_server::KeyManagementServer,
@@ -48,6 +50,8 @@ pub struct ServerOptions {
     pub restore: Option<RestoreRequests>,
     /// Request counts and latencies. The daemon keeps one across the vaults it serves in turn.
     pub metrics: Arc<Metrics>,
+    /// Where to serve AWS's own protocols ([`crate::aws`]) too, over HTTP/1.1. `None`: not at all.
+    pub aws_listener: Option<Arc<TcpListener>>,
 }
 
 impl Default for ServerOptions {
@@ -56,6 +60,7 @@ impl Default for ServerOptions {
             maintenance_interval: Duration::from_secs(60),
             restore: None,
             metrics: Arc::default(),
+            aws_listener: None,
         }
     }
 }
@@ -121,9 +126,8 @@ pub async fn serve(
         stopped,
     ));
 
-    let result = Server::builder()
-        .layer(MetricsLayer::new(options.metrics.clone()))
-        .layer(AuthLayer::new(vault.clone(), options.metrics.clone()))
+    let mut routes = Routes::builder();
+    routes
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -136,9 +140,28 @@ pub async fn serve(
         .add_service(AdminServer::new(AdminApi::new(
             vault.clone(),
             options.restore.clone(),
-        )))
+        )));
+    let routes = routes.routes();
+
+    // The AWS front end hands its requests to the same services behind the same layers.
+    let (aws_stop, aws_stopping) = tokio::sync::watch::channel(false);
+    let aws = options.aws_listener.clone().map(|listener| {
+        let stack = MetricsLayer::new(options.metrics.clone())
+            .layer(AuthLayer::new(vault.clone(), options.metrics.clone()).layer(routes.clone()));
+        let front = Arc::new(AwsFrontEnd::new(vault.clone(), stack));
+        let mut stopping = aws_stopping.clone();
+        tokio::spawn(front.serve(listener, async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }))
+    });
+
+    let result = Server::builder()
+        .layer(MetricsLayer::new(options.metrics.clone()))
+        .layer(AuthLayer::new(vault.clone(), options.metrics.clone()))
+        .add_routes(routes)
         .serve_with_incoming_shutdown(listen::incoming(listeners), async {
             shutdown.await;
+            let _ = aws_stop.send(true);
             health_reporter
                 .set_not_serving::<KeyManagementServer<KmsApi>>()
                 .await;
@@ -159,6 +182,10 @@ pub async fn serve(
                 .await;
         })
         .await;
+    let _ = aws_stop.send(true);
+    if let Some(aws) = aws {
+        let _ = aws.await;
+    }
     // Stop between passes (a pass in progress finishes its writes) and wait, so that nothing
     // of this vault outlives `run`.
     let _ = stop_maintenance.send(());

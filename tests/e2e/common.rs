@@ -66,6 +66,8 @@ pub fn root_credentials() -> StaticCredentials {
 /// An in-process vaultd serving on a real socket, with a clock the test moves.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The AWS front end (awsJson, awsQuery), on its own port.
+    pub aws_addr: SocketAddr,
     pub clock: Arc<ManualClock>,
     pub vault: Arc<Vault>,
     pub data_dir: PathBuf,
@@ -143,6 +145,8 @@ impl TestServer {
         let vault = Arc::new(vault);
         let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let aws_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let aws_addr = aws_listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(server::run(
             listener,
@@ -151,6 +155,7 @@ impl TestServer {
             // the background pass never runs behind their back.
             ServerOptions {
                 maintenance_interval: Duration::from_secs(365 * 86_400),
+                aws_listener: Some(Arc::new(aws_listener)),
                 ..ServerOptions::default()
             },
             async {
@@ -162,6 +167,7 @@ impl TestServer {
         });
         Self {
             addr,
+            aws_addr,
             clock,
             vault,
             data_dir: data_dir.to_path_buf(),

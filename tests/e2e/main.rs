@@ -6,6 +6,7 @@ mod asymmetric;
 mod audit;
 mod auth;
 mod authorization;
+mod aws_front;
 mod backup;
 mod client;
 mod common;

@@ -122,6 +122,12 @@ struct Args {
     #[arg(long, env = "VAULTD_UNIX_SOCKET")]
     unix_socket: Option<PathBuf>,
 
+    /// Address to serve AWS's own protocols on (HTTP/1.1: awsJson for KMS, SSM and Secrets
+    /// Manager, awsQuery for STS and IAM, signed with SigV4), such as 127.0.0.1:4566, so that AWS
+    /// SDKs and the AWS CLI work with --endpoint-url / AWS_ENDPOINT_URL. Off unless set.
+    #[arg(long, env = "VAULTD_AWS_LISTEN")]
+    aws_listen: Option<SocketAddr>,
+
     /// Address to serve Prometheus metrics on (GET /metrics over HTTP, no credentials), such as
     /// 127.0.0.1:9730. Off unless set.
     #[arg(long, env = "VAULTD_METRICS_LISTEN")]

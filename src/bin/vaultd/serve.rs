@@ -66,6 +66,13 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
                 .map_err(|e| format!("--metrics-listen: cannot listen on {addr}: {e}"))
         })
         .transpose()?;
+    let aws_listener = args
+        .aws_listen
+        .map(|addr| {
+            std::net::TcpListener::bind(addr)
+                .map_err(|e| format!("--aws-listen: cannot listen on {addr}: {e}"))
+        })
+        .transpose()?;
     let root_credentials_fixed = root_credentials_from_env()?;
     let generated_for = (args.data_dir.clone(), args.log_format, tls.is_some());
     let data_dir = args.data_dir.clone();
@@ -171,6 +178,22 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
             ));
             tracing::info!("metrics on http://{addr}/metrics");
         }
+        let aws_listener = match aws_listener {
+            Some(listener) => {
+                let listener = tokio_listener(listener)?;
+                let addr = listener.local_addr().map_err(|e| e.to_string())?;
+                if !addr.ip().is_loopback() {
+                    tracing::warn!(
+                        "the AWS endpoint on {addr} is plain HTTP, which other machines can reach: \
+                         plaintexts, data keys and secret values cross the network in the clear \
+                         (requests stay signed). Keep it on 127.0.0.1 or a private network."
+                    );
+                }
+                tracing::info!("vaultd AWS endpoint listening on http://{addr}");
+                Some(Arc::new(listener))
+            }
+            None => None,
+        };
         tracing::info!(
             data_dir = %args.data_dir.display(),
             throttle = %throttle,
@@ -201,6 +224,7 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
             let options = ServerOptions {
                 restore: Some(restore_tx),
                 metrics: metrics.clone(),
+                aws_listener: aws_listener.clone(),
                 ..ServerOptions::default()
             };
             server::serve(listeners.clone(), served.clone(), options, until)

@@ -1,0 +1,752 @@
+//! The AWS front end: AWS's own wire protocols over HTTP/1.1, so that AWS SDKs, the AWS CLI and
+//! the AWS Encryption SDK work against vaultd unchanged.
+//!
+//! - awsJson1_1 for KMS (`X-Amz-Target: TrentService.<Action>`), SSM (`AmazonSSM.<Action>`) and
+//!   Secrets Manager (`secretsmanager.<Action>`); awsQuery (a form POST, an XML answer) for STS
+//!   and IAM ([`query`]), whose awsJson targets are accepted too.
+//! - Requests are signed with AWS Signature Version 4 ([`crate::auth::sigv4`]) by vaultd's own
+//!   access keys; the scope must name the configured region and the action's service.
+//! - An authenticated request becomes the `vault.v1` request message of its action
+//!   ([`shape`]) and goes through the very gRPC stack the gRPC listener serves — the
+//!   authentication layer's admission, throttling and audit, and the service's authorization —
+//!   in process, with the caller already authenticated. So both front ends share one
+//!   authorization path, and a key made over one is used over the other.
+//! - Errors take AWS's shapes: `{"__type", "message"}` or `<ErrorResponse>`, with the HTTP status
+//!   AWS uses, so SDKs retry throttling and 5xx answers and nothing else.
+//!
+//! This module knows HTTP and AWS's protocols; it knows no action's rules.
+
+pub mod query;
+pub mod shape;
+
+use std::{convert::Infallible, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use prost::Message;
+use prost_reflect::{DynamicMessage, MethodDescriptor};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tower::Service;
+
+use crate::{
+    api::auth_layer::{Authenticated, REQUEST_ID_HEADER, next_request_id},
+    auth::{Claim, Principal, sigv4},
+    clock::parse_basic_iso8601,
+    error::{Error, ErrorKind},
+    vault::Vault,
+};
+use shape::{Scalars, Timestamps};
+
+/// The largest request body accepted (the gRPC listener's message limit is 4 MiB; base64 makes
+/// blobs a third larger).
+const MAX_BODY: usize = 8 * 1024 * 1024;
+/// How long shutdown waits for requests in flight.
+const DRAIN: Duration = Duration::from_secs(10);
+/// The region IAM, a global service, is signed for whatever the configured region.
+const GLOBAL_REGION: &str = "us-east-1";
+
+/// An AWS service vaultd speaks for.
+#[derive(Debug)]
+pub struct AwsService {
+    /// The name in SigV4 credential scopes, and the IAM action prefix.
+    pub signing_name: &'static str,
+    /// The `vault.v1` gRPC service behind it.
+    grpc_service: &'static str,
+    /// The `X-Amz-Target` prefix of its awsJson actions.
+    json_target: &'static str,
+    /// The awsQuery API version and XML namespace, for the services that speak it.
+    query: Option<(&'static str, &'static str)>,
+    /// The service's name for an internal error.
+    internal_error: &'static str,
+}
+
+const SERVICES: &[AwsService] = &[
+    AwsService {
+        signing_name: "kms",
+        grpc_service: "vault.v1.KeyManagement",
+        json_target: "TrentService",
+        query: None,
+        internal_error: "KMSInternalException",
+    },
+    AwsService {
+        signing_name: "ssm",
+        grpc_service: "vault.v1.ParameterStore",
+        json_target: "AmazonSSM",
+        query: None,
+        internal_error: "InternalServerError",
+    },
+    AwsService {
+        signing_name: "secretsmanager",
+        grpc_service: "vault.v1.SecretsManager",
+        json_target: "secretsmanager",
+        query: None,
+        internal_error: "InternalServiceError",
+    },
+    AwsService {
+        signing_name: "sts",
+        grpc_service: "vault.v1.SecurityToken",
+        json_target: "AWSSecurityTokenServiceV20110615",
+        query: Some(("2011-06-15", "https://sts.amazonaws.com/doc/2011-06-15/")),
+        internal_error: "InternalFailure",
+    },
+    AwsService {
+        signing_name: "iam",
+        grpc_service: "vault.v1.Identity",
+        json_target: "AWSIdentityManagementV20100508",
+        query: Some(("2010-05-08", "https://iam.amazonaws.com/doc/2010-05-08/")),
+        internal_error: "ServiceFailure",
+    },
+];
+
+/// Which wire protocol a request came in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Json,
+    Query,
+}
+
+/// An error as the AWS front end answers it, before it takes a protocol's shape.
+#[derive(Debug)]
+pub struct AwsError {
+    pub status: StatusCode,
+    /// The AWS error code (`__type`, `<Code>`).
+    pub code: String,
+    pub message: String,
+}
+
+impl AwsError {
+    /// A 400 the client caused.
+    pub fn client(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "InternalFailure".to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// A domain error (api.md's table) as the given protocol and service name it, with the HTTP
+    /// status AWS uses: 5xx for internal errors and unavailability (SDKs retry those), 4xx for
+    /// everything else (throttling is a 400 SDKs know by its code).
+    fn from_domain(
+        kind: ErrorKind,
+        message: String,
+        protocol: Protocol,
+        service: Option<&AwsService>,
+    ) -> Self {
+        use ErrorKind::*;
+        let internal = || service.map_or("InternalFailure", |s| s.internal_error);
+        let (status, code): (u16, &str) = match protocol {
+            Protocol::Json => match kind {
+                KmsInternal => (500, internal()),
+                Unavailable => (503, "ServiceUnavailableException"),
+                MissingAuthenticationToken => (403, kind.aws_name()),
+                _ => (400, kind.aws_name()),
+            },
+            // awsQuery services (STS, IAM) name and number errors their own way.
+            Protocol::Query => match kind {
+                KmsInternal => (500, internal()),
+                Unavailable => (503, "ServiceUnavailable"),
+                UnrecognizedClient => (403, "InvalidClientTokenId"),
+                InvalidSignature => (403, "SignatureDoesNotMatch"),
+                MissingAuthenticationToken => (403, "MissingAuthenticationToken"),
+                ExpiredToken => (400, "ExpiredToken"),
+                AccessDenied => (403, "AccessDenied"),
+                Throttling => (400, "Throttling"),
+                Validation | InvalidParameter | InvalidRequest => (400, "ValidationError"),
+                NoSuchEntity => (404, "NoSuchEntity"),
+                EntityAlreadyExists | DeleteConflict => (409, kind.aws_name()),
+                LimitExceeded => (409, "LimitExceeded"),
+                _ => (400, kind.aws_name()),
+            },
+        };
+        Self {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            code: code.to_string(),
+            message,
+        }
+    }
+}
+
+/// The in-process gRPC stack the front end hands authenticated requests to.
+pub trait GrpcStack:
+    Service<
+        http::Request<tonic::body::Body>,
+        Response = http::Response<tonic::body::Body>,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> GrpcStack for S where
+    S: Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+            Future: Send,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// The AWS front end of one vault.
+pub struct AwsFrontEnd<S> {
+    vault: Arc<Vault>,
+    stack: S,
+}
+
+impl<S: GrpcStack> AwsFrontEnd<S> {
+    pub fn new(vault: Arc<Vault>, stack: S) -> Self {
+        Self { vault, stack }
+    }
+
+    /// Serves HTTP/1.1 on `listener` until `shutdown` completes, then lets requests in flight
+    /// finish (up to 10 s) and returns.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: Arc<TcpListener>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) {
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let mut connections = tokio::task::JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, _) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!("AWS endpoint: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let front = self.clone();
+            let mut stopping = stopping.clone();
+            connections.spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let front = front.clone();
+                    async move { Ok::<_, Infallible>(front.handle(request).await) }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(30))
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                tokio::pin!(connection);
+                tokio::select! {
+                    _ = connection.as_mut() => {}
+                    _ = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
+                        connection.as_mut().graceful_shutdown();
+                        let _ = connection.await;
+                    }
+                }
+            });
+            // Reap finished connections as we go.
+            while connections.try_join_next().is_some() {}
+        }
+        let _ = stop.send(true);
+        let _ = tokio::time::timeout(DRAIN, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+    }
+
+    /// Answers one HTTP request.
+    pub async fn handle(&self, request: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
+        let (parts, body) = request.into_parts();
+        let protocol = if parts.headers.contains_key("x-amz-target") {
+            Protocol::Json
+        } else {
+            Protocol::Query
+        };
+        let body = match Limited::new(body, MAX_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => {
+                let err = AwsError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    code: "RequestEntityTooLarge".into(),
+                    message: format!(
+                        "The request body is larger than {MAX_BODY} bytes or could not be read."
+                    ),
+                };
+                return error_response(protocol, None, &err, &next_request_id());
+            }
+        };
+        match self.serve_request(&parts, &body, protocol).await {
+            Ok(response) => response,
+            Err((service, err, request_id)) => error_response(protocol, service, &err, &request_id),
+        }
+    }
+
+    async fn serve_request(
+        &self,
+        parts: &http::request::Parts,
+        body: &Bytes,
+        protocol: Protocol,
+    ) -> Result<http::Response<Full<Bytes>>, (Option<&'static AwsService>, AwsError, String)> {
+        let fail = |service, err| (service, err, next_request_id());
+        // The action and its service, and the request's members as a JSON tree.
+        let (service, action, members) = match protocol {
+            Protocol::Json => {
+                let target = header_text(&parts.headers, "x-amz-target").unwrap_or_default();
+                let (prefix, action) = target.split_once('.').unwrap_or((target, ""));
+                let service = SERVICES
+                    .iter()
+                    .find(|s| s.json_target == prefix)
+                    .ok_or_else(|| {
+                        fail(
+                            None,
+                            AwsError::client(
+                                "UnknownOperationException",
+                                "The X-Amz-Target names no service of vaultd.",
+                            ),
+                        )
+                    })?;
+                if parts.method != Method::POST {
+                    return Err(fail(
+                        Some(service),
+                        AwsError::client(
+                            "UnknownOperationException",
+                            "awsJson requests are POSTs.",
+                        ),
+                    ));
+                }
+                let members: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::from_slice(body).map_err(|_| {
+                        fail(
+                            Some(service),
+                            AwsError::client(
+                                "SerializationException",
+                                "The request body is not valid JSON.",
+                            ),
+                        )
+                    })?
+                };
+                (service, action.to_string(), members)
+            }
+            Protocol::Query => {
+                // The service is the one the request is signed for.
+                let scope_service = header_text(&parts.headers, "authorization")
+                    .and_then(|v| sigv4::parse_authorization(v).ok())
+                    .map(|a| a.service);
+                let service = scope_service.as_deref().and_then(|name| {
+                    SERVICES
+                        .iter()
+                        .find(|s| s.signing_name == name && s.query.is_some())
+                });
+                let Some(service) = service else {
+                    let err = if scope_service.is_none() {
+                        AwsError::from_domain(
+                            ErrorKind::MissingAuthenticationToken,
+                            "Request is missing Authentication Token".into(),
+                            Protocol::Query,
+                            None,
+                        )
+                    } else {
+                        AwsError::client(
+                            "InvalidAction",
+                            "The request is signed for a service that does not speak the query protocol here.",
+                        )
+                    };
+                    return Err(fail(None, err));
+                };
+                let form = match parts.method {
+                    Method::POST => body.as_ref(),
+                    Method::GET => parts.uri.query().unwrap_or_default().as_bytes(),
+                    _ => {
+                        return Err(fail(
+                            Some(service),
+                            AwsError::client("InvalidAction", "Use POST or GET."),
+                        ));
+                    }
+                };
+                let (action, members) =
+                    query::read_form(form).map_err(|e| fail(Some(service), e))?;
+                (service, action, members)
+            }
+        };
+        let principal = self
+            .authenticate(parts, body, service)
+            .await
+            .map_err(|err| {
+                fail(
+                    Some(service),
+                    AwsError::from_domain(err.kind, err.message, protocol, Some(service)),
+                )
+            })?;
+        let method = shape::pool()
+            .get_service_by_name(service.grpc_service)
+            .and_then(|s| s.methods().find(|m| m.name() == action))
+            .ok_or_else(|| {
+                let (code, message) = match protocol {
+                    Protocol::Json => (
+                        "UnknownOperationException",
+                        format!(
+                            "vaultd's {} has no operation {}.",
+                            service.signing_name,
+                            shorten(&action)
+                        ),
+                    ),
+                    Protocol::Query => (
+                        "InvalidAction",
+                        format!(
+                            "Could not find operation {} for version {}.",
+                            shorten(&action),
+                            service.query.map_or("", |q| q.0)
+                        ),
+                    ),
+                };
+                fail(Some(service), AwsError::client(code, message))
+            })?;
+        let scalars = match protocol {
+            Protocol::Json => Scalars::Typed,
+            Protocol::Query => Scalars::Text,
+        };
+        let input = shape::decode(&method.input(), &members, scalars)
+            .map_err(|e| fail(Some(service), e))?;
+        let (output, request_id) =
+            self.call(&method, input, principal)
+                .await
+                .map_err(|(err, request_id)| {
+                    (
+                        Some(service),
+                        AwsError::from_domain(err.kind, err.message, protocol, Some(service)),
+                        request_id,
+                    )
+                })?;
+        Ok(match protocol {
+            Protocol::Json => {
+                let body = serde_json::to_vec(&shape::encode(&output, Timestamps::EpochSeconds))
+                    .unwrap_or_default();
+                response(
+                    StatusCode::OK,
+                    "application/x-amz-json-1.1",
+                    body,
+                    &request_id,
+                )
+            }
+            Protocol::Query => {
+                let tree = shape::encode(&output, Timestamps::Iso8601);
+                let namespace = service.query.map_or("", |q| q.1);
+                let body = query::write_response(
+                    &action,
+                    namespace,
+                    service.signing_name,
+                    &tree,
+                    &request_id,
+                );
+                response(StatusCode::OK, "text/xml", body.into_bytes(), &request_id)
+            }
+        })
+    }
+
+    /// Checks the request's SigV4 signature and scope, and yields its caller.
+    async fn authenticate(
+        &self,
+        parts: &http::request::Parts,
+        body: &Bytes,
+        service: &'static AwsService,
+    ) -> Result<Principal, Error> {
+        let signed = SignedHttp::new(parts, body);
+        let region = self.vault.arns.region();
+        if let Some(outcome) = signed.check(&self.vault, region, service, false) {
+            return outcome;
+        }
+        // Something the check needs is not in memory: look it up where blocking is allowed.
+        let vault = self.vault.clone();
+        crate::api::blocking(move || {
+            let region = vault.arns.region();
+            signed
+                .check(&vault, region, service, true)
+                .unwrap_or_else(|| Err(Error::internal("Authentication could not complete.")))
+        })
+        .await
+    }
+
+    /// Serves `input` through the gRPC stack as the method's request, for `principal`. Returns
+    /// the response message, or the domain error, with the request id the stack gave.
+    async fn call(
+        &self,
+        method: &MethodDescriptor,
+        input: DynamicMessage,
+        principal: Principal,
+    ) -> Result<(DynamicMessage, String), (Error, String)> {
+        let encoded = input.encode_to_vec();
+        let mut frame = Vec::with_capacity(encoded.len() + 5);
+        frame.push(0);
+        frame.extend_from_slice(
+            &u32::try_from(encoded.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
+        frame.extend_from_slice(&encoded);
+        let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
+        let mut request = http::Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .version(http::Version::HTTP_2)
+            .header(header::CONTENT_TYPE, "application/grpc")
+            .header("te", "trailers")
+            .body(tonic::body::Body::new(Full::new(Bytes::from(frame))))
+            .map_err(|_| {
+                (
+                    Error::internal("The request could not be built."),
+                    next_request_id(),
+                )
+            })?;
+        request
+            .extensions_mut()
+            .insert(Authenticated::new(principal));
+
+        let mut stack = self.stack.clone();
+        let Ok(()) = std::future::poll_fn(|cx| stack.poll_ready(cx)).await;
+        let Ok(response) = stack.call(request).await;
+        let (parts, body) = response.into_parts();
+        let request_id = header_text(&parts.headers, REQUEST_ID_HEADER)
+            .unwrap_or_default()
+            .to_string();
+        let fail = |err| (err, request_id.clone());
+        // An error answer is trailers-only: its status is in the headers.
+        if let Some(status) =
+            tonic::Status::from_header_map(&parts.headers).filter(|s| s.code() != tonic::Code::Ok)
+        {
+            return Err(fail(domain_error(&status)));
+        }
+        let collected = body
+            .collect()
+            .await
+            .map_err(|_| fail(Error::internal("The response could not be read.")))?;
+        let trailers = collected.trailers().cloned().unwrap_or_default();
+        if let Some(status) =
+            tonic::Status::from_header_map(&trailers).filter(|s| s.code() != tonic::Code::Ok)
+        {
+            return Err(fail(domain_error(&status)));
+        }
+        let bytes = collected.to_bytes();
+        if bytes.len() < 5 || bytes[0] != 0 {
+            return Err(fail(Error::internal("The response was not a message.")));
+        }
+        let output = DynamicMessage::decode(method.output(), &bytes[5..])
+            .map_err(|_| fail(Error::internal("The response could not be decoded.")))?;
+        Ok((output, request_id))
+    }
+}
+
+/// A gRPC status from the stack as the domain error it was (its `ErrorInfo` reason is the AWS
+/// name); a status without one is an internal error.
+fn domain_error(status: &tonic::Status) -> Error {
+    let reason = tonic_types::StatusExt::get_details_error_info(status).map(|info| info.reason);
+    let kind = reason
+        .and_then(|reason| ErrorKind::ALL.into_iter().find(|k| k.aws_name() == reason))
+        .unwrap_or(match status.code() {
+            tonic::Code::Unavailable => ErrorKind::Unavailable,
+            _ => ErrorKind::KmsInternal,
+        });
+    Error::new(kind, status.message().to_string())
+}
+
+/// What the SigV4 check covers, owned, so that it can finish on the blocking pool.
+struct SignedHttp {
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, Vec<u8>)>,
+    payload_hash: String,
+}
+
+impl SignedHttp {
+    fn new(parts: &http::request::Parts, body: &Bytes) -> Self {
+        Self {
+            method: parts.method.as_str().to_string(),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().unwrap_or_default().to_string(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
+                .collect(),
+            payload_hash: hex::encode(Sha256::digest(body)),
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    /// The checks, in AWS's order: a well-formed signature header and date, a scope of this
+    /// region and the action's service, the payload hash, then the credentials and signature
+    /// ([`Authenticator`](crate::auth::Authenticator)). From memory only unless `may_block`:
+    /// `None` when the store must be read.
+    fn check(
+        &self,
+        vault: &Vault,
+        region: &str,
+        service: &AwsService,
+        may_block: bool,
+    ) -> Option<Result<Principal, Error>> {
+        let refuse = |kind, message: String| Some(Err(Error::new(kind, message)));
+        let Some(authorization) = self.header("authorization") else {
+            return refuse(
+                ErrorKind::MissingAuthenticationToken,
+                "Request is missing Authentication Token".into(),
+            );
+        };
+        let auth = match sigv4::parse_authorization(authorization) {
+            Ok(auth) => auth,
+            Err(e) => return refuse(ErrorKind::MissingAuthenticationToken, e.to_string()),
+        };
+        let Some(amz_date) = self.header("x-amz-date") else {
+            return refuse(
+                ErrorKind::MissingAuthenticationToken,
+                "Authorization header requires existence of a 'X-Amz-Date' header.".into(),
+            );
+        };
+        let Some(date) = parse_basic_iso8601(amz_date) else {
+            return refuse(
+                ErrorKind::InvalidSignature,
+                "The X-Amz-Date header is not a date of the form YYYYMMDDTHHMMSSZ.".into(),
+            );
+        };
+        if !amz_date.starts_with(&auth.date) {
+            return refuse(
+                ErrorKind::InvalidSignature,
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
+                 from HTTP."
+                    .into(),
+            );
+        }
+        if auth.region != region && !(service.signing_name == "iam" && auth.region == GLOBAL_REGION)
+        {
+            return refuse(
+                ErrorKind::InvalidSignature,
+                format!(
+                    "Credential should be scoped to a valid region: this vaultd serves '{region}'."
+                ),
+            );
+        }
+        if auth.service != service.signing_name {
+            return refuse(
+                ErrorKind::InvalidSignature,
+                format!(
+                    "Credential should be scoped to correct service: '{}'.",
+                    service.signing_name
+                ),
+            );
+        }
+        if self
+            .header("x-amz-content-sha256")
+            .is_some_and(|claimed| claimed != self.payload_hash)
+        {
+            return refuse(
+                ErrorKind::InvalidSignature,
+                "The provided 'x-amz-content-sha256' header does not match what was computed."
+                    .into(),
+            );
+        }
+        let headers: Vec<(&str, &[u8])> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+            .collect();
+        let input = sigv4::CanonicalInput {
+            method: &self.method,
+            path: &self.path,
+            query: &self.query,
+            headers: &headers,
+            payload_sha256_hex: &self.payload_hash,
+        };
+        let claim = Claim {
+            access_key_id: &auth.access_key_id,
+            date,
+            security_token: self.header("x-amz-security-token"),
+        };
+        let verify =
+            |secret: &str| matches!(sigv4::verify(secret, &auth, amz_date, &input), Ok(true));
+        if may_block {
+            Some(vault.authenticator.authenticate_claim(&claim, &verify))
+        } else {
+            vault.authenticator.authenticate_claim_hot(&claim, &verify)
+        }
+    }
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// An action name echoed in an error, never at length.
+fn shorten(text: &str) -> String {
+    text.chars().take(64).collect()
+}
+
+fn response(
+    status: StatusCode,
+    content_type: &str,
+    body: Vec<u8>,
+    request_id: &str,
+) -> http::Response<Full<Bytes>> {
+    let mut response = http::Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    response
+}
+
+fn error_response(
+    protocol: Protocol,
+    service: Option<&AwsService>,
+    err: &AwsError,
+    request_id: &str,
+) -> http::Response<Full<Bytes>> {
+    match protocol {
+        Protocol::Json => {
+            let body = json!({ "__type": err.code, "message": err.message });
+            let mut response = response(
+                err.status,
+                "application/x-amz-json-1.1",
+                serde_json::to_vec(&body).unwrap_or_default(),
+                request_id,
+            );
+            if let Ok(code) = HeaderValue::from_str(&err.code) {
+                response.headers_mut().insert("x-amzn-errortype", code);
+            }
+            response
+        }
+        Protocol::Query => {
+            let namespace = service.and_then(|s| s.query).map(|q| q.1);
+            let body = query::write_error(namespace, err, request_id);
+            response(err.status, "text/xml", body.into_bytes(), request_id)
+        }
+    }
+}
