@@ -151,6 +151,7 @@ pub fn key_metadata(view: &KeyView, account: &str) -> pb::KeyMetadata {
     metadata.set_origin(r.origin.into());
     metadata.set_key_manager(r.key_manager.into());
     metadata.set_key_spec(r.key_spec.into());
+    metadata.set_customer_master_key_spec(r.key_spec.into());
     let algorithms = crate::kms::key_algorithms(r.key_spec, r.key_usage);
     for algorithm in algorithms.encryption {
         metadata.push_encryption_algorithms(algorithm.into());

@@ -103,6 +103,9 @@ impl IamApi {
     }
 }
 
+/// Every user's IAM path: vaultd has no paths.
+const USER_PATH: &str = "/";
+
 fn user(user: &User) -> pb::User {
     pb::User {
         user_name: user.record.name.clone(),
@@ -110,6 +113,7 @@ fn user(user: &User) -> pb::User {
         arn: user.arn.clone(),
         create_date: Some(timestamp(user.record.created_at)),
         sessions_valid_after: user.record.sessions_valid_after.map(timestamp),
+        path: USER_PATH.into(),
     }
 }
 
@@ -188,6 +192,7 @@ impl Identity for IamApi {
                     user_id: record.id,
                     create_date: Some(timestamp(record.created_at)),
                     sessions_valid_after: record.sessions_valid_after.map(timestamp),
+                    path: USER_PATH.into(),
                 })
                 .collect(),
         }))

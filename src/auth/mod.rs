@@ -16,7 +16,7 @@ pub mod throttle;
 use std::{collections::HashMap, sync::Arc};
 
 use crate::{
-    clock::{Clock, parse_basic_iso8601},
+    clock::{Clock, format_basic_iso8601, parse_basic_iso8601},
     error::{Error, ErrorKind, Result},
     iam::{Iam, Session, User, credentials::TEMPORARY_PREFIX},
     model::AccessKeyStatus,
@@ -270,15 +270,29 @@ impl Authenticator {
         };
 
         let now = self.clock.now();
-        let skew = match now.duration_since(date) {
-            Ok(d) => d,
-            Err(e) => e.duration(),
-        };
-        if skew > signature::MAX_CLOCK_SKEW {
-            return Err(refuse(
+        // AWS's words: a request from the future is "not yet current", one from the past
+        // "expired".
+        if date > now + signature::MAX_CLOCK_SKEW {
+            return Err(Miss::Refused(Error::new(
                 ErrorKind::InvalidSignature,
-                "Signature expired: the request date is more than 5 minutes from the server time.",
-            ));
+                format!(
+                    "Signature not yet current: {} is still later than {} ({} + 5 min.)",
+                    format_basic_iso8601(date),
+                    format_basic_iso8601(now + signature::MAX_CLOCK_SKEW),
+                    format_basic_iso8601(now)
+                ),
+            )));
+        }
+        if date + signature::MAX_CLOCK_SKEW < now {
+            return Err(Miss::Refused(Error::new(
+                ErrorKind::InvalidSignature,
+                format!(
+                    "Signature expired: {} is now earlier than {} ({} - 5 min.)",
+                    format_basic_iso8601(date),
+                    format_basic_iso8601(now - signature::MAX_CLOCK_SKEW),
+                    format_basic_iso8601(now)
+                ),
+            )));
         }
         if !verify(secret) {
             return Err(refuse(

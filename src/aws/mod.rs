@@ -750,3 +750,25 @@ fn error_response(
         }
     }
 }
+
+/// What the AWS front end offers, in AWS's terms: for each service (by signing name) its
+/// actions, each with the members of its input and output and their AWS types (`string`,
+/// `blob`, `boolean`, `integer`, `long`, `double`, `timestamp`, `enum` with its values, `list`,
+/// `map`, `structure`). Tests compare it with AWS's own service models.
+pub fn model() -> serde_json::Value {
+    let services = SERVICES.iter().map(|service| {
+        let grpc = shape::pool().get_service_by_name(service.grpc_service);
+        let actions = grpc
+            .iter()
+            .flat_map(|s| s.methods())
+            .map(|m| {
+                (
+                    m.name().to_string(),
+                    json!({"input": shape::describe(&m.input()), "output": shape::describe(&m.output())}),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>();
+        (service.signing_name.to_string(), serde_json::Value::Object(actions))
+    });
+    serde_json::Value::Object(services.collect())
+}

@@ -16,7 +16,7 @@ use prost_reflect::{
     DescriptorPool, DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MapKey,
     MessageDescriptor, ReflectMessage, Value,
 };
-use serde_json::{Map, Value as Json};
+use serde_json::{Map, Value as Json, json};
 
 use super::AwsError;
 
@@ -248,7 +248,17 @@ impl Reader {
         let value_kind = entry.map_entry_value_field().kind();
         let mut map = HashMap::with_capacity(entries.len());
         for (key, value) in entries {
-            let value = self.single(&value_kind, value, &format!("{path}.{key}"))?;
+            let path = format!("{path}.{key}");
+            let value = match list_wrapper(&value_kind) {
+                Some((wrapper, list)) => {
+                    let wrapped = Json::Object(Map::from_iter([(
+                        member_name(&list).into_owned(),
+                        value.clone(),
+                    )]));
+                    Value::Message(self.message(&wrapper, &wrapped, &path)?)
+                }
+                None => self.single(&value_kind, value, &path)?,
+            };
             map.insert(MapKey::String(key.clone()), value);
         }
         Ok(Value::Map(map))
@@ -407,6 +417,75 @@ fn timestamp_message(
     Ok(message)
 }
 
+/// The members of a message type in AWS terms, for [`super::model`].
+pub fn describe(desc: &MessageDescriptor) -> Json {
+    describe_message(desc, 0)
+}
+
+fn describe_message(desc: &MessageDescriptor, depth: usize) -> Json {
+    Json::Object(
+        desc.fields()
+            .map(|field| {
+                let single = describe_kind(&field.kind(), depth);
+                let described = if field.is_map() {
+                    let Kind::Message(entry) = field.kind() else {
+                        unreachable!()
+                    };
+                    let value = entry.map_entry_value_field().kind();
+                    let value = match list_wrapper(&value) {
+                        Some((_, list)) => {
+                            json!({"type": "list", "member": describe_kind(&list.kind(), depth)})
+                        }
+                        None => describe_kind(&value, depth),
+                    };
+                    json!({"type": "map", "value": value})
+                } else if field.is_list() {
+                    json!({"type": "list", "member": single})
+                } else {
+                    single
+                };
+                (member_name(&field).into_owned(), described)
+            })
+            .collect(),
+    )
+}
+
+fn describe_kind(kind: &Kind, depth: usize) -> Json {
+    match kind {
+        Kind::String => json!({"type": "string"}),
+        Kind::Bytes => json!({"type": "blob"}),
+        Kind::Bool => json!({"type": "boolean"}),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 | Kind::Uint32 | Kind::Fixed32 => {
+            json!({"type": "integer"})
+        }
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => {
+            json!({"type": "long"})
+        }
+        Kind::Double | Kind::Float => json!({"type": "double"}),
+        Kind::Enum(e) => json!({
+            "type": "enum",
+            "values": e.values().filter_map(|v| enum_value_name(e, v.number())).collect::<Vec<_>>(),
+        }),
+        Kind::Message(m) if m.full_name() == TIMESTAMP => json!({"type": "timestamp"}),
+        // Deep enough for every vault.v1 message; a cycle stops here.
+        Kind::Message(_) if depth > 8 => json!({"type": "structure", "members": {}}),
+        Kind::Message(m) => json!({"type": "structure", "members": describe_message(m, depth + 1)}),
+    }
+}
+
+/// A map value of a message holding one repeated field stands for a list (a map cannot hold
+/// lists in protobuf): `VersionIdsToStages: {"id": ["AWSCURRENT"]}`. Its type and that field.
+fn list_wrapper(kind: &Kind) -> Option<(MessageDescriptor, FieldDescriptor)> {
+    let Kind::Message(desc) = kind else {
+        return None;
+    };
+    let mut fields = desc.fields();
+    match (fields.next(), fields.next()) {
+        (Some(only), None) if only.is_list() => Some((desc.clone(), only)),
+        _ => None,
+    }
+}
+
 fn join(path: &str, name: &str) -> String {
     if path.is_empty() {
         name.to_string()
@@ -441,14 +520,28 @@ fn write_message(
                         continue;
                     };
                     let value_kind = entry.map_entry_value_field().kind();
+                    let wrapper = list_wrapper(&value_kind);
                     let mut entries: Vec<(String, Json)> = map
                         .iter()
                         .filter_map(|(k, v)| {
                             let MapKey::String(k) = k else { return None };
-                            Some((
-                                k.clone(),
-                                write_single(&value_kind, v, timestamps).unwrap_or(Json::Null),
-                            ))
+                            let written = match (&wrapper, v) {
+                                (Some((_, list)), Value::Message(m)) => {
+                                    match m.get_field(list).as_ref() {
+                                        Value::List(items) => Some(Json::Array(
+                                            items
+                                                .iter()
+                                                .filter_map(|i| {
+                                                    write_single(&list.kind(), i, timestamps)
+                                                })
+                                                .collect(),
+                                        )),
+                                        _ => None,
+                                    }
+                                }
+                                _ => write_single(&value_kind, v, timestamps),
+                            };
+                            Some((k.clone(), written.unwrap_or(Json::Null)))
                         })
                         .collect();
                     entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -534,7 +627,6 @@ fn write_timestamp(message: &DynamicMessage, timestamps: Timestamps) -> Json {
 #[cfg(test)]
 mod tests {
     use prost_reflect::ReflectMessage;
-    use serde_json::json;
 
     use super::*;
     use crate::pb;
@@ -764,6 +856,36 @@ mod tests {
         assert_eq!(
             encode(&dynamic, Timestamps::EpochSeconds),
             json!({"Plaintext": "AAEC/w=="})
+        );
+    }
+
+    #[test]
+    fn a_map_of_lists_is_a_map_of_lists_on_the_wire() {
+        let mut dynamic = DynamicMessage::new(message("vault.v1.DescribeSecretResponse"));
+        dynamic
+            .transcode_from(&pb::DescribeSecretResponse {
+                version_ids_to_stages: [(
+                    "v1".to_string(),
+                    pb::VersionStages {
+                        stages: vec!["AWSCURRENT".into(), "mine".into()],
+                    },
+                )]
+                .into(),
+                ..Default::default()
+            })
+            .unwrap();
+        let json = encode(&dynamic, Timestamps::EpochSeconds);
+        assert_eq!(
+            json["VersionIdsToStages"],
+            json!({"v1": ["AWSCURRENT", "mine"]})
+        );
+        let back: pb::DescribeSecretResponse = decode(&dynamic.descriptor(), &json, Scalars::Typed)
+            .unwrap()
+            .transcode_to()
+            .unwrap();
+        assert_eq!(
+            back.version_ids_to_stages["v1"].stages,
+            ["AWSCURRENT", "mine"]
         );
     }
 
