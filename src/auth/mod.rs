@@ -10,6 +10,7 @@
 
 pub mod policy;
 pub mod signature;
+pub mod sigv4;
 pub mod throttle;
 
 use std::{collections::HashMap, sync::Arc};
