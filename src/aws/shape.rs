@@ -666,61 +666,51 @@ mod tests {
 
     #[test]
     fn enum_values_are_spelled_as_each_aws_type_spells_them() {
-        let spelled = |enum_name: &str, number: i32| {
-            let e = pool().get_enum_by_name(enum_name).unwrap();
-            enum_value_name(&e, number).unwrap()
-        };
-        assert_eq!(
-            spelled("vault.v1.KeySpec", pb::KeySpec::Rsa2048 as i32),
-            "RSA_2048"
-        );
-        assert_eq!(
-            spelled("vault.v1.KeySpec", pb::KeySpec::EccNistP256 as i32),
-            "ECC_NIST_P256"
-        );
-        assert_eq!(
-            spelled("vault.v1.KeyState", pb::KeyState::PendingDeletion as i32),
-            "PendingDeletion"
-        );
-        assert_eq!(
-            spelled(
-                "vault.v1.ParameterType",
-                pb::ParameterType::SecureString as i32
+        let cases = [
+            ("KeySpec", pb::KeySpec::Rsa2048 as i32, "RSA_2048"),
+            ("KeySpec", pb::KeySpec::EccNistP256 as i32, "ECC_NIST_P256"),
+            (
+                "KeyState",
+                pb::KeyState::PendingDeletion as i32,
+                "PendingDeletion",
             ),
-            "SecureString"
-        );
-        assert_eq!(
-            spelled(
-                "vault.v1.ParameterTier",
-                pb::ParameterTier::IntelligentTiering as i32
+            (
+                "ParameterType",
+                pb::ParameterType::SecureString as i32,
+                "SecureString",
             ),
-            "Intelligent-Tiering"
-        );
-        assert_eq!(
-            spelled(
-                "vault.v1.PolicyEvaluationDecisionType",
-                pb::PolicyEvaluationDecisionType::ExplicitDeny as i32
+            (
+                "ParameterTier",
+                pb::ParameterTier::IntelligentTiering as i32,
+                "Intelligent-Tiering",
             ),
-            "explicitDeny"
-        );
-        assert_eq!(
-            spelled(
-                "vault.v1.FilterNameStringType",
-                pb::FilterNameStringType::TagKey as i32
+            (
+                "PolicyEvaluationDecisionType",
+                pb::PolicyEvaluationDecisionType::ExplicitDeny as i32,
+                "explicitDeny",
             ),
-            "tag-key"
-        );
-        assert_eq!(
-            spelled(
-                "vault.v1.SortByType",
-                pb::SortByType::LastChangedDate as i32
+            (
+                "FilterNameStringType",
+                pb::FilterNameStringType::TagKey as i32,
+                "tag-key",
             ),
-            "last-changed-date"
-        );
-        assert_eq!(
-            spelled("vault.v1.StatusType", pb::StatusType::Inactive as i32),
-            "Inactive"
-        );
+            (
+                "SortByType",
+                pb::SortByType::LastChangedDate as i32,
+                "last-changed-date",
+            ),
+            ("StatusType", pb::StatusType::Inactive as i32, "Inactive"),
+        ];
+        for (enum_name, number, aws) in cases {
+            let e = pool()
+                .get_enum_by_name(&format!("vault.v1.{enum_name}"))
+                .unwrap();
+            assert_eq!(
+                enum_value_name(&e, number).as_deref(),
+                Some(aws),
+                "{enum_name}"
+            );
+        }
         let e = pool().get_enum_by_name("vault.v1.KeySpec").unwrap();
         assert_eq!(enum_value_name(&e, 0), None, "unspecified is absent");
     }
