@@ -1,5 +1,5 @@
-//! End-to-end tests: every request goes through a real gRPC server on a real socket, real SQLite
-//! files and real crypto.
+//! End-to-end tests: every request goes through a real server (gRPC, or the AWS protocols) on a
+//! real socket, real SQLite files and real crypto.
 
 mod aliases_tags;
 mod asymmetric;
@@ -19,6 +19,7 @@ mod interop;
 mod keys;
 mod operations;
 mod parameters;
+mod python;
 mod rotation;
 mod secrets;
 mod sessions;
