@@ -6,6 +6,7 @@ mod asymmetric;
 mod audit;
 mod auth;
 mod authorization;
+mod aws;
 mod backup;
 mod client;
 mod common;
