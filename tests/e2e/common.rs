@@ -320,8 +320,31 @@ pub fn assert_error<T: std::fmt::Debug>(
 /// (so it never blocks on a full pipe) and kept for assertions and failure messages.
 pub struct Daemon {
     pub child: Child,
+    /// The gRPC listener.
     pub addr: SocketAddr,
+    /// The AWS-protocol listener, when started with `--aws-listen`.
+    pub aws_addr: Option<SocketAddr>,
     log: Arc<Mutex<Vec<String>>>,
+}
+
+/// What vaultd logs once a listener is bound: the gRPC one, and the AWS-protocol one.
+pub const GRPC_LISTENING: &str = "vaultd listening on ";
+pub const AWS_LISTENING: &str = "vaultd AWS endpoint listening on ";
+
+enum Listening {
+    Grpc(SocketAddr),
+    Aws(SocketAddr),
+}
+
+/// The socket address that follows `marker` in a log line (after an optional `http://`). Text or
+/// JSON lines: the address ends at the first character that cannot be part of one.
+pub fn address_after(line: &str, marker: &str) -> Option<SocketAddr> {
+    let rest = line.split(marker).nth(1)?;
+    let rest = rest.strip_prefix("http://").unwrap_or(rest);
+    rest.split(|c: char| !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']')))
+        .next()?
+        .parse()
+        .ok()
 }
 
 pub fn vaultd_bin() -> &'static str {
@@ -350,9 +373,13 @@ pub fn scrubbed_command(program: &str) -> Command {
 }
 
 impl Daemon {
-    /// Starts `vaultd` with `args` and `env` on 127.0.0.1:0 and waits until it listens. Returns
-    /// its stderr as the error if it exits (or stays silent for 30 s) first.
+    /// Starts `vaultd` with `args` and `env` on 127.0.0.1:0 and waits until it listens (on its
+    /// AWS-protocol endpoint too when `args` has `--aws-listen`). Returns its stderr as the error
+    /// if it exits (or stays silent for 30 s) first.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
+        let wants_aws = args
+            .iter()
+            .any(|a| *a == "--aws-listen" || a.starts_with("--aws-listen="));
         let mut cmd = Command::new(vaultd_bin());
         if !args.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
@@ -379,37 +406,48 @@ impl Daemon {
             let log = log.clone();
             move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    let addr = line
-                        .split("vaultd listening on ")
-                        .nth(1)
-                        // Text or JSON lines: the address ends at the first other character.
-                        .and_then(|rest| {
-                            rest.split(|c: char| {
-                                !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
-                            })
-                            .next()
-                        })
-                        .and_then(|word| word.parse::<SocketAddr>().ok());
+                    let listening = address_after(&line, GRPC_LISTENING)
+                        .map(Listening::Grpc)
+                        .or_else(|| address_after(&line, AWS_LISTENING).map(Listening::Aws));
                     log.lock().unwrap().push(line);
-                    if let Some(addr) = addr {
-                        let _ = tx.send(addr);
+                    if let Some(listening) = listening {
+                        let _ = tx.send(listening);
                     }
                 }
             }
         });
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(addr) => Ok(Self { child, addr, log }),
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait().map_err(|e| e.to_string())?;
-                // The reader thread ends with the process; give it a moment to store the last lines.
-                std::thread::sleep(Duration::from_millis(50));
-                Err(format!(
-                    "vaultd exited ({status}) before listening:\n{}",
-                    log.lock().unwrap().join("\n")
-                ))
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let (mut addr, mut aws_addr) = (None, None);
+        while addr.is_none() || (wants_aws && aws_addr.is_none()) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                // The first line of each kind names the listener (later ones may be other
+                // listeners, such as a Unix socket's, or none at all).
+                Ok(Listening::Grpc(a)) => addr = addr.or(Some(a)),
+                Ok(Listening::Aws(a)) => aws_addr = aws_addr.or(Some(a)),
+                Err(_) => {
+                    let _ = child.kill();
+                    let status = child.wait().map_err(|e| e.to_string())?;
+                    // The reader thread ends with the process; give it a moment to store the last lines.
+                    std::thread::sleep(Duration::from_millis(50));
+                    let waiting_for = if addr.is_none() {
+                        "listening"
+                    } else {
+                        "its AWS endpoint listened"
+                    };
+                    return Err(format!(
+                        "vaultd exited ({status}) before {waiting_for}:\n{}",
+                        log.lock().unwrap().join("\n")
+                    ));
+                }
             }
         }
+        Ok(Self {
+            child,
+            addr: addr.unwrap(),
+            aws_addr,
+            log,
+        })
     }
 
     /// Everything vaultd wrote to stderr so far.
@@ -419,6 +457,14 @@ impl Daemon {
 
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The AWS-protocol endpoint's URL; panics unless started with `--aws-listen`.
+    pub fn aws_endpoint(&self) -> String {
+        let addr = self
+            .aws_addr
+            .expect("vaultd was started without --aws-listen");
+        format!("http://{addr}")
     }
 
     pub fn client(&self, credentials: StaticCredentials) -> Client {

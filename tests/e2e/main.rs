@@ -1,11 +1,12 @@
-//! End-to-end tests: every request goes through a real gRPC server on a real socket, real SQLite
-//! files and real crypto.
+//! End-to-end tests: every request goes through a real server (gRPC, or the AWS protocols) on a
+//! real socket, real SQLite files and real crypto.
 
 mod aliases_tags;
 mod asymmetric;
 mod audit;
 mod auth;
 mod authorization;
+mod aws;
 mod aws_front;
 mod backup;
 mod client;
@@ -20,6 +21,7 @@ mod interop;
 mod keys;
 mod operations;
 mod parameters;
+mod python;
 mod rotation;
 mod secrets;
 mod sessions;
