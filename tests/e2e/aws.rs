@@ -69,6 +69,28 @@ fn aws_encryption_sdk() {
     run_aws_script("encryption_sdk.py");
 }
 
+/// Every action the AWS front end offers, with its members, their types and enum values, is as
+/// AWS's own service models (botocore's) describe it; what is vaultd's own is listed in the
+/// checker with its reason.
+#[test]
+fn aws_actions_match_the_aws_service_models() {
+    let python = AWS_VENV
+        .python()
+        .unwrap_or_else(|e| panic!("aws venv: {e}"));
+    let dir = TempDir::new().unwrap();
+    let model = dir.path().join("vaultd-aws-model.json");
+    std::fs::write(&model, vaultd::aws::model().to_string()).unwrap();
+    run_script(
+        &python,
+        "tests/aws/model_check.py",
+        None,
+        SCRIPT_TIMEOUT,
+        |cmd| {
+            cmd.arg(&model);
+        },
+    );
+}
+
 /// The harness finds the AWS endpoint in vaultd's log, text or JSON, and never mistakes one
 /// listener's line for the other's.
 #[test]
@@ -119,7 +141,7 @@ fn run_aws_script(name: &str) {
     run_script(
         &python,
         &format!("tests/aws/{name}"),
-        &daemon,
+        Some(&daemon),
         SCRIPT_TIMEOUT,
         |cmd| {
             // The developer's own AWS settings (profiles, regions, endpoints, credentials) never

@@ -52,7 +52,7 @@ fn run_interop_script(name: &str) {
     run_script(
         &python,
         &format!("tests/interop/{name}"),
-        &daemon,
+        Some(&daemon),
         SCRIPT_TIMEOUT,
         |cmd| {
             cmd.env("VAULTD_ENDPOINT", daemon.addr.to_string())

@@ -93,12 +93,13 @@ impl Venv {
 }
 
 /// Runs `script` (relative to the package root) with `python` in isolated mode, its environment
-/// set by `configure`; panics with its output and the daemon's log unless it exits 0 within
-/// `timeout`. Prints the script's stdout (its list of checks) when it passes.
+/// and arguments set by `configure`; panics with its output and the daemon's log (if it runs
+/// against one) unless it exits 0 within `timeout`. Prints the script's stdout (its list of
+/// checks) when it passes.
 pub fn run_script(
     python: &Path,
     script: &str,
-    daemon: &Daemon,
+    daemon: Option<&Daemon>,
     timeout: Duration,
     configure: impl FnOnce(&mut Command),
 ) {
@@ -119,7 +120,7 @@ pub fn run_script(
         started.elapsed(),
         out.stdout,
         out.stderr,
-        daemon.log(),
+        daemon.map(Daemon::log).unwrap_or_default(),
     );
     print!("{}", out.stdout);
 }
