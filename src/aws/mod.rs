@@ -37,6 +37,7 @@ use crate::{
     auth::{Claim, Principal, sigv4},
     clock::parse_basic_iso8601,
     error::{Error, ErrorKind},
+    server::{Conn, TlsConfig},
     vault::Vault,
 };
 use shape::{Scalars, Timestamps};
@@ -206,6 +207,14 @@ impl<S> GrpcStack for S where
 {
 }
 
+/// Where the AWS front end listens: plain HTTP, or HTTPS with the gRPC listener's certificate
+/// (reloaded with it on SIGHUP; with its client CA, mutual TLS).
+#[derive(Clone, Debug)]
+pub struct AwsListener {
+    pub tcp: Arc<TcpListener>,
+    pub tls: Option<TlsConfig>,
+}
+
 /// The AWS front end of one vault.
 pub struct AwsFrontEnd<S> {
     vault: Arc<Vault>,
@@ -221,7 +230,7 @@ impl<S: GrpcStack> AwsFrontEnd<S> {
     /// finish (up to 10 s) and returns.
     pub async fn serve(
         self: Arc<Self>,
-        listener: Arc<TcpListener>,
+        listener: AwsListener,
         shutdown: impl Future<Output = ()> + Send,
     ) {
         let (stop, stopping) = tokio::sync::watch::channel(false);
@@ -229,7 +238,7 @@ impl<S: GrpcStack> AwsFrontEnd<S> {
         tokio::pin!(shutdown);
         loop {
             let (stream, _) = tokio::select! {
-                accepted = listener.accept() => match accepted {
+                accepted = listener.tcp.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(e) => {
                         tracing::warn!("AWS endpoint: accept failed: {e}");
@@ -242,7 +251,19 @@ impl<S: GrpcStack> AwsFrontEnd<S> {
             let _ = stream.set_nodelay(true);
             let front = self.clone();
             let mut stopping = stopping.clone();
+            let tls = listener.tls.clone();
             connections.spawn(async move {
+                let io = match tls {
+                    // Each handshake in the connection's own task, with a deadline.
+                    Some(tls) => match tls.accept_http1(stream).await {
+                        Ok(stream) => Conn::Tls(Box::new(stream)),
+                        Err(e) => {
+                            tracing::debug!("AWS endpoint: TLS handshake failed: {e}");
+                            return;
+                        }
+                    },
+                    None => Conn::Tcp(stream),
+                };
                 let service = hyper::service::service_fn(move |request| {
                     let front = front.clone();
                     async move { Ok::<_, Infallible>(front.handle(request).await) }
@@ -250,7 +271,7 @@ impl<S: GrpcStack> AwsFrontEnd<S> {
                 let connection = hyper::server::conn::http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
                     .header_read_timeout(Duration::from_secs(30))
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                    .serve_connection(hyper_util::rt::TokioIo::new(io), service);
                 tokio::pin!(connection);
                 tokio::select! {
                     _ = connection.as_mut() => {}

@@ -52,7 +52,27 @@ pub struct TlsFiles {
 #[derive(Clone, Debug)]
 pub struct TlsConfig {
     files: TlsFiles,
-    current: Arc<RwLock<Arc<ServerConfig>>>,
+    /// For gRPC (ALPN `h2`) and for the AWS endpoint (ALPN `http/1.1`).
+    current: Arc<RwLock<Configs>>,
+}
+
+#[derive(Debug)]
+struct Configs {
+    h2: Arc<ServerConfig>,
+    http1: Arc<ServerConfig>,
+}
+
+impl Configs {
+    fn load(files: &TlsFiles) -> io::Result<Self> {
+        let h2 = server_config(files)?;
+        let mut http1 = h2.clone();
+        // AWS SDKs speak HTTP/1.1.
+        http1.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Self {
+            h2: Arc::new(h2),
+            http1: Arc::new(http1),
+        })
+    }
 }
 
 fn file_error(path: &Path, what: impl std::fmt::Display) -> io::Error {
@@ -108,18 +128,18 @@ fn server_config(files: &TlsFiles) -> io::Result<ServerConfig> {
 impl TlsConfig {
     /// Reads the files; any problem with them is an error naming the file.
     pub fn load(files: TlsFiles) -> io::Result<Self> {
-        let config = server_config(&files)?;
+        let configs = Configs::load(&files)?;
         Ok(Self {
             files,
-            current: Arc::new(RwLock::new(Arc::new(config))),
+            current: Arc::new(RwLock::new(configs)),
         })
     }
 
     /// Reads the files again and uses them for the connections accepted from now on. On error
     /// the configuration in use stays.
     pub fn reload(&self) -> io::Result<()> {
-        let config = Arc::new(server_config(&self.files)?);
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = config;
+        let configs = Configs::load(&self.files)?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = configs;
         Ok(())
     }
 
@@ -132,8 +152,23 @@ impl TlsConfig {
             self.current
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
+                .h2
                 .clone(),
         )
+    }
+
+    /// Accepts a TLS connection for HTTP/1.1 (the AWS endpoint), within the handshake deadline.
+    pub async fn accept_http1(&self, stream: TcpStream) -> io::Result<TlsStream<TcpStream>> {
+        let acceptor = TlsAcceptor::from(
+            self.current
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .http1
+                .clone(),
+        );
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
     }
 }
 

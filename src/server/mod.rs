@@ -26,7 +26,7 @@ use crate::{
         ssm_api::SsmApi,
         sts_api::StsApi,
     },
-    aws::AwsFrontEnd,
+    aws::{AwsFrontEnd, AwsListener},
     pb::{
         FILE_DESCRIPTOR_SET, admin_server::AdminServer, audit_server::AuditServer,
         identity_server::IdentityServer, key_management_server::KeyManagementServer,
@@ -51,7 +51,7 @@ pub struct ServerOptions {
     /// Request counts and latencies. The daemon keeps one across the vaults it serves in turn.
     pub metrics: Arc<Metrics>,
     /// Where to serve AWS's own protocols ([`crate::aws`]) too, over HTTP/1.1. `None`: not at all.
-    pub aws_listener: Option<Arc<TcpListener>>,
+    pub aws_listener: Option<AwsListener>,
 }
 
 impl Default for ServerOptions {

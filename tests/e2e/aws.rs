@@ -119,13 +119,8 @@ fn aws_endpoint_is_read_from_the_log() {
 /// Runs tests/aws/`name` in the AWS venv against a fresh `vaultd --dev --aws-listen 127.0.0.1:0`,
 /// with root's credentials; panics with its output and the daemon's log unless it exits 0.
 fn run_aws_script(name: &str) {
-    let python = AWS_VENV
-        .python()
-        .unwrap_or_else(|e| panic!("aws venv: {e}"));
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("data");
-    let home = dir.path().join("home");
-    std::fs::create_dir(&home).unwrap();
     let daemon = Daemon::start(
         &[
             "--dev",
@@ -137,11 +132,20 @@ fn run_aws_script(name: &str) {
         &FIXED_CREDS,
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let endpoint = daemon.aws_endpoint();
+    run_aws_script_on(name, &daemon, &daemon.aws_endpoint(), &[]);
+}
+
+/// Runs tests/aws/`name` in the AWS venv against `endpoint` of `daemon`, with root's credentials
+/// and `extra` variables; panics with its output and the daemon's log unless it exits 0.
+pub fn run_aws_script_on(name: &str, daemon: &Daemon, endpoint: &str, extra: &[(&str, &str)]) {
+    let python = AWS_VENV
+        .python()
+        .unwrap_or_else(|e| panic!("aws venv: {e}"));
+    let home = TempDir::new().unwrap();
     run_script(
         &python,
         &format!("tests/aws/{name}"),
-        Some(&daemon),
+        Some(daemon),
         SCRIPT_TIMEOUT,
         |cmd| {
             // The developer's own AWS settings (profiles, regions, endpoints, credentials) never
@@ -152,13 +156,16 @@ fn run_aws_script(name: &str) {
                     cmd.env_remove(&var);
                 }
             }
-            cmd.env("AWS_ENDPOINT_URL", &endpoint)
+            cmd.env("AWS_ENDPOINT_URL", endpoint)
                 .env("AWS_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
                 .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET)
                 .env("AWS_DEFAULT_REGION", "us-east-1")
                 .env("AWS_CONFIG_FILE", "/dev/null")
                 .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-                .env("HOME", &home);
+                .env("HOME", home.path());
+            for (name, value) in extra {
+                cmd.env(name, value);
+            }
         },
     );
 }

@@ -155,7 +155,10 @@ impl TestServer {
             // the background pass never runs behind their back.
             ServerOptions {
                 maintenance_interval: Duration::from_secs(365 * 86_400),
-                aws_listener: Some(Arc::new(aws_listener)),
+                aws_listener: Some(vaultd::aws::AwsListener {
+                    tcp: Arc::new(aws_listener),
+                    tls: None,
+                }),
                 ..ServerOptions::default()
             },
             async {
@@ -340,7 +343,10 @@ enum Listening {
 /// JSON lines: the address ends at the first character that cannot be part of one.
 pub fn address_after(line: &str, marker: &str) -> Option<SocketAddr> {
     let rest = line.split(marker).nth(1)?;
-    let rest = rest.strip_prefix("http://").unwrap_or(rest);
+    let rest = rest
+        .strip_prefix("http://")
+        .or_else(|| rest.strip_prefix("https://"))
+        .unwrap_or(rest);
     rest.split(|c: char| !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']')))
         .next()?
         .parse()

@@ -219,6 +219,36 @@ async fn tls_connects_with_the_right_ca_and_is_refused_without() {
     );
 }
 
+/// The AWS endpoint serves TLS with the same certificate when --tls-cert-file is set: boto3
+/// trusting the test CA works, one trusting another CA or speaking plain HTTP does not.
+#[test]
+fn the_aws_endpoint_serves_tls_with_the_same_certificate() {
+    let ca1 = ca("vaultd test CA");
+    let dir = TlsDir::new(&server_cert(&ca1));
+    let mut args = dir.args();
+    args.extend(["--aws-listen".to_string(), "127.0.0.1:0".to_string()]);
+    let daemon = start(&args);
+    let aws = daemon.aws_addr.expect("the AWS endpoint's address");
+    assert!(
+        daemon
+            .log()
+            .contains(&format!("AWS endpoint listening on https://{aws}")),
+        "{}",
+        daemon.log()
+    );
+    std::fs::write(dir.path("ca.pem"), &ca1.pem).unwrap();
+    std::fs::write(dir.path("other-ca.pem"), ca("someone else").pem).unwrap();
+    crate::aws::run_aws_script_on(
+        "tls_check.py",
+        &daemon,
+        &format!("https://localhost:{}", aws.port()),
+        &[
+            ("AWS_CA_BUNDLE", &dir.path("ca.pem")),
+            ("OTHER_CA_BUNDLE", &dir.path("other-ca.pem")),
+        ],
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn mutual_tls_refuses_a_client_without_a_certificate_of_its_ca() {
     let ca1 = ca("vaultd test CA");

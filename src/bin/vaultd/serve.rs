@@ -182,15 +182,20 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
             Some(listener) => {
                 let listener = tokio_listener(listener)?;
                 let addr = listener.local_addr().map_err(|e| e.to_string())?;
-                if !addr.ip().is_loopback() {
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                if tls.is_none() && !addr.ip().is_loopback() {
                     tracing::warn!(
                         "the AWS endpoint on {addr} is plain HTTP, which other machines can reach: \
                          plaintexts, data keys and secret values cross the network in the clear \
-                         (requests stay signed). Keep it on 127.0.0.1 or a private network."
+                         (requests stay signed). Serve TLS (--tls-cert-file, --tls-key-file), \
+                         listen on 127.0.0.1, or keep it on a private network."
                     );
                 }
-                tracing::info!("vaultd AWS endpoint listening on http://{addr}");
-                Some(Arc::new(listener))
+                tracing::info!("vaultd AWS endpoint listening on {scheme}://{addr}");
+                Some(vaultd::aws::AwsListener {
+                    tcp: Arc::new(listener),
+                    tls: tls.clone(),
+                })
             }
             None => None,
         };
