@@ -1,21 +1,20 @@
 //! The AWS spelling of the `vault.v1` enums, both ways: `SYMMETRIC_DEFAULT` ⇄
 //! `pb::KeySpec::SymmetricDefault`, `PendingDeletion` ⇄ `pb::KeyState::PendingDeletion`.
 //!
-//! A proto value is the type's SCREAMING_SNAKE prefix plus the AWS value (api.md), so the AWS name
-//! is the proto name without its prefix, recased for the AWS types that are not spelled in
-//! SCREAMING_SNAKE_CASE: KeyState, IAM's statusType and SSM's ParameterType in PascalCase, IAM's
-//! PolicyEvaluationDecisionType in camelCase, SSM's ParameterTier in hyphenated PascalCase
-//! (`Intelligent-Tiering`), Secrets Manager's FilterNameStringType in kebab-case (`tag-key`).
+//! A proto value is the type's SCREAMING_SNAKE prefix plus the AWS value (api.md); how each AWS
+//! type spells its values (KeyState in PascalCase, ParameterTier as `Intelligent-Tiering`, …) is
+//! the library's one table, [`vaultd::aws::shape::enum_value_name`], which the AWS front end
+//! speaks too.
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use vaultd::pb;
+use vaultd::{aws::shape, pb};
 
 /// A `vault.v1` enum whose values are AWS values.
-pub trait AwsEnum: Copy + TryFrom<i32> + Send + Sync + 'static {
+pub trait AwsEnum: Copy + TryFrom<i32> + Into<i32> + Send + Sync + 'static {
     /// The prefix of every proto value name, e.g. `KEY_SPEC_`.
     const PREFIX: &'static str;
-    /// How AWS spells the values.
-    const CASE: Case = Case::ScreamingSnake;
+    /// The proto type's name, e.g. `KeySpec`.
+    const TYPE: &'static str;
 
     fn proto_name(self) -> &'static str;
 
@@ -28,24 +27,8 @@ pub trait AwsEnum: Copy + TryFrom<i32> + Send + Sync + 'static {
 
     /// The AWS value as AWS spells it; `None` for the UNSPECIFIED value.
     fn aws_name(self) -> Option<String> {
-        let name = self.snake_name()?;
-        Some(match Self::CASE {
-            Case::ScreamingSnake => name.to_string(),
-            Case::Pascal => pascal_case(name),
-            Case::HyphenatedPascal => name
-                .split('_')
-                .map(pascal_case)
-                .collect::<Vec<_>>()
-                .join("-"),
-            Case::Kebab => name.to_ascii_lowercase().replace('_', "-"),
-            Case::Camel => {
-                let pascal = pascal_case(name);
-                let mut chars = pascal.chars();
-                chars.next().map_or_else(String::new, |first| {
-                    first.to_ascii_lowercase().to_string() + chars.as_str()
-                })
-            }
-        })
+        let descriptor = shape::pool().get_enum_by_name(&format!("vault.v1.{}", Self::TYPE))?;
+        shape::enum_value_name(&descriptor, self.into())
     }
 
     /// Every specified value, in proto order.
@@ -66,26 +49,11 @@ pub trait AwsEnum: Copy + TryFrom<i32> + Send + Sync + 'static {
     }
 }
 
-/// The spelling of an AWS enum's values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Case {
-    /// `SYMMETRIC_DEFAULT`, as most of KMS.
-    ScreamingSnake,
-    /// `PendingDeletion`.
-    Pascal,
-    /// `explicitDeny`.
-    Camel,
-    /// `Intelligent-Tiering`.
-    HyphenatedPascal,
-    /// `tag-key`.
-    Kebab,
-}
-
 macro_rules! aws_enums {
-    ($($ty:ident: $prefix:literal $(, $case:ident)?;)+) => {$(
+    ($($ty:ident: $prefix:literal;)+) => {$(
         impl AwsEnum for pb::$ty {
             const PREFIX: &'static str = $prefix;
-            $(const CASE: Case = Case::$case;)?
+            const TYPE: &'static str = stringify!($ty);
             fn proto_name(self) -> &'static str {
                 self.as_str_name()
             }
@@ -96,7 +64,7 @@ macro_rules! aws_enums {
 aws_enums! {
     KeySpec: "KEY_SPEC_";
     KeyUsage: "KEY_USAGE_";
-    KeyState: "KEY_STATE_", Pascal;
+    KeyState: "KEY_STATE_";
     OriginType: "ORIGIN_TYPE_";
     KeyManagerType: "KEY_MANAGER_TYPE_";
     EncryptionAlgorithmSpec: "ENCRYPTION_ALGORITHM_SPEC_";
@@ -111,11 +79,11 @@ aws_enums! {
     WrappingKeySpec: "WRAPPING_KEY_SPEC_";
     ExpirationModelType: "EXPIRATION_MODEL_TYPE_";
     ImportType: "IMPORT_TYPE_";
-    StatusType: "STATUS_TYPE_", Pascal;
-    PolicyEvaluationDecisionType: "POLICY_EVALUATION_DECISION_TYPE_", Camel;
-    ParameterType: "PARAMETER_TYPE_", Pascal;
-    ParameterTier: "PARAMETER_TIER_", HyphenatedPascal;
-    FilterNameStringType: "FILTER_NAME_STRING_TYPE_", Kebab;
+    StatusType: "STATUS_TYPE_";
+    PolicyEvaluationDecisionType: "POLICY_EVALUATION_DECISION_TYPE_";
+    ParameterType: "PARAMETER_TYPE_";
+    ParameterTier: "PARAMETER_TIER_";
+    FilterNameStringType: "FILTER_NAME_STRING_TYPE_";
 }
 
 /// A clap parser for a flag taking an AWS enum value spelled in SCREAMING_SNAKE_CASE: an unknown
@@ -124,20 +92,6 @@ aws_enums! {
 pub fn parser<E: AwsEnum>() -> impl TypedValueParser<Value = E> {
     PossibleValuesParser::new(E::values().into_iter().filter_map(E::snake_name))
         .map(|name| E::from_aws(&name).expect("clap accepts only the listed values"))
-}
-
-/// `PENDING_DELETION` → `PendingDeletion`.
-fn pascal_case(snake: &str) -> String {
-    snake
-        .split('_')
-        .map(|word| {
-            let lower = word.to_ascii_lowercase();
-            let mut chars = lower.chars();
-            chars.next().map_or_else(String::new, |first| {
-                first.to_ascii_uppercase().to_string() + chars.as_str()
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]
