@@ -3,7 +3,8 @@
 //!
 //! - awsJson1_1 for KMS (`X-Amz-Target: TrentService.<Action>`), SSM (`AmazonSSM.<Action>`) and
 //!   Secrets Manager (`secretsmanager.<Action>`); awsQuery (a form POST, an XML answer) for STS
-//!   and IAM ([`query`]), whose awsJson targets are accepted too.
+//!   and IAM ([`query`]), whose awsJson targets are accepted too; CloudTrail's LookupEvents reads
+//!   the audit trail (awsJson).
 //! - Requests are signed with AWS Signature Version 4 ([`crate::auth::sigv4`]) by vaultd's own
 //!   access keys; the scope must name the configured region and the action's service.
 //! - An authenticated request becomes the `vault.v1` request message of its action
@@ -86,6 +87,13 @@ const SERVICES: &[AwsService] = &[
         json_target: "secretsmanager",
         query: None,
         internal_error: "InternalServiceError",
+    },
+    AwsService {
+        signing_name: "cloudtrail",
+        grpc_service: "vault.v1.Audit",
+        json_target: "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101",
+        query: None,
+        internal_error: "InternalFailure",
     },
     AwsService {
         signing_name: "sts",
@@ -329,7 +337,7 @@ impl<S: GrpcStack> AwsFrontEnd<S> {
         let (service, action, members) = match protocol {
             Protocol::Json => {
                 let target = header_text(&parts.headers, "x-amz-target").unwrap_or_default();
-                let (prefix, action) = target.split_once('.').unwrap_or((target, ""));
+                let (prefix, action) = target.rsplit_once('.').unwrap_or((target, ""));
                 let service = SERVICES
                     .iter()
                     .find(|s| s.json_target == prefix)

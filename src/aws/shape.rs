@@ -109,7 +109,7 @@ enum Style {
 
 fn enum_style(enum_type: &EnumDescriptor) -> Style {
     match enum_type.name() {
-        "KeyState" | "StatusType" | "ParameterType" => Style::Pascal,
+        "KeyState" | "StatusType" | "ParameterType" | "LookupAttributeKey" => Style::Pascal,
         "ParameterTier" => Style::PascalHyphen,
         "PolicyEvaluationDecisionType" => Style::LowerCamel,
         "FilterNameStringType" | "SortOrderType" | "SortByType" => Style::Kebab,

@@ -34,6 +34,12 @@ VAULTD_MEMBERS = {
     ("iam", "SimulatePrincipalPolicy", "output", "EvaluationResults.MatchedStatements.Sid"),
     # Why the last rotation failed (vaultd's rotation runs hooks, not Lambda functions).
     ("secretsmanager", "DescribeSecret", "output", "RotationFailure"),
+    # The audit trail: oldest first on request; each event's place in the hash chain, its hash
+    # and the request's outcome.
+    ("cloudtrail", "LookupEvents", "input", "Ascending"),
+    ("cloudtrail", "LookupEvents", "output", "Events.Sequence"),
+    ("cloudtrail", "LookupEvents", "output", "Events.Hash"),
+    ("cloudtrail", "LookupEvents", "output", "Events.ErrorCode"),
 }
 
 SERVICE_NAMES = {
@@ -42,6 +48,7 @@ SERVICE_NAMES = {
     "secretsmanager": "secretsmanager",
     "sts": "sts",
     "iam": "iam",
+    "cloudtrail": "cloudtrail",
 }
 
 # botocore type -> vaultd type

@@ -525,20 +525,44 @@ async fn sts_and_iam_speak_the_query_protocol() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aws_requests_are_audited_under_their_request_id() {
+async fn aws_requests_are_audited_and_cloudtrail_lookup_events_reads_them() {
     let server = TestServer::start().await;
-    let answer = tokio::task::block_in_place(|| kms(&server, "ListKeys", json!({})));
-    assert_eq!(answer.status, 200);
-    let request_id = answer.header("x-amzn-requestid").unwrap().to_string();
-    assert!(server.vault.audit.flush(Duration::from_secs(5)));
-    let events = server
-        .vault
-        .audit
-        .lookup(&vaultd::model::AuditQuery::default())
-        .unwrap();
-    let event = events
-        .iter()
-        .find(|e| e.body.contains(&request_id))
-        .unwrap_or_else(|| panic!("no audit event for {request_id}"));
-    assert_eq!(event.event_name, "kms:ListKeys");
+    tokio::task::block_in_place(|| {
+        let answer = kms(&server, "ListKeys", json!({}));
+        assert_eq!(answer.status, 200);
+        let request_id = answer.header("x-amzn-requestid").unwrap().to_string();
+        assert!(server.vault.audit.flush(Duration::from_secs(5)));
+        let events = server
+            .vault
+            .audit
+            .lookup(&vaultd::model::AuditQuery::default())
+            .unwrap();
+        let event = events
+            .iter()
+            .find(|e| e.body.contains(&request_id))
+            .unwrap_or_else(|| panic!("no audit event for {request_id}"));
+        assert_eq!(event.event_name, "kms:ListKeys");
+
+        // The trail over the AWS protocol too, as CloudTrail's LookupEvents.
+        let looked_up = json_call(
+            &server,
+            &Signer::root("cloudtrail"),
+            "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
+            json!({"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "ListKeys"}]}),
+        );
+        assert_eq!(looked_up.status, 200, "{}", looked_up.body);
+        let found = looked_up.json();
+        let events = found["Events"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "{found}");
+        assert_eq!(events[0]["EventName"], "ListKeys");
+        assert_eq!(events[0]["EventSource"], "kms.amazonaws.com");
+        assert_eq!(events[0]["Username"], "root");
+        assert!(events[0]["EventTime"].is_number());
+        assert!(
+            events[0]["CloudTrailEvent"]
+                .as_str()
+                .unwrap()
+                .contains(&request_id)
+        );
+    });
 }
