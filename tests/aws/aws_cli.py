@@ -7,6 +7,7 @@
 - `aws ssm put-parameter --type SecureString`, `aws ssm get-parameter --with-decryption`;
 - `aws secretsmanager create-secret` / `get-secret-value`;
 - `aws sts get-caller-identity` with `--query` / `--output text`;
+- `aws cloudtrail lookup-events` finds the calls above in vaultd's audit trail;
 - failing calls: a missing key, parameter or secret, a wrong encryption context or a wrong secret
   exit 255 with "An error occurred (<AWS error code>) when calling the <Operation> operation" in
   stderr. (CLI v1 exits 255 on every error, service errors included: awscli/clidriver.py; the
@@ -142,6 +143,17 @@ def identity_and_auth():
     ok("a wrong secret: exit 255 with InvalidSignatureException (kms) / SignatureDoesNotMatch (sts)")
 
 
+def audit_trail():
+    found = aws_json("cloudtrail", "lookup-events", "--lookup-attributes",
+                     "AttributeKey=EventName,AttributeValue=CreateSecret", "--max-results", "5")
+    events = found.get("Events", [])
+    check(len(events) >= 1, f"lookup-events found no CreateSecret event: {found}")
+    eq(events[0].get("EventSource"), "secretsmanager.amazonaws.com", "the event's EventSource")
+    eq(events[0].get("Username"), "root", "the event's Username")
+    check("CreateSecret" in events[0].get("CloudTrailEvent", ""), "the CloudTrailEvent names the call")
+    ok("aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,... finds the call")
+
+
 def run():
     check(os.access(AWS, os.X_OK), f"no aws entry point at {AWS}")
     code, out, err = aws("--version")
@@ -152,6 +164,7 @@ def run():
     ssm()
     secrets()
     identity_and_auth()
+    audit_trail()
 
 
 if __name__ == "__main__":
