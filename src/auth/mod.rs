@@ -68,14 +68,25 @@ pub struct SignedRequest {
     pub authorization: Option<String>,
 }
 
-/// The credential claims of a signed request, whatever its signature scheme.
-#[derive(Clone, Copy, Debug)]
+/// The credential claims of a signed request, whatever its signature scheme. Its `Debug` leaves
+/// the session token out.
+#[derive(Clone, Copy)]
 pub struct Claim<'a> {
     pub access_key_id: &'a str,
     /// When the request says it was signed.
     pub date: std::time::SystemTime,
     /// The session token, for temporary credentials.
     pub security_token: Option<&'a str>,
+}
+
+impl std::fmt::Debug for Claim<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claim")
+            .field("access_key_id", &self.access_key_id)
+            .field("date", &self.date)
+            .field("security_token", &self.security_token.map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Checks request signatures and sessions.
@@ -240,7 +251,7 @@ impl Authenticator {
             None if key_id.starts_with(TEMPORARY_PREFIX) => {
                 return Err(refuse(
                     ErrorKind::UnrecognizedClient,
-                    "Temporary credentials need their session token (x-vault-security-token).",
+                    "Temporary credentials need their session token.",
                 ));
             }
             None => None,

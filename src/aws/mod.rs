@@ -43,9 +43,15 @@ use crate::{
 };
 use shape::{Scalars, Timestamps};
 
-/// The largest request body accepted (the gRPC listener's message limit is 4 MiB; base64 makes
-/// blobs a third larger).
-const MAX_BODY: usize = 8 * 1024 * 1024;
+/// The largest request message the services take (tonic's decoding limit), and the largest
+/// body: the message's blobs in base64 are a third larger, and JSON adds names.
+const MAX_MESSAGE: usize = 4 * 1024 * 1024;
+const MAX_BODY: usize = 6 * 1024 * 1024;
+/// How long a request's body may take to arrive once its headers have.
+const BODY_DEADLINE: Duration = Duration::from_secs(60);
+/// Connections served at once; more wait in the listen backlog. With the body limit, this
+/// bounds the memory unauthenticated clients can hold.
+const MAX_CONNECTIONS: usize = 1024;
 /// How long shutdown waits for requests in flight.
 const DRAIN: Duration = Duration::from_secs(10);
 /// The region IAM, a global service, is signed for whatever the configured region.
@@ -118,54 +124,87 @@ pub enum Protocol {
     Query,
 }
 
-/// An error as the AWS front end answers it, before it takes a protocol's shape.
+/// What went wrong with a request, before it takes a protocol's shape ([`AwsError::wire`], the
+/// front end's one table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// A domain error (api.md's table), as the services and the authenticator answer.
+    Domain(ErrorKind),
+    /// A body that is not JSON, or a member of the wrong type.
+    Serialization,
+    /// An action or target vaultd does not have (or a query API version it does not speak).
+    UnknownOperation,
+    /// A query form that cannot be read.
+    MalformedQueryString,
+    /// A query form without `Action` or `Version`.
+    MissingParameter,
+    /// A malformed or incomplete `Authorization` header.
+    IncompleteSignature,
+    /// A body larger than vaultd takes.
+    TooLarge,
+    /// A body that did not arrive in time.
+    RequestTimeout,
+}
+
+/// An error as the AWS front end answers it.
 #[derive(Debug)]
 pub struct AwsError {
-    pub status: StatusCode,
-    /// The AWS error code (`__type`, `<Code>`).
-    pub code: String,
+    pub problem: Problem,
+    /// A human sentence: never a value from the request but names, and those shortened.
     pub message: String,
 }
 
 impl AwsError {
-    /// A 400 the client caused.
-    pub fn client(code: &str, message: impl Into<String>) -> Self {
+    pub fn new(problem: Problem, message: impl Into<String>) -> Self {
         Self {
-            status: StatusCode::BAD_REQUEST,
-            code: code.to_string(),
+            problem,
             message: message.into(),
         }
+    }
+
+    pub fn domain(err: Error) -> Self {
+        Self::new(Problem::Domain(err.kind), err.message)
+    }
+
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(Problem::Domain(ErrorKind::Validation), message)
+    }
+
+    pub fn serialization(message: impl Into<String>) -> Self {
+        Self::new(Problem::Serialization, message)
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "InternalFailure".to_string(),
-            message: message.into(),
-        }
+        Self::new(Problem::Domain(ErrorKind::KmsInternal), message)
     }
 
-    /// A domain error (api.md's table) as the given protocol and service name it, with the HTTP
-    /// status AWS uses: 5xx for internal errors and unavailability (SDKs retry those), 4xx for
-    /// everything else (throttling is a 400 SDKs know by its code).
-    fn from_domain(
-        kind: ErrorKind,
-        message: String,
+    /// The HTTP status and AWS error code of this error in `protocol`, from `service`: 5xx for
+    /// internal errors and unavailability (SDKs retry those), 4xx for everything else
+    /// (throttling is a 400 that SDKs know by its code).
+    pub fn wire(
+        &self,
         protocol: Protocol,
         service: Option<&AwsService>,
-    ) -> Self {
+    ) -> (StatusCode, &'static str) {
         use ErrorKind::*;
-        let internal = || service.map_or("InternalFailure", |s| s.internal_error);
-        let (status, code): (u16, &str) = match protocol {
-            Protocol::Json => match kind {
-                KmsInternal => (500, internal()),
-                Unavailable => (503, "ServiceUnavailableException"),
-                MissingAuthenticationToken => (403, kind.aws_name()),
-                _ => (400, kind.aws_name()),
-            },
+        let internal = service.map_or("InternalFailure", |s| s.internal_error);
+        let (status, code): (u16, &'static str) = match (protocol, self.problem) {
+            (_, Problem::Domain(KmsInternal)) => (500, internal),
+            (_, Problem::TooLarge) => (413, "RequestEntityTooLarge"),
+            (_, Problem::RequestTimeout) => (408, "RequestTimeout"),
+            (Protocol::Json, Problem::Domain(Unavailable)) => (503, "ServiceUnavailableException"),
+            (Protocol::Json, Problem::Domain(MissingAuthenticationToken)) => {
+                (403, MissingAuthenticationToken.aws_name())
+            }
+            (Protocol::Json, Problem::Domain(kind)) => (400, kind.aws_name()),
+            (Protocol::Json, Problem::Serialization | Problem::MalformedQueryString) => {
+                (400, "SerializationException")
+            }
+            (Protocol::Json, Problem::UnknownOperation) => (400, "UnknownOperationException"),
+            (Protocol::Json, Problem::MissingParameter) => (400, "ValidationException"),
+            (Protocol::Json, Problem::IncompleteSignature) => (400, "IncompleteSignatureException"),
             // awsQuery services (STS, IAM) name and number errors their own way.
-            Protocol::Query => match kind {
-                KmsInternal => (500, internal()),
+            (Protocol::Query, Problem::Domain(kind)) => match kind {
                 Unavailable => (503, "ServiceUnavailable"),
                 UnrecognizedClient => (403, "InvalidClientTokenId"),
                 InvalidSignature => (403, "SignatureDoesNotMatch"),
@@ -179,11 +218,32 @@ impl AwsError {
                 LimitExceeded => (409, "LimitExceeded"),
                 _ => (400, kind.aws_name()),
             },
+            (Protocol::Query, Problem::Serialization) => (400, "ValidationError"),
+            (Protocol::Query, Problem::UnknownOperation) => (400, "InvalidAction"),
+            (Protocol::Query, Problem::MalformedQueryString) => (400, "MalformedQueryString"),
+            (Protocol::Query, Problem::MissingParameter) => (400, "MissingParameter"),
+            (Protocol::Query, Problem::IncompleteSignature) => (400, "IncompleteSignature"),
         };
+        (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            code,
+        )
+    }
+}
+
+/// A failed request: its error, the service it was for (once known) and its request id.
+struct Failure {
+    service: Option<&'static AwsService>,
+    err: AwsError,
+    request_id: String,
+}
+
+impl Failure {
+    fn new(service: Option<&'static AwsService>, err: AwsError) -> Self {
         Self {
-            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            code: code.to_string(),
-            message,
+            service,
+            err,
+            request_id: next_request_id(),
         }
     }
 }
@@ -243,8 +303,16 @@ impl<S: GrpcStack> AwsFrontEnd<S> {
     ) {
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let mut connections = tokio::task::JoinSet::new();
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         tokio::pin!(shutdown);
         loop {
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
+                _ = &mut shutdown => break,
+            };
             let (stream, _) = tokio::select! {
                 accepted = listener.tcp.accept() => match accepted {
                     Ok(accepted) => accepted,
@@ -261,6 +329,7 @@ impl<S: GrpcStack> AwsFrontEnd<S> {
             let mut stopping = stopping.clone();
             let tls = listener.tls.clone();
             connections.spawn(async move {
+                let _slot = slot;
                 let io = match tls {
                     // Each handshake in the connection's own task, with a deadline.
                     Some(tls) => match tls.accept_http1(stream).await {
@@ -307,162 +376,107 @@ impl<S: GrpcStack> AwsFrontEnd<S> {
         } else {
             Protocol::Query
         };
-        let body = match Limited::new(body, MAX_BODY).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => {
-                let err = AwsError {
-                    status: StatusCode::PAYLOAD_TOO_LARGE,
-                    code: "RequestEntityTooLarge".into(),
-                    message: format!(
-                        "The request body is larger than {MAX_BODY} bytes or could not be read."
-                    ),
-                };
-                return error_response(protocol, None, &err, &next_request_id());
-            }
-        };
-        match self.serve_request(&parts, &body, protocol).await {
+        match self.serve_request(&parts, body, protocol).await {
             Ok(response) => response,
-            Err((service, err, request_id)) => error_response(protocol, service, &err, &request_id),
+            Err(failure) => {
+                error_response(protocol, failure.service, &failure.err, &failure.request_id)
+            }
         }
     }
 
+    /// Nothing of the body is parsed before the signature over it is checked: an unsigned
+    /// request costs its headers, and a signed one is read within the size and time limits.
     async fn serve_request(
         &self,
         parts: &http::request::Parts,
-        body: &Bytes,
+        body: Incoming,
         protocol: Protocol,
-    ) -> Result<http::Response<Full<Bytes>>, (Option<&'static AwsService>, AwsError, String)> {
-        let fail = |service, err| (service, err, next_request_id());
-        // The action and its service, and the request's members as a JSON tree.
-        let (service, action, members) = match protocol {
+    ) -> Result<http::Response<Full<Bytes>>, Failure> {
+        let (service, target_action) = route(parts, protocol)?;
+        let fail = |err| Failure::new(Some(service), err);
+        let body = read_body(body).await.map_err(fail)?;
+        let principal = self
+            .authenticate(parts, &body, service)
+            .await
+            .map_err(fail)?;
+
+        // The action and the request's members as a JSON tree.
+        let (action, members) = match protocol {
             Protocol::Json => {
-                let target = header_text(&parts.headers, "x-amz-target").unwrap_or_default();
-                let (prefix, action) = target.rsplit_once('.').unwrap_or((target, ""));
-                let service = SERVICES
-                    .iter()
-                    .find(|s| s.json_target == prefix)
-                    .ok_or_else(|| {
-                        fail(
-                            None,
-                            AwsError::client(
-                                "UnknownOperationException",
-                                "The X-Amz-Target names no service of vaultd.",
-                            ),
-                        )
-                    })?;
-                if parts.method != Method::POST {
-                    return Err(fail(
-                        Some(service),
-                        AwsError::client(
-                            "UnknownOperationException",
-                            "awsJson requests are POSTs.",
-                        ),
-                    ));
-                }
-                let members: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+                let members = if body.iter().all(u8::is_ascii_whitespace) {
                     serde_json::Value::Null
                 } else {
-                    serde_json::from_slice(body).map_err(|_| {
-                        fail(
-                            Some(service),
-                            AwsError::client(
-                                "SerializationException",
-                                "The request body is not valid JSON.",
-                            ),
-                        )
+                    serde_json::from_slice(&body).map_err(|_| {
+                        fail(AwsError::serialization(
+                            "The request body is not valid JSON.",
+                        ))
                     })?
                 };
-                (service, action.to_string(), members)
+                (target_action, members)
             }
             Protocol::Query => {
-                // The service is the one the request is signed for.
-                let scope_service = header_text(&parts.headers, "authorization")
-                    .and_then(|v| sigv4::parse_authorization(v).ok())
-                    .map(|a| a.service);
-                let service = scope_service.as_deref().and_then(|name| {
-                    SERVICES
-                        .iter()
-                        .find(|s| s.signing_name == name && s.query.is_some())
-                });
-                let Some(service) = service else {
-                    let err = if scope_service.is_none() {
-                        AwsError::from_domain(
-                            ErrorKind::MissingAuthenticationToken,
-                            "Request is missing Authentication Token".into(),
-                            Protocol::Query,
-                            None,
-                        )
-                    } else {
-                        AwsError::client(
-                            "InvalidAction",
-                            "The request is signed for a service that does not speak the query protocol here.",
-                        )
-                    };
-                    return Err(fail(None, err));
-                };
+                // A form body is form-encoded (`+` is a space); a query string is as signed
+                // (`+` is itself).
                 let form = match parts.method {
-                    Method::POST => body.as_ref(),
-                    Method::GET => parts.uri.query().unwrap_or_default().as_bytes(),
-                    _ => {
-                        return Err(fail(
-                            Some(service),
-                            AwsError::client("InvalidAction", "Use POST or GET."),
-                        ));
+                    Method::POST => query::read_form(&body, true),
+                    _ => query::read_form(parts.uri.query().unwrap_or_default().as_bytes(), false),
+                }
+                .map_err(fail)?;
+                let version = service.query.map_or("", |q| q.0);
+                match form.version.as_deref() {
+                    None => {
+                        return Err(fail(AwsError::new(
+                            Problem::MissingParameter,
+                            "The request must contain the parameter Version.",
+                        )));
                     }
-                };
-                let (action, members) =
-                    query::read_form(form).map_err(|e| fail(Some(service), e))?;
-                (service, action, members)
+                    Some(v) if v != version => {
+                        return Err(fail(AwsError::new(
+                            Problem::UnknownOperation,
+                            format!(
+                                "Could not find operation {} for version {}.",
+                                shorten(&form.action),
+                                shorten(v)
+                            ),
+                        )));
+                    }
+                    Some(_) => {}
+                }
+                (form.action, form.members)
             }
         };
-        let principal = self
-            .authenticate(parts, body, service)
-            .await
-            .map_err(|err| {
-                fail(
-                    Some(service),
-                    AwsError::from_domain(err.kind, err.message, protocol, Some(service)),
-                )
-            })?;
         let method = shape::pool()
             .get_service_by_name(service.grpc_service)
             .and_then(|s| s.methods().find(|m| m.name() == action))
             .ok_or_else(|| {
-                let (code, message) = match protocol {
-                    Protocol::Json => (
-                        "UnknownOperationException",
-                        format!(
+                fail(AwsError::new(
+                    Problem::UnknownOperation,
+                    match protocol {
+                        Protocol::Json => format!(
                             "vaultd's {} has no operation {}.",
                             service.signing_name,
                             shorten(&action)
                         ),
-                    ),
-                    Protocol::Query => (
-                        "InvalidAction",
-                        format!(
+                        Protocol::Query => format!(
                             "Could not find operation {} for version {}.",
                             shorten(&action),
                             service.query.map_or("", |q| q.0)
                         ),
-                    ),
-                };
-                fail(Some(service), AwsError::client(code, message))
+                    },
+                ))
             })?;
         let scalars = match protocol {
             Protocol::Json => Scalars::Typed,
             Protocol::Query => Scalars::Text,
         };
-        let input = shape::decode(&method.input(), &members, scalars)
-            .map_err(|e| fail(Some(service), e))?;
+        let input = shape::decode(&method.input(), &members, scalars).map_err(fail)?;
         let (output, request_id) =
             self.call(&method, input, principal)
                 .await
-                .map_err(|(err, request_id)| {
-                    (
-                        Some(service),
-                        AwsError::from_domain(err.kind, err.message, protocol, Some(service)),
-                        request_id,
-                    )
+                .map_err(|(err, request_id)| Failure {
+                    service: Some(service),
+                    err: AwsError::domain(err),
+                    request_id,
                 })?;
         Ok(match protocol {
             Protocol::Json => {
@@ -496,7 +510,7 @@ impl<S: GrpcStack> AwsFrontEnd<S> {
         parts: &http::request::Parts,
         body: &Bytes,
         service: &'static AwsService,
-    ) -> Result<Principal, Error> {
+    ) -> Result<Principal, AwsError> {
         let signed = SignedHttp::new(parts, body);
         let region = self.vault.arns.region();
         if let Some(outcome) = signed.check(&self.vault, region, service, false) {
@@ -504,13 +518,14 @@ impl<S: GrpcStack> AwsFrontEnd<S> {
         }
         // Something the check needs is not in memory: look it up where blocking is allowed.
         let vault = self.vault.clone();
-        crate::api::blocking(move || {
+        let outcome = crate::api::blocking(move || {
             let region = vault.arns.region();
-            signed
+            Ok(signed
                 .check(&vault, region, service, true)
-                .unwrap_or_else(|| Err(Error::internal("Authentication could not complete.")))
+                .unwrap_or_else(|| Err(AwsError::internal("Authentication could not complete."))))
         })
-        .await
+        .await;
+        outcome.map_err(AwsError::domain)?
     }
 
     /// Serves `input` through the gRPC stack as the method's request, for `principal`. Returns
@@ -522,6 +537,15 @@ impl<S: GrpcStack> AwsFrontEnd<S> {
         principal: Principal,
     ) -> Result<(DynamicMessage, String), (Error, String)> {
         let encoded = input.encode_to_vec();
+        if encoded.len() > MAX_MESSAGE {
+            return Err((
+                Error::new(
+                    ErrorKind::Validation,
+                    format!("The request is larger than the {MAX_MESSAGE} bytes vaultd takes."),
+                ),
+                next_request_id(),
+            ));
+        }
         let mut frame = Vec::with_capacity(encoded.len() + 5);
         frame.push(0);
         frame.extend_from_slice(
@@ -589,6 +613,8 @@ fn domain_error(status: &tonic::Status) -> Error {
     let kind = reason
         .and_then(|reason| ErrorKind::ALL.into_iter().find(|k| k.aws_name() == reason))
         .unwrap_or(match status.code() {
+            // tonic's own refusals (a message over its limit, say) are the client's doing.
+            tonic::Code::InvalidArgument | tonic::Code::OutOfRange => ErrorKind::Validation,
             tonic::Code::Unavailable => ErrorKind::Unavailable,
             _ => ErrorKind::KmsInternal,
         });
@@ -626,8 +652,13 @@ impl SignedHttp {
             .and_then(|(_, v)| std::str::from_utf8(v).ok())
     }
 
-    /// The checks, in AWS's order: a well-formed signature header and date, a scope of this
-    /// region and the action's service, the payload hash, then the credentials and signature
+    fn count(&self, name: &str) -> usize {
+        self.headers.iter().filter(|(n, _)| n == name).count()
+    }
+
+    /// The checks, in AWS's order: a well-formed signature header and date, each given once, the
+    /// headers that choose what the request does signed, a scope of this region and the
+    /// action's service, the payload hash, then the credentials and signature
     /// ([`Authenticator`](crate::auth::Authenticator)). From memory only unless `may_block`:
     /// `None` when the store must be read.
     fn check(
@@ -636,8 +667,15 @@ impl SignedHttp {
         region: &str,
         service: &AwsService,
         may_block: bool,
-    ) -> Option<Result<Principal, Error>> {
-        let refuse = |kind, message: String| Some(Err(Error::new(kind, message)));
+    ) -> Option<Result<Principal, AwsError>> {
+        let refuse = |kind, message: String| Some(Err(AwsError::domain(Error::new(kind, message))));
+        let incomplete =
+            |message: String| Some(Err(AwsError::new(Problem::IncompleteSignature, message)));
+        for name in SINGLE_HEADERS {
+            if self.count(name) > 1 {
+                return incomplete(format!("The header {name} is given more than once."));
+            }
+        }
         let Some(authorization) = self.header("authorization") else {
             return refuse(
                 ErrorKind::MissingAuthenticationToken,
@@ -646,17 +684,22 @@ impl SignedHttp {
         };
         let auth = match sigv4::parse_authorization(authorization) {
             Ok(auth) => auth,
-            Err(e) => return refuse(ErrorKind::MissingAuthenticationToken, e.to_string()),
+            Err(e) => return incomplete(e.to_string()),
         };
         let Some(amz_date) = self.header("x-amz-date") else {
-            return refuse(
-                ErrorKind::MissingAuthenticationToken,
+            return incomplete(
                 "Authorization header requires existence of a 'X-Amz-Date' header.".into(),
             );
         };
+        // What picks the action, the caller's session and the payload is covered by the
+        // signature, or a captured request could be replayed as another action.
+        for name in MUST_BE_SIGNED {
+            if self.count(name) > 0 && !auth.signed_headers.iter().any(|h| h == name) {
+                return incomplete(format!("The header {name} must be signed."));
+            }
+        }
         let Some(date) = parse_basic_iso8601(amz_date) else {
-            return refuse(
-                ErrorKind::InvalidSignature,
+            return incomplete(
                 "The X-Amz-Date header is not a date of the form YYYYMMDDTHHMMSSZ.".into(),
             );
         };
@@ -715,11 +758,122 @@ impl SignedHttp {
         };
         let verify =
             |secret: &str| matches!(sigv4::verify(secret, &auth, amz_date, &input), Ok(true));
-        if may_block {
+        let outcome = if may_block {
             Some(vault.authenticator.authenticate_claim(&claim, &verify))
         } else {
             vault.authenticator.authenticate_claim_hot(&claim, &verify)
+        };
+        outcome.map(|r| r.map_err(AwsError::domain))
+    }
+}
+
+/// Headers a request may carry once at most.
+const SINGLE_HEADERS: [&str; 5] = [
+    "authorization",
+    "x-amz-date",
+    "x-amz-target",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+];
+
+/// Headers that must be signed when present.
+const MUST_BE_SIGNED: [&str; 3] = [
+    "x-amz-target",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+];
+
+/// The service a request is for, from what its signature covers: the `X-Amz-Target` (awsJson,
+/// with the action) or the credential scope (awsQuery, whose action is in the signed form).
+/// Known before the body is read; a request without a signature ends here.
+fn route(
+    parts: &http::request::Parts,
+    protocol: Protocol,
+) -> Result<(&'static AwsService, String), Failure> {
+    let authorization = header_text(&parts.headers, "authorization");
+    match protocol {
+        Protocol::Json => {
+            let target = header_text(&parts.headers, "x-amz-target").unwrap_or_default();
+            let (prefix, action) = target.rsplit_once('.').unwrap_or((target, ""));
+            let service = SERVICES
+                .iter()
+                .find(|s| s.json_target == prefix)
+                .ok_or_else(|| {
+                    Failure::new(
+                        None,
+                        AwsError::new(
+                            Problem::UnknownOperation,
+                            "The X-Amz-Target names no service of vaultd.",
+                        ),
+                    )
+                })?;
+            if parts.method != Method::POST {
+                return Err(Failure::new(
+                    Some(service),
+                    AwsError::new(Problem::UnknownOperation, "awsJson requests are POSTs."),
+                ));
+            }
+            if authorization.is_none() {
+                return Err(Failure::new(Some(service), missing_signature()));
+            }
+            Ok((service, action.to_string()))
         }
+        Protocol::Query => {
+            let Some(authorization) = authorization else {
+                return Err(Failure::new(None, missing_signature()));
+            };
+            let scope = sigv4::parse_authorization(authorization).map_err(|e| {
+                Failure::new(
+                    None,
+                    AwsError::new(Problem::IncompleteSignature, e.to_string()),
+                )
+            })?;
+            let service = SERVICES
+                .iter()
+                .find(|s| s.signing_name == scope.service && s.query.is_some())
+                .ok_or_else(|| {
+                    Failure::new(
+                        None,
+                        AwsError::new(
+                            Problem::UnknownOperation,
+                            "The request is signed for a service that does not speak the query \
+                             protocol here.",
+                        ),
+                    )
+                })?;
+            if !matches!(parts.method, Method::POST | Method::GET) {
+                return Err(Failure::new(
+                    Some(service),
+                    AwsError::new(Problem::UnknownOperation, "Use POST or GET."),
+                ));
+            }
+            Ok((service, String::new()))
+        }
+    }
+}
+
+fn missing_signature() -> AwsError {
+    AwsError::domain(Error::new(
+        ErrorKind::MissingAuthenticationToken,
+        "Request is missing Authentication Token",
+    ))
+}
+
+/// Reads a body within [`MAX_BODY`] bytes and [`BODY_DEADLINE`].
+async fn read_body(body: Incoming) -> Result<Bytes, AwsError> {
+    match tokio::time::timeout(BODY_DEADLINE, Limited::new(body, MAX_BODY).collect()).await {
+        Err(_) => Err(AwsError::new(
+            Problem::RequestTimeout,
+            "The request body did not arrive in time.",
+        )),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(AwsError::new(
+            Problem::TooLarge,
+            format!("The request body is larger than the {MAX_BODY} bytes vaultd takes."),
+        )),
+        Ok(Err(_)) => Err(AwsError::serialization(
+            "The request body could not be read.",
+        )),
     }
 }
 
@@ -758,28 +912,28 @@ fn error_response(
     err: &AwsError,
     request_id: &str,
 ) -> http::Response<Full<Bytes>> {
+    let (status, code) = err.wire(protocol, service);
     match protocol {
         Protocol::Json => {
-            let body = json!({ "__type": err.code, "message": err.message });
+            let body = json!({ "__type": code, "message": err.message });
             let mut response = response(
-                err.status,
+                status,
                 "application/x-amz-json-1.1",
                 serde_json::to_vec(&body).unwrap_or_default(),
                 request_id,
             );
-            if let Ok(code) = HeaderValue::from_str(&err.code) {
-                response.headers_mut().insert("x-amzn-errortype", code);
-            }
+            response
+                .headers_mut()
+                .insert("x-amzn-errortype", HeaderValue::from_static(code));
             response
         }
         Protocol::Query => {
             let namespace = service.and_then(|s| s.query).map(|q| q.1);
-            let body = query::write_error(namespace, err, request_id);
-            response(err.status, "text/xml", body.into_bytes(), request_id)
+            let body = query::write_error(namespace, status, code, &err.message, request_id);
+            response(status, "text/xml", body.into_bytes(), request_id)
         }
     }
 }
-
 /// What the AWS front end offers, in AWS's terms: for each service (by signing name) its
 /// actions, each with the members of its input and output and their AWS types (`string`,
 /// `blob`, `boolean`, `integer`, `long`, `double`, `timestamp`, `enum` with its values, `list`,

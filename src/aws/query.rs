@@ -8,38 +8,79 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value as Json};
 
-use super::AwsError;
+use super::{AwsError, Problem};
 
-/// Reads a form (`a=1&b=2`, percent- and plus-encoded) into its action and members.
-pub fn read_form(form: &[u8]) -> Result<(String, Json), AwsError> {
-    let malformed = || {
-        AwsError::client(
-            "MalformedQueryString",
-            "The request's form is not valid UTF-8 percent-encoding.",
-        )
-    };
+/// Bounds on a form, far above what any STS or IAM request needs: its parameters, a name's
+/// length and a name's depth (`Tags.member.1.Key` is 4 deep).
+const MAX_PAIRS: usize = 1000;
+const MAX_NAME: usize = 256;
+const MAX_DEPTH: usize = 12;
+
+/// A request form: its action, its API version and its members.
+#[derive(Debug)]
+pub struct Form {
+    pub action: String,
+    pub version: Option<String>,
+    pub members: Json,
+}
+
+fn malformed(message: impl Into<String>) -> AwsError {
+    AwsError::new(Problem::MalformedQueryString, message)
+}
+
+/// Reads a form (`a=1&b=2`, percent-encoded) into its action, version and members. In a form body
+/// `+` is a space (`plus_is_space`); in a query string, as SigV4 signs it, it is itself.
+pub fn read_form(form: &[u8], plus_is_space: bool) -> Result<Form, AwsError> {
     let mut action = None;
+    let mut version = None;
     let mut root = Node::Struct(BTreeMap::new());
-    for pair in form.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+    for (n, pair) in form
+        .split(|&b| b == b'&')
+        .filter(|p| !p.is_empty())
+        .enumerate()
+    {
+        if n == MAX_PAIRS {
+            return Err(malformed(format!(
+                "The request has more than {MAX_PAIRS} parameters."
+            )));
+        }
         let (name, value) = match pair.iter().position(|&b| b == b'=') {
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (pair, &b""[..]),
         };
-        let name = decode_component(name).ok_or_else(malformed)?;
-        let value = decode_component(value).ok_or_else(malformed)?;
+        let not_encoded = || malformed("The request's form is not valid UTF-8 percent-encoding.");
+        let name = decode_component(name, plus_is_space).ok_or_else(not_encoded)?;
+        let value = decode_component(value, plus_is_space).ok_or_else(not_encoded)?;
+        if name.len() > MAX_NAME {
+            return Err(malformed(format!(
+                "A parameter name is longer than {MAX_NAME} bytes."
+            )));
+        }
         match name.as_str() {
             "Action" => action = Some(value),
-            "Version" => {}
-            _ => root.insert(&name.split('.').collect::<Vec<_>>(), value)?,
+            "Version" => version = Some(value),
+            _ => {
+                let path: Vec<&str> = name.split('.').collect();
+                if path.len() > MAX_DEPTH {
+                    return Err(malformed(format!(
+                        "A parameter name is nested more than {MAX_DEPTH} deep."
+                    )));
+                }
+                root.insert(&path, value)?;
+            }
         }
     }
     let action = action.filter(|a| !a.is_empty()).ok_or_else(|| {
-        AwsError::client(
-            "MissingAction",
+        AwsError::new(
+            Problem::MissingParameter,
             "The request must contain the parameter Action.",
         )
     })?;
-    Ok((action, root.into_json()))
+    Ok(Form {
+        action,
+        version,
+        members: root.into_json()?,
+    })
 }
 
 /// A form value as the tree is built: structures by member name, lists and maps by their
@@ -52,13 +93,15 @@ enum Node {
 }
 
 fn conflicting(path: &[&str]) -> AwsError {
-    AwsError::client(
-        "MalformedQueryString",
-        format!(
-            "The parameter {} is given twice or in two shapes.",
-            path.join(".")
-        ),
-    )
+    malformed(format!(
+        "The parameter {} is given twice or in two shapes.",
+        shorten(&path.join("."))
+    ))
+}
+
+/// A name echoed in an error, never at length.
+fn shorten(text: &str) -> String {
+    text.chars().take(64).collect()
 }
 
 impl Node {
@@ -82,10 +125,10 @@ impl Node {
             }
             [kind @ ("member" | "entry"), index, tail @ ..] => {
                 let position: u32 = index.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                    AwsError::client(
-                        "MalformedQueryString",
-                        format!("{} is not a list position.", path.join(".")),
-                    )
+                    malformed(format!(
+                        "{} is not a list position.",
+                        shorten(&path.join("."))
+                    ))
                 })?;
                 let node = members.entry(first.to_string()).or_insert_with(|| {
                     if *kind == "member" {
@@ -115,51 +158,59 @@ impl Node {
         child.insert(rest, value)
     }
 
-    fn into_json(self) -> Json {
-        match self {
+    /// The tree as JSON. A map entry must have exactly a `key` and a `value`, and a key may
+    /// come once.
+    fn into_json(self) -> Result<Json, AwsError> {
+        Ok(match self {
             Node::Leaf(text) => Json::String(text),
             Node::Struct(members) => Json::Object(
                 members
                     .into_iter()
-                    .map(|(k, v)| (k, v.into_json()))
-                    .collect(),
+                    .map(|(k, v)| Ok((k, v.into_json()?)))
+                    .collect::<Result<_, AwsError>>()?,
             ),
-            Node::List(items) => Json::Array(items.into_values().map(Node::into_json).collect()),
-            // Each entry is a structure of `key` and `value`.
-            Node::Map(entries) => Json::Object(
-                entries
+            Node::List(items) => Json::Array(
+                items
                     .into_values()
-                    .filter_map(|entry| match entry.into_json() {
-                        Json::Object(mut pair) => {
-                            match (pair.remove("key"), pair.remove("value")) {
-                                (Some(Json::String(k)), Some(v)) => Some((k, v)),
-                                _ => None,
-                            }
-                        }
-                        _ => None,
-                    })
-                    .collect::<Map<_, _>>(),
+                    .map(Node::into_json)
+                    .collect::<Result<_, _>>()?,
             ),
-        }
+            Node::Map(entries) => {
+                let mut map = Map::new();
+                for entry in entries.into_values() {
+                    let Json::Object(mut pair) = entry.into_json()? else {
+                        return Err(malformed("A map entry must have a key and a value."));
+                    };
+                    let (Some(Json::String(key)), Some(value), true) =
+                        (pair.remove("key"), pair.remove("value"), pair.is_empty())
+                    else {
+                        return Err(malformed("A map entry must have a key and a value."));
+                    };
+                    if map.insert(key, value).is_some() {
+                        return Err(malformed("A map key is given twice."));
+                    }
+                }
+                Json::Object(map)
+            }
+        })
     }
 }
 
-/// Percent-decodes one form component (`+` is a space); `None` if it is not UTF-8.
-fn decode_component(raw: &[u8]) -> Option<String> {
+/// Percent-decodes one form component (`+` is a space if `plus_is_space`); `None` if it is
+/// not UTF-8 or an escape is not two hex digits.
+fn decode_component(raw: &[u8], plus_is_space: bool) -> Option<String> {
     let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < raw.len() => {
-                let hex = std::str::from_utf8(&raw[i + 1..i + 3]).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
+    let mut bytes = raw.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'+' if plus_is_space => out.push(b' '),
+            b'%' => {
+                let (high, low) = (bytes.next()?, bytes.next()?);
+                let digit = |c: &u8| (*c as char).to_digit(16);
+                out.push((digit(high)? * 16 + digit(low)?) as u8);
             }
-            b'%' => return None,
             b => out.push(b),
         }
-        i += 1;
     }
     String::from_utf8(out).ok()
 }
@@ -227,8 +278,14 @@ fn write_element(xml: &mut String, name: &str, value: &Json, service: &str) {
 }
 
 /// An error in the awsQuery shape.
-pub fn write_error(namespace: Option<&str>, err: &AwsError, request_id: &str) -> String {
-    let kind = if err.status.is_server_error() {
+pub fn write_error(
+    namespace: Option<&str>,
+    status: http::StatusCode,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> String {
+    let kind = if status.is_server_error() {
         "Receiver"
     } else {
         "Sender"
@@ -239,9 +296,9 @@ pub fn write_error(namespace: Option<&str>, err: &AwsError, request_id: &str) ->
         None => xml.push_str("<ErrorResponse>"),
     }
     xml.push_str(&format!("<Error><Type>{kind}</Type><Code>"));
-    escape_into(&mut xml, &err.code);
+    escape_into(&mut xml, code);
     xml.push_str("</Code><Message>");
-    escape_into(&mut xml, &err.message);
+    escape_into(&mut xml, message);
     xml.push_str("</Message></Error><RequestId>");
     escape_into(&mut xml, request_id);
     xml.push_str("</RequestId></ErrorResponse>");
@@ -257,6 +314,8 @@ fn escape_into(xml: &mut String, text: &str) {
             '"' => xml.push_str("&quot;"),
             '\'' => xml.push_str("&apos;"),
             '\r' => xml.push_str("&#13;"),
+            // XML 1.0 cannot carry other control characters, even escaped.
+            c if c.is_control() && c != '\t' && c != '\n' => xml.push('\u{fffd}'),
             c => xml.push(c),
         }
     }
@@ -283,17 +342,19 @@ mod tests {
 
     #[test]
     fn a_form_becomes_the_action_and_a_tree_of_its_members() {
-        let (action, tree) = read_form(
+        let form = read_form(
             b"Action=PutUserPolicy&Version=2010-05-08&UserName=app&PolicyName=p+1\
               &PolicyDocument=%7B%22Version%22%3A%222012-10-17%22%7D\
               &ActionNames.member.2=kms%3ADecrypt&ActionNames.member.1=kms%3AEncrypt\
               &Tags.member.1.Key=team&Tags.member.1.Value=billing\
               &Context.entry.1.key=a&Context.entry.1.value=b",
+            true,
         )
         .unwrap();
-        assert_eq!(action, "PutUserPolicy");
+        assert_eq!(form.action, "PutUserPolicy");
+        assert_eq!(form.version.as_deref(), Some("2010-05-08"));
         assert_eq!(
-            tree,
+            form.members,
             json!({
                 "UserName": "app",
                 "PolicyName": "p 1",
@@ -316,13 +377,46 @@ mod tests {
             b"Action=GetCallerIdentity&A=1&A.member.1=2",
             b"Action=GetCallerIdentity&A.member.0=1",
             b"Action=GetCallerIdentity&A=%FF",
+            b"Action=GetCallerIdentity&A=%+1",
+            b"Action=GetCallerIdentity&M.entry.1.key=a",
+            b"Action=GetCallerIdentity&M.entry.1.key=a&M.entry.1.value=b&M.entry.1.other=c",
+            b"Action=GetCallerIdentity&M.entry.1.key=a&M.entry.1.value=b\
+              &M.entry.2.key=a&M.entry.2.value=c",
         ] {
             assert!(
-                read_form(form).is_err(),
+                read_form(form, true).is_err(),
                 "{}",
                 String::from_utf8_lossy(form)
             );
         }
+    }
+
+    #[test]
+    fn forms_are_bounded_before_anything_is_built() {
+        // Deep names once overflowed the stack: refused by length or by depth.
+        let huge = format!("Action=X&{}a=1", "a.".repeat(200_000));
+        let err = read_form(huge.as_bytes(), true).unwrap_err();
+        assert_eq!(err.problem, Problem::MalformedQueryString);
+        let deep = format!("Action=X&{}a=1", "a.".repeat(100));
+        let err = read_form(deep.as_bytes(), true).unwrap_err();
+        assert!(err.message.contains("nested"), "{}", err.message);
+        let ok = format!("Action=X&{}a=1", "a.".repeat(MAX_DEPTH - 1));
+        assert!(read_form(ok.as_bytes(), true).is_ok());
+
+        let many: String = (0..=MAX_PAIRS).map(|i| format!("P{i}=1&")).collect();
+        let err = read_form(format!("Action=X&{many}").as_bytes(), true).unwrap_err();
+        assert!(err.message.contains("parameters"), "{}", err.message);
+
+        let long = format!("Action=X&{}=1", "n".repeat(MAX_NAME + 1));
+        assert!(read_form(long.as_bytes(), true).is_err());
+    }
+
+    #[test]
+    fn a_plus_is_a_space_in_a_body_and_itself_in_a_query_string() {
+        let body = read_form(b"Action=X&UserName=a+b", true).unwrap();
+        assert_eq!(body.members["UserName"], "a b");
+        let query = read_form(b"Action=X&UserName=a+b", false).unwrap();
+        assert_eq!(query.members["UserName"], "a+b");
     }
 
     #[test]
@@ -366,11 +460,16 @@ mod tests {
              </ResponseMetadata></DeleteUserResponse>"
         );
 
-        let err = AwsError::client("ValidationError", "1 < 2 & \"so\"");
         assert_eq!(
-            write_error(Some("ns"), &err, "r"),
+            write_error(
+                Some("ns"),
+                http::StatusCode::BAD_REQUEST,
+                "ValidationError",
+                "1 < 2 & \"so\"\u{1}",
+                "r"
+            ),
             "<ErrorResponse xmlns=\"ns\"><Error><Type>Sender</Type><Code>ValidationError</Code>\
-             <Message>1 &lt; 2 &amp; &quot;so&quot;</Message></Error><RequestId>r</RequestId>\
+             <Message>1 &lt; 2 &amp; &quot;so&quot;\u{fffd}</Message></Error><RequestId>r</RequestId>\
              </ErrorResponse>"
         );
     }

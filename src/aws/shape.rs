@@ -174,11 +174,11 @@ struct Reader {
 }
 
 fn serialization(message: String) -> AwsError {
-    AwsError::client("SerializationException", message)
+    AwsError::serialization(message)
 }
 
 fn validation(message: String) -> AwsError {
-    AwsError::client("ValidationException", message)
+    AwsError::validation(message)
 }
 
 impl Reader {
@@ -203,7 +203,7 @@ impl Reader {
             if value.is_null() {
                 continue;
             }
-            let member_path = join(path, name);
+            let member_path = join(path, &shorten(name));
             let Some(field) = desc.fields().find(|f| member_name(f) == name.as_str()) else {
                 if IGNORED_MEMBERS.contains(&name.as_str()) {
                     continue;
@@ -629,7 +629,7 @@ mod tests {
     use prost_reflect::ReflectMessage;
 
     use super::*;
-    use crate::pb;
+    use crate::{aws::Problem, pb};
 
     fn message(name: &str) -> MessageDescriptor {
         pool().get_message_by_name(name).unwrap()
@@ -752,7 +752,10 @@ mod tests {
     fn bad_members_get_aws_errors_naming_them() {
         let err = read::<pb::GenerateDataKeyRequest>(json!({"KeyId": "k", "KeySpec": "AES_512"}))
             .unwrap_err();
-        assert_eq!(err.code, "ValidationException");
+        assert_eq!(
+            err.problem,
+            Problem::Domain(crate::error::ErrorKind::Validation)
+        );
         assert!(
             err.message.contains("'KeySpec'") && err.message.contains("AES_256"),
             "{}",
@@ -761,29 +764,35 @@ mod tests {
 
         let err = read::<pb::GenerateDataKeyRequest>(json!({"KeyId": 7})).unwrap_err();
         assert_eq!(
-            (err.code.as_str(), err.message.as_str()),
-            ("SerializationException", "KeyId must be a string.")
+            (err.problem, err.message.as_str()),
+            (Problem::Serialization, "KeyId must be a string.")
         );
 
         let err = read::<pb::DecryptRequest>(json!({"CiphertextBlob": "not base64!"})).unwrap_err();
-        assert_eq!(err.code, "SerializationException");
+        assert_eq!(err.problem, Problem::Serialization);
 
         let err = read::<pb::GenerateDataKeyRequest>(json!({"KeyId": "k", "NumberOfBytes": 1.5}))
             .unwrap_err();
-        assert_eq!(err.code, "SerializationException");
+        assert_eq!(err.problem, Problem::Serialization);
 
         let err =
             read::<pb::GenerateDataKeyRequest>(json!({"KeyId": "k", "NumberOfBytes": 1_u64 << 40}))
                 .unwrap_err();
-        assert_eq!(err.code, "ValidationException");
+        assert_eq!(
+            err.problem,
+            Problem::Domain(crate::error::ErrorKind::Validation)
+        );
 
         // A member vaultd would drop could change what the caller believes happened.
         let err = read::<pb::CreateKeyRequest>(json!({"Policy": "{}"})).unwrap_err();
-        assert_eq!(err.code, "ValidationException");
+        assert_eq!(
+            err.problem,
+            Problem::Domain(crate::error::ErrorKind::Validation)
+        );
         assert!(err.message.contains("Policy"), "{}", err.message);
 
         let err = read::<pb::CreateKeyRequest>(json!(["not", "an", "object"])).unwrap_err();
-        assert_eq!(err.code, "SerializationException");
+        assert_eq!(err.problem, Problem::Serialization);
     }
 
     #[test]
@@ -889,7 +898,7 @@ mod tests {
                 .unwrap();
         assert_eq!(request.duration_seconds, Some(900));
         let err = decode(&desc, &json!({"DurationSeconds": "soon"}), Scalars::Text).unwrap_err();
-        assert_eq!(err.code, "SerializationException");
+        assert_eq!(err.problem, Problem::Serialization);
 
         let mut dynamic = DynamicMessage::new(message("vault.v1.Credentials"));
         dynamic

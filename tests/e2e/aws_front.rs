@@ -47,6 +47,8 @@ struct Signer {
     /// Seconds to move the signing date from the server's clock.
     skew: i64,
     token: Option<String>,
+    /// Headers sent but left out of the signature.
+    unsigned: Vec<&'static str>,
 }
 
 impl Signer {
@@ -58,6 +60,7 @@ impl Signer {
             service: service.into(),
             skew: 0,
             token: None,
+            unsigned: Vec::new(),
         }
     }
 }
@@ -89,6 +92,7 @@ fn send(
         let names: Vec<String> = headers
             .iter()
             .map(|(n, _)| n.to_ascii_lowercase())
+            .filter(|n| !signer.unsigned.contains(&n.as_str()))
             .collect();
         let raw: Vec<(&str, &[u8])> = headers
             .iter()
@@ -564,5 +568,135 @@ async fn aws_requests_are_audited_and_cloudtrail_lookup_events_reads_them() {
                 .unwrap()
                 .contains(&request_id)
         );
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_picks_the_action_must_be_signed_so_a_captured_request_cannot_become_another() {
+    let server = TestServer::start().await;
+    let key = server
+        .client()
+        .create_key(pb::CreateKeyRequest::default())
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    tokio::task::block_in_place(|| {
+        let body = json!({"KeyId": key.key_id}).to_string();
+        let careless = Signer {
+            unsigned: vec!["x-amz-target"],
+            ..Signer::root("kms")
+        };
+        // Signed as DescribeKey without its target, sent as DisableKey: refused.
+        let replayed = send(
+            &server,
+            Some(&careless),
+            &[
+                ("x-amz-target", "TrentService.DisableKey"),
+                ("content-type", "application/x-amz-json-1.1"),
+            ],
+            &body,
+            &body,
+        );
+        assert_eq!(replayed.status, 400, "{}", replayed.body);
+        assert_eq!(replayed.json()["__type"], "IncompleteSignatureException");
+        assert!(
+            replayed.json()["message"]
+                .as_str()
+                .unwrap()
+                .contains("x-amz-target")
+        );
+
+        // A header that decides the request, given twice: refused.
+        let doubled = send(
+            &server,
+            Some(&Signer::root("kms")),
+            &[
+                ("x-amz-target", "TrentService.DescribeKey"),
+                ("x-amz-target", "TrentService.DisableKey"),
+                ("content-type", "application/x-amz-json-1.1"),
+            ],
+            &body,
+            &body,
+        );
+        assert_eq!(doubled.status, 400, "{}", doubled.body);
+        assert_eq!(doubled.json()["__type"], "IncompleteSignatureException");
+    });
+    let after = server
+        .client()
+        .describe_key(pb::DescribeKeyRequest {
+            key_id: key.key_id.clone(),
+        })
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert!(after.enabled, "the key was never disabled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_bodies_get_client_errors_and_the_daemon_stays_up() {
+    let server = TestServer::start().await;
+    tokio::task::block_in_place(|| {
+        // A form name nested 200,000 deep once overflowed the stack and took the daemon down.
+        let deep = format!(
+            "Action=GetCallerIdentity&Version=2011-06-15&{}a=1",
+            "a.".repeat(200_000)
+        );
+        let answer = query_call(&server, &Signer::root("sts"), &deep);
+        assert_eq!(answer.status, 400, "{}", answer.body);
+        assert!(
+            answer.body.contains("<Code>MalformedQueryString</Code>"),
+            "{}",
+            answer.body
+        );
+
+        // Over the services' 4 MiB message limit: a 400 SDKs do not retry, never a 500.
+        let big = json!({"Name": "big", "SecretString": "x".repeat(5 * 1024 * 1024)});
+        let answer = json_call(
+            &server,
+            &Signer::root("secretsmanager"),
+            "secretsmanager.CreateSecret",
+            big,
+        );
+        assert_eq!(
+            answer.status,
+            400,
+            "{}",
+            &answer.body[..answer.body.len().min(300)]
+        );
+        assert_eq!(answer.json()["__type"], "ValidationException");
+
+        // Over the body limit: refused before anything is parsed.
+        let huge = "x".repeat(7 * 1024 * 1024);
+        let answer = send(
+            &server,
+            Some(&Signer::root("kms")),
+            &[
+                ("x-amz-target", "TrentService.ListKeys"),
+                ("content-type", "application/x-amz-json-1.1"),
+            ],
+            &huge,
+            &huge,
+        );
+        assert_eq!(answer.status, 413);
+        assert_eq!(answer.json()["__type"], "RequestEntityTooLarge");
+
+        // A query API version vaultd does not speak.
+        let answer = query_call(
+            &server,
+            &Signer::root("sts"),
+            "Action=GetCallerIdentity&Version=1999-01-01",
+        );
+        assert_eq!(answer.status, 400, "{}", answer.body);
+        assert!(
+            answer.body.contains("<Code>InvalidAction</Code>"),
+            "{}",
+            answer.body
+        );
+
+        // Still serving.
+        let answer = kms(&server, "ListKeys", json!({}));
+        assert_eq!(answer.status, 200, "{}", answer.body);
     });
 }
