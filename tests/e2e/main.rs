@@ -23,6 +23,7 @@ mod operations;
 mod parameters;
 mod python;
 mod rotation;
+mod scripts;
 mod secrets;
 mod sessions;
 mod throttle;
