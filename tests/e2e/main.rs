@@ -19,6 +19,7 @@ mod identity;
 mod import;
 mod interop;
 mod keys;
+mod node;
 mod operations;
 mod parameters;
 mod python;
