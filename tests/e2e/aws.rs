@@ -11,10 +11,17 @@
 //! - encryption_sdk.py: the AWS Encryption SDK's KMS master key providers.
 //!
 //! The clients live in a virtualenv under CARGO_TARGET_TMPDIR built from tests/aws/requirements.txt
-//! (see python.rs). Each script gets only the standard AWS environment for the daemon's root
-//! credentials: none of the developer's own AWS_* variables, config or credentials files.
+//! (see python.rs).
+//!
+//! A second, independent SDK proves the same front end with another SigV4 signer and other
+//! serializers: the AWS SDK for JavaScript v3 (Smithy TypeScript), whose tests/aws-js/sdk_v3.mjs
+//! covers KMS, SSM, Secrets Manager, STS and SigV4 failures. Its npm packages are installed from
+//! tests/aws-js/package-lock.json under CARGO_TARGET_TMPDIR (see node.rs).
+//!
+//! Each script gets only the standard AWS environment for the daemon's root credentials: none of
+//! the developer's own AWS_* variables, config or credentials files.
 
-use std::time::Duration;
+use std::{path::Path, process::Command, time::Duration};
 
 use tempfile::TempDir;
 
@@ -23,6 +30,7 @@ use crate::{
         AWS_LISTENING, Daemon, FIXED_CREDS, GRPC_LISTENING, ROOT_ACCESS_KEY_ID, ROOT_SECRET,
         address_after,
     },
+    node::{NodePackages, run_node_script},
     python::{Venv, run_script},
 };
 
@@ -37,6 +45,14 @@ const AWS_VENV: Venv = Venv {
                   cryptography.hazmat.primitives.asymmetric.ec; \
                   from aws_encryption_sdk import StrictAwsKmsMasterKeyProvider; \
                   assert os.access(os.path.join(sys.prefix, 'bin', 'aws'), os.X_OK), 'no aws entry point'",
+};
+
+/// The AWS SDK for JavaScript v3's KMS, STS, SSM and Secrets Manager clients.
+const AWS_JS: NodePackages = NodePackages {
+    name: "aws-js",
+    dir: "tests/aws-js",
+    smoke_check: "await import('@aws-sdk/client-kms'); await import('@aws-sdk/client-sts'); \
+                  await import('@aws-sdk/client-ssm'); await import('@aws-sdk/client-secrets-manager');",
 };
 
 #[test]
@@ -67,6 +83,25 @@ fn aws_cli_v1() {
 #[test]
 fn aws_encryption_sdk() {
     run_aws_script("encryption_sdk.py");
+}
+
+/// The AWS SDK for JavaScript v3 (another SigV4 signer, Smithy TypeScript's serializers) against a
+/// fresh `vaultd --dev --aws-listen 127.0.0.1:0`, as root.
+#[test]
+fn aws_sdk_for_javascript_v3() {
+    let installed = AWS_JS
+        .install()
+        .unwrap_or_else(|e| panic!("aws-js packages: {e}"));
+    let dir = TempDir::new().unwrap();
+    let daemon = start_aws_daemon(&dir.path().join("data"));
+    let home = TempDir::new().unwrap();
+    run_node_script(
+        &installed,
+        "tests/aws-js/sdk_v3.mjs",
+        Some(&daemon),
+        SCRIPT_TIMEOUT,
+        |cmd| aws_environment(cmd, &daemon.aws_endpoint(), home.path()),
+    );
 }
 
 /// Every action the AWS front end offers, with its members, their types and enum values, is as
@@ -120,8 +155,13 @@ fn aws_endpoint_is_read_from_the_log() {
 /// with root's credentials; panics with its output and the daemon's log unless it exits 0.
 fn run_aws_script(name: &str) {
     let dir = TempDir::new().unwrap();
-    let data = dir.path().join("data");
-    let daemon = Daemon::start(
+    let daemon = start_aws_daemon(&dir.path().join("data"));
+    run_aws_script_on(name, &daemon, &daemon.aws_endpoint(), &[]);
+}
+
+/// A fresh `vaultd --dev --aws-listen 127.0.0.1:0` on `data`, with the fixed root credentials.
+fn start_aws_daemon(data: &Path) -> Daemon {
+    Daemon::start(
         &[
             "--dev",
             "--data-dir",
@@ -131,8 +171,7 @@ fn run_aws_script(name: &str) {
         ],
         &FIXED_CREDS,
     )
-    .unwrap_or_else(|e| panic!("{e}"));
-    run_aws_script_on(name, &daemon, &daemon.aws_endpoint(), &[]);
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs tests/aws/`name` in the AWS venv against `endpoint` of `daemon`, with root's credentials
@@ -148,24 +187,31 @@ pub fn run_aws_script_on(name: &str, daemon: &Daemon, endpoint: &str, extra: &[(
         Some(daemon),
         SCRIPT_TIMEOUT,
         |cmd| {
-            // The developer's own AWS settings (profiles, regions, endpoints, credentials) never
-            // reach the clients: only what is set here.
-            for (var, _) in std::env::vars_os() {
-                let var_name = var.to_string_lossy();
-                if var_name.starts_with("AWS_") || var_name == "AWSCHECK_CONTINUE" {
-                    cmd.env_remove(&var);
-                }
-            }
-            cmd.env("AWS_ENDPOINT_URL", endpoint)
-                .env("AWS_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
-                .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET)
-                .env("AWS_DEFAULT_REGION", "us-east-1")
-                .env("AWS_CONFIG_FILE", "/dev/null")
-                .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-                .env("HOME", home.path());
+            aws_environment(cmd, endpoint, home.path());
             for (name, value) in extra {
                 cmd.env(name, value);
             }
         },
     );
+}
+
+/// The standard AWS environment for root's credentials against `endpoint`, and only that: the
+/// developer's own AWS settings (profiles, regions, endpoints, credentials) never reach the
+/// clients. The region is in both variables: botocore reads AWS_DEFAULT_REGION, the JavaScript SDK
+/// AWS_REGION.
+fn aws_environment(cmd: &mut Command, endpoint: &str, home: &Path) {
+    for (var, _) in std::env::vars_os() {
+        let var_name = var.to_string_lossy();
+        if var_name.starts_with("AWS_") || var_name == "AWSCHECK_CONTINUE" {
+            cmd.env_remove(&var);
+        }
+    }
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("HOME", home);
 }
