@@ -15,10 +15,17 @@
 //! - Errors take AWS's shapes: `{"__type", "message"}` or `<ErrorResponse>`, with the HTTP status
 //!   AWS uses, so SDKs retry throttling and 5xx answers and nothing else.
 //!
+//! Here: the services spoken, routing and the HTTP/1.1 server. [`shape`] maps AWS members onto
+//! messages, [`query`] reads forms and writes XML, `signed` holds the SigV4 checks around the
+//! signature, `grpc` the in-process call, `error` the one table of AWS error names and statuses.
+//!
 //! This module knows HTTP and AWS's protocols; it knows no action's rules.
 
+mod error;
+mod grpc;
 pub mod query;
 pub mod shape;
+mod signed;
 
 use std::{convert::Infallible, sync::Arc, time::Duration};
 
@@ -26,26 +33,22 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use prost::Message;
-use prost_reflect::{DynamicMessage, MethodDescriptor};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
-use tower::Service;
 
 use crate::{
-    api::auth_layer::{Authenticated, REQUEST_ID_HEADER, next_request_id},
-    auth::{Claim, Principal, sigv4},
-    clock::parse_basic_iso8601,
+    auth::sigv4,
     error::{Error, ErrorKind},
     server::{Conn, TlsConfig},
     vault::Vault,
 };
+pub use error::{AwsError, Problem};
+use error::{Failure, error_response};
+pub use grpc::GrpcStack;
 use shape::{Scalars, Timestamps};
 
-/// The largest request message the services take (tonic's decoding limit), and the largest
-/// body: the message's blobs in base64 are a third larger, and JSON adds names.
-const MAX_MESSAGE: usize = 4 * 1024 * 1024;
+/// The largest body: the largest message's ([`grpc::MAX_MESSAGE`]) blobs in base64 are a third
+/// larger, and JSON adds names.
 const MAX_BODY: usize = 6 * 1024 * 1024;
 /// How long a request's body may take to arrive once its headers have.
 const BODY_DEADLINE: Duration = Duration::from_secs(60);
@@ -54,8 +57,6 @@ const BODY_DEADLINE: Duration = Duration::from_secs(60);
 const MAX_CONNECTIONS: usize = 1024;
 /// How long shutdown waits for requests in flight.
 const DRAIN: Duration = Duration::from_secs(10);
-/// The region IAM, a global service, is signed for whatever the configured region.
-const GLOBAL_REGION: &str = "us-east-1";
 
 /// An AWS service vaultd speaks for.
 #[derive(Debug)]
@@ -124,157 +125,6 @@ pub enum Protocol {
     Query,
 }
 
-/// What went wrong with a request, before it takes a protocol's shape ([`AwsError::wire`], the
-/// front end's one table).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Problem {
-    /// A domain error (api.md's table), as the services and the authenticator answer.
-    Domain(ErrorKind),
-    /// A body that is not JSON, or a member of the wrong type.
-    Serialization,
-    /// An action or target vaultd does not have (or a query API version it does not speak).
-    UnknownOperation,
-    /// A query form that cannot be read.
-    MalformedQueryString,
-    /// A query form without `Action` or `Version`.
-    MissingParameter,
-    /// A malformed or incomplete `Authorization` header.
-    IncompleteSignature,
-    /// A body larger than vaultd takes.
-    TooLarge,
-    /// A body that did not arrive in time.
-    RequestTimeout,
-}
-
-/// An error as the AWS front end answers it.
-#[derive(Debug)]
-pub struct AwsError {
-    pub problem: Problem,
-    /// A human sentence: never a value from the request but names, and those shortened.
-    pub message: String,
-}
-
-impl AwsError {
-    pub fn new(problem: Problem, message: impl Into<String>) -> Self {
-        Self {
-            problem,
-            message: message.into(),
-        }
-    }
-
-    pub fn domain(err: Error) -> Self {
-        Self::new(Problem::Domain(err.kind), err.message)
-    }
-
-    pub fn validation(message: impl Into<String>) -> Self {
-        Self::new(Problem::Domain(ErrorKind::Validation), message)
-    }
-
-    pub fn serialization(message: impl Into<String>) -> Self {
-        Self::new(Problem::Serialization, message)
-    }
-
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(Problem::Domain(ErrorKind::KmsInternal), message)
-    }
-
-    /// The HTTP status and AWS error code of this error in `protocol`, from `service`: 5xx for
-    /// internal errors and unavailability (SDKs retry those), 4xx for everything else
-    /// (throttling is a 400 that SDKs know by its code).
-    pub fn wire(
-        &self,
-        protocol: Protocol,
-        service: Option<&AwsService>,
-    ) -> (StatusCode, &'static str) {
-        use ErrorKind::*;
-        let internal = service.map_or("InternalFailure", |s| s.internal_error);
-        let (status, code): (u16, &'static str) = match (protocol, self.problem) {
-            (_, Problem::Domain(KmsInternal)) => (500, internal),
-            (_, Problem::TooLarge) => (413, "RequestEntityTooLarge"),
-            (_, Problem::RequestTimeout) => (408, "RequestTimeout"),
-            (Protocol::Json, Problem::Domain(Unavailable)) => (503, "ServiceUnavailableException"),
-            (Protocol::Json, Problem::Domain(MissingAuthenticationToken)) => {
-                (403, MissingAuthenticationToken.aws_name())
-            }
-            (Protocol::Json, Problem::Domain(kind)) => (400, kind.aws_name()),
-            (Protocol::Json, Problem::Serialization | Problem::MalformedQueryString) => {
-                (400, "SerializationException")
-            }
-            (Protocol::Json, Problem::UnknownOperation) => (400, "UnknownOperationException"),
-            (Protocol::Json, Problem::MissingParameter) => (400, "ValidationException"),
-            (Protocol::Json, Problem::IncompleteSignature) => (400, "IncompleteSignatureException"),
-            // awsQuery services (STS, IAM) name and number errors their own way.
-            (Protocol::Query, Problem::Domain(kind)) => match kind {
-                Unavailable => (503, "ServiceUnavailable"),
-                UnrecognizedClient => (403, "InvalidClientTokenId"),
-                InvalidSignature => (403, "SignatureDoesNotMatch"),
-                MissingAuthenticationToken => (403, "MissingAuthenticationToken"),
-                ExpiredToken => (400, "ExpiredToken"),
-                AccessDenied => (403, "AccessDenied"),
-                Throttling => (400, "Throttling"),
-                Validation | InvalidParameter | InvalidRequest => (400, "ValidationError"),
-                NoSuchEntity => (404, "NoSuchEntity"),
-                EntityAlreadyExists | DeleteConflict => (409, kind.aws_name()),
-                LimitExceeded => (409, "LimitExceeded"),
-                _ => (400, kind.aws_name()),
-            },
-            (Protocol::Query, Problem::Serialization) => (400, "ValidationError"),
-            (Protocol::Query, Problem::UnknownOperation) => (400, "InvalidAction"),
-            (Protocol::Query, Problem::MalformedQueryString) => (400, "MalformedQueryString"),
-            (Protocol::Query, Problem::MissingParameter) => (400, "MissingParameter"),
-            (Protocol::Query, Problem::IncompleteSignature) => (400, "IncompleteSignature"),
-        };
-        (
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            code,
-        )
-    }
-}
-
-/// A failed request: its error, the service it was for (once known) and its request id.
-struct Failure {
-    service: Option<&'static AwsService>,
-    err: AwsError,
-    request_id: String,
-}
-
-impl Failure {
-    fn new(service: Option<&'static AwsService>, err: AwsError) -> Self {
-        Self {
-            service,
-            err,
-            request_id: next_request_id(),
-        }
-    }
-}
-
-/// The in-process gRPC stack the front end hands authenticated requests to.
-pub trait GrpcStack:
-    Service<
-        http::Request<tonic::body::Body>,
-        Response = http::Response<tonic::body::Body>,
-        Error = Infallible,
-        Future: Send,
-    > + Clone
-    + Send
-    + Sync
-    + 'static
-{
-}
-
-impl<S> GrpcStack for S where
-    S: Service<
-            http::Request<tonic::body::Body>,
-            Response = http::Response<tonic::body::Body>,
-            Error = Infallible,
-            Future: Send,
-        > + Clone
-        + Send
-        + Sync
-        + 'static
-{
-}
-
 /// Where the AWS front end listens: plain HTTP, or HTTPS with the gRPC listener's certificate
 /// (reloaded with it on SIGHUP; with its client CA, mutual TLS).
 #[derive(Clone, Debug)]
@@ -284,13 +134,13 @@ pub struct AwsListener {
 }
 
 /// The AWS front end of one vault.
-pub struct AwsFrontEnd<S> {
+pub struct AwsFrontEnd {
     vault: Arc<Vault>,
-    stack: S,
+    stack: GrpcStack,
 }
 
-impl<S: GrpcStack> AwsFrontEnd<S> {
-    pub fn new(vault: Arc<Vault>, stack: S) -> Self {
+impl AwsFrontEnd {
+    pub fn new(vault: Arc<Vault>, stack: GrpcStack) -> Self {
         Self { vault, stack }
     }
 
@@ -395,8 +245,7 @@ impl<S: GrpcStack> AwsFrontEnd<S> {
         let (service, target_action) = route(parts, protocol)?;
         let fail = |err| Failure::new(Some(service), err);
         let body = read_body(body).await.map_err(fail)?;
-        let principal = self
-            .authenticate(parts, &body, service)
+        let principal = signed::authenticate(&self.vault, parts, &body, service)
             .await
             .map_err(fail)?;
 
@@ -470,14 +319,13 @@ impl<S: GrpcStack> AwsFrontEnd<S> {
             Protocol::Query => Scalars::Text,
         };
         let input = shape::decode(&method.input(), &members, scalars).map_err(fail)?;
-        let (output, request_id) =
-            self.call(&method, input, principal)
-                .await
-                .map_err(|(err, request_id)| Failure {
-                    service: Some(service),
-                    err: AwsError::domain(err),
-                    request_id,
-                })?;
+        let (output, request_id) = grpc::call(&self.stack, &method, input, principal)
+            .await
+            .map_err(|(err, request_id)| Failure {
+                service: Some(service),
+                err: AwsError::domain(err),
+                request_id,
+            })?;
         Ok(match protocol {
             Protocol::Json => {
                 let body = serde_json::to_vec(&shape::encode(&output, Timestamps::EpochSeconds))
@@ -503,285 +351,7 @@ impl<S: GrpcStack> AwsFrontEnd<S> {
             }
         })
     }
-
-    /// Checks the request's SigV4 signature and scope, and yields its caller.
-    async fn authenticate(
-        &self,
-        parts: &http::request::Parts,
-        body: &Bytes,
-        service: &'static AwsService,
-    ) -> Result<Principal, AwsError> {
-        let signed = SignedHttp::new(parts, body);
-        let region = self.vault.arns.region();
-        if let Some(outcome) = signed.check(&self.vault, region, service, false) {
-            return outcome;
-        }
-        // Something the check needs is not in memory: look it up where blocking is allowed.
-        let vault = self.vault.clone();
-        let outcome = crate::api::blocking(move || {
-            let region = vault.arns.region();
-            Ok(signed
-                .check(&vault, region, service, true)
-                .unwrap_or_else(|| Err(AwsError::internal("Authentication could not complete."))))
-        })
-        .await;
-        outcome.map_err(AwsError::domain)?
-    }
-
-    /// Serves `input` through the gRPC stack as the method's request, for `principal`. Returns
-    /// the response message, or the domain error, with the request id the stack gave.
-    async fn call(
-        &self,
-        method: &MethodDescriptor,
-        input: DynamicMessage,
-        principal: Principal,
-    ) -> Result<(DynamicMessage, String), (Error, String)> {
-        let encoded = input.encode_to_vec();
-        if encoded.len() > MAX_MESSAGE {
-            return Err((
-                Error::new(
-                    ErrorKind::Validation,
-                    format!("The request is larger than the {MAX_MESSAGE} bytes vaultd takes."),
-                ),
-                next_request_id(),
-            ));
-        }
-        let mut frame = Vec::with_capacity(encoded.len() + 5);
-        frame.push(0);
-        frame.extend_from_slice(
-            &u32::try_from(encoded.len())
-                .unwrap_or(u32::MAX)
-                .to_be_bytes(),
-        );
-        frame.extend_from_slice(&encoded);
-        let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
-        let mut request = http::Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .version(http::Version::HTTP_2)
-            .header(header::CONTENT_TYPE, "application/grpc")
-            .header("te", "trailers")
-            .body(tonic::body::Body::new(Full::new(Bytes::from(frame))))
-            .map_err(|_| {
-                (
-                    Error::internal("The request could not be built."),
-                    next_request_id(),
-                )
-            })?;
-        request
-            .extensions_mut()
-            .insert(Authenticated::new(principal));
-
-        let mut stack = self.stack.clone();
-        let Ok(()) = std::future::poll_fn(|cx| stack.poll_ready(cx)).await;
-        let Ok(response) = stack.call(request).await;
-        let (parts, body) = response.into_parts();
-        let request_id = header_text(&parts.headers, REQUEST_ID_HEADER)
-            .unwrap_or_default()
-            .to_string();
-        let fail = |err| (err, request_id.clone());
-        // An error answer is trailers-only: its status is in the headers.
-        if let Some(status) =
-            tonic::Status::from_header_map(&parts.headers).filter(|s| s.code() != tonic::Code::Ok)
-        {
-            return Err(fail(domain_error(&status)));
-        }
-        let collected = body
-            .collect()
-            .await
-            .map_err(|_| fail(Error::internal("The response could not be read.")))?;
-        let trailers = collected.trailers().cloned().unwrap_or_default();
-        if let Some(status) =
-            tonic::Status::from_header_map(&trailers).filter(|s| s.code() != tonic::Code::Ok)
-        {
-            return Err(fail(domain_error(&status)));
-        }
-        let bytes = collected.to_bytes();
-        if bytes.len() < 5 || bytes[0] != 0 {
-            return Err(fail(Error::internal("The response was not a message.")));
-        }
-        let output = DynamicMessage::decode(method.output(), &bytes[5..])
-            .map_err(|_| fail(Error::internal("The response could not be decoded.")))?;
-        Ok((output, request_id))
-    }
 }
-
-/// A gRPC status from the stack as the domain error it was (its `ErrorInfo` reason is the AWS
-/// name); a status without one is an internal error.
-fn domain_error(status: &tonic::Status) -> Error {
-    let reason = tonic_types::StatusExt::get_details_error_info(status).map(|info| info.reason);
-    let kind = reason
-        .and_then(|reason| ErrorKind::ALL.into_iter().find(|k| k.aws_name() == reason))
-        .unwrap_or(match status.code() {
-            // tonic's own refusals (a message over its limit, say) are the client's doing.
-            tonic::Code::InvalidArgument | tonic::Code::OutOfRange => ErrorKind::Validation,
-            tonic::Code::Unavailable => ErrorKind::Unavailable,
-            _ => ErrorKind::KmsInternal,
-        });
-    Error::new(kind, status.message().to_string())
-}
-
-/// What the SigV4 check covers, owned, so that it can finish on the blocking pool.
-struct SignedHttp {
-    method: String,
-    path: String,
-    query: String,
-    headers: Vec<(String, Vec<u8>)>,
-    payload_hash: String,
-}
-
-impl SignedHttp {
-    fn new(parts: &http::request::Parts, body: &Bytes) -> Self {
-        Self {
-            method: parts.method.as_str().to_string(),
-            path: parts.uri.path().to_string(),
-            query: parts.uri.query().unwrap_or_default().to_string(),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
-                .collect(),
-            payload_hash: hex::encode(Sha256::digest(body)),
-        }
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, v)| std::str::from_utf8(v).ok())
-    }
-
-    fn count(&self, name: &str) -> usize {
-        self.headers.iter().filter(|(n, _)| n == name).count()
-    }
-
-    /// The checks, in AWS's order: a well-formed signature header and date, each given once, the
-    /// headers that choose what the request does signed, a scope of this region and the
-    /// action's service, the payload hash, then the credentials and signature
-    /// ([`Authenticator`](crate::auth::Authenticator)). From memory only unless `may_block`:
-    /// `None` when the store must be read.
-    fn check(
-        &self,
-        vault: &Vault,
-        region: &str,
-        service: &AwsService,
-        may_block: bool,
-    ) -> Option<Result<Principal, AwsError>> {
-        let refuse = |kind, message: String| Some(Err(AwsError::domain(Error::new(kind, message))));
-        let incomplete =
-            |message: String| Some(Err(AwsError::new(Problem::IncompleteSignature, message)));
-        for name in SINGLE_HEADERS {
-            if self.count(name) > 1 {
-                return incomplete(format!("The header {name} is given more than once."));
-            }
-        }
-        let Some(authorization) = self.header("authorization") else {
-            return refuse(
-                ErrorKind::MissingAuthenticationToken,
-                "Request is missing Authentication Token".into(),
-            );
-        };
-        let auth = match sigv4::parse_authorization(authorization) {
-            Ok(auth) => auth,
-            Err(e) => return incomplete(e.to_string()),
-        };
-        let Some(amz_date) = self.header("x-amz-date") else {
-            return incomplete(
-                "Authorization header requires existence of a 'X-Amz-Date' header.".into(),
-            );
-        };
-        // What picks the action, the caller's session and the payload is covered by the
-        // signature, or a captured request could be replayed as another action.
-        for name in MUST_BE_SIGNED {
-            if self.count(name) > 0 && !auth.signed_headers.iter().any(|h| h == name) {
-                return incomplete(format!("The header {name} must be signed."));
-            }
-        }
-        let Some(date) = parse_basic_iso8601(amz_date) else {
-            return incomplete(
-                "The X-Amz-Date header is not a date of the form YYYYMMDDTHHMMSSZ.".into(),
-            );
-        };
-        if !amz_date.starts_with(&auth.date) {
-            return refuse(
-                ErrorKind::InvalidSignature,
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
-                 from HTTP."
-                    .into(),
-            );
-        }
-        if auth.region != region && !(service.signing_name == "iam" && auth.region == GLOBAL_REGION)
-        {
-            return refuse(
-                ErrorKind::InvalidSignature,
-                format!(
-                    "Credential should be scoped to a valid region: this vaultd serves '{region}'."
-                ),
-            );
-        }
-        if auth.service != service.signing_name {
-            return refuse(
-                ErrorKind::InvalidSignature,
-                format!(
-                    "Credential should be scoped to correct service: '{}'.",
-                    service.signing_name
-                ),
-            );
-        }
-        if self
-            .header("x-amz-content-sha256")
-            .is_some_and(|claimed| claimed != self.payload_hash)
-        {
-            return refuse(
-                ErrorKind::InvalidSignature,
-                "The provided 'x-amz-content-sha256' header does not match what was computed."
-                    .into(),
-            );
-        }
-        let headers: Vec<(&str, &[u8])> = self
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_slice()))
-            .collect();
-        let input = sigv4::CanonicalInput {
-            method: &self.method,
-            path: &self.path,
-            query: &self.query,
-            headers: &headers,
-            payload_sha256_hex: &self.payload_hash,
-        };
-        let claim = Claim {
-            access_key_id: &auth.access_key_id,
-            date,
-            security_token: self.header("x-amz-security-token"),
-        };
-        let verify =
-            |secret: &str| matches!(sigv4::verify(secret, &auth, amz_date, &input), Ok(true));
-        let outcome = if may_block {
-            Some(vault.authenticator.authenticate_claim(&claim, &verify))
-        } else {
-            vault.authenticator.authenticate_claim_hot(&claim, &verify)
-        };
-        outcome.map(|r| r.map_err(AwsError::domain))
-    }
-}
-
-/// Headers a request may carry once at most.
-const SINGLE_HEADERS: [&str; 5] = [
-    "authorization",
-    "x-amz-date",
-    "x-amz-target",
-    "x-amz-security-token",
-    "x-amz-content-sha256",
-];
-
-/// Headers that must be signed when present.
-const MUST_BE_SIGNED: [&str; 3] = [
-    "x-amz-target",
-    "x-amz-security-token",
-    "x-amz-content-sha256",
-];
 
 /// The service a request is for, from what its signature covers: the `X-Amz-Target` (awsJson,
 /// with the action) or the credential scope (awsQuery, whose action is in the signed form).
@@ -906,34 +476,6 @@ fn response(
     response
 }
 
-fn error_response(
-    protocol: Protocol,
-    service: Option<&AwsService>,
-    err: &AwsError,
-    request_id: &str,
-) -> http::Response<Full<Bytes>> {
-    let (status, code) = err.wire(protocol, service);
-    match protocol {
-        Protocol::Json => {
-            let body = json!({ "__type": code, "message": err.message });
-            let mut response = response(
-                status,
-                "application/x-amz-json-1.1",
-                serde_json::to_vec(&body).unwrap_or_default(),
-                request_id,
-            );
-            response
-                .headers_mut()
-                .insert("x-amzn-errortype", HeaderValue::from_static(code));
-            response
-        }
-        Protocol::Query => {
-            let namespace = service.and_then(|s| s.query).map(|q| q.1);
-            let body = query::write_error(namespace, status, code, &err.message, request_id);
-            response(status, "text/xml", body.into_bytes(), request_id)
-        }
-    }
-}
 /// What the AWS front end offers, in AWS's terms: for each service (by signing name) its
 /// actions, each with the members of its input and output and their AWS types (`string`,
 /// `blob`, `boolean`, `integer`, `long`, `double`, `timestamp`, `enum` with its values, `list`,
