@@ -1,6 +1,8 @@
-//! A typed client for vaultd: endpoint, request signing (auth.md), deadlines, and retries with
+//! A typed client for vaultd: endpoints, request signing (auth.md), deadlines, and retries with
 //! exponential backoff and full jitter on UNAVAILABLE and ThrottlingException only (never on a
-//! client error). Used by vaultctl, the tests and the benchmarks.
+//! client error). Given several endpoints (replicas of one vault), it fails over to the next on
+//! UNAVAILABLE and stays with the one that answered. Used by vaultctl, the tests and the
+//! benchmarks.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), vaultd::client::ClientError> {
@@ -13,7 +15,14 @@
 
 pub mod envelope;
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use tonic::{
     Code, Request, Status,
@@ -118,7 +127,9 @@ pub fn is_retryable(status: &Status) -> bool {
 /// How to reach and sign for vaultd.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
-    pub endpoint: String,
+    /// Where vaultd serves, in order of preference: one endpoint, or several replicas of one
+    /// vault ([`ClientConfig::new`] takes them comma-separated).
+    pub endpoints: Vec<String>,
     pub credentials: StaticCredentials,
     /// The deadline of each attempt.
     pub timeout: Duration,
@@ -154,9 +165,15 @@ impl std::fmt::Debug for ClientTls {
 }
 
 impl ClientConfig {
-    pub fn new(endpoint: impl Into<String>, credentials: StaticCredentials) -> Self {
+    /// `endpoints`: one endpoint, or several separated by commas.
+    pub fn new(endpoints: impl Into<String>, credentials: StaticCredentials) -> Self {
         Self {
-            endpoint: endpoint.into(),
+            endpoints: endpoints
+                .into()
+                .split(',')
+                .map(|e| e.trim().to_string())
+                .filter(|e| !e.is_empty())
+                .collect(),
             credentials,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
@@ -263,9 +280,20 @@ impl Interceptor for Signer {
 
 type Signed = InterceptedService<Channel, Signer>;
 
-/// A connection to vaultd. Cheap to clone; clones share the connection.
+/// A connection to vaultd (to each of its endpoints, made on first use). Cheap to clone; clones
+/// share the connections and the endpoint in use.
 #[derive(Clone)]
 pub struct Client {
+    replicas: Arc<[Stubs]>,
+    /// The endpoint that answered last: calls start there.
+    current: Arc<AtomicUsize>,
+    timeout: Duration,
+    retry: RetryPolicy,
+}
+
+/// One endpoint's service clients, over one channel.
+#[derive(Clone)]
+struct Stubs {
     kms: KeyManagementClient<Signed>,
     iam: IdentityClient<Signed>,
     sts: SecurityTokenClient<Signed>,
@@ -275,14 +303,41 @@ pub struct Client {
     admin: AdminClient<Signed>,
     /// Unsigned, as vaultd serves it.
     health: tonic_health::pb::health_client::HealthClient<Channel>,
-    timeout: Duration,
-    retry: RetryPolicy,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client").finish_non_exhaustive()
     }
+}
+
+/// One endpoint, checked and configured (not connected).
+fn endpoint(
+    endpoint: &str,
+    tls: &ClientTls,
+    connect_timeout: Duration,
+) -> Result<Endpoint, ClientError> {
+    let https = endpoint.starts_with("https://");
+    if !https && !endpoint.starts_with("http://") && !endpoint.starts_with("unix://") {
+        return Err(ClientError::config(format!(
+            "unsupported endpoint {endpoint:?}: use http://HOST:PORT, https://HOST:PORT or unix:///PATH"
+        )));
+    }
+    if !https && (tls.ca_pem.is_some() || tls.identity.is_some()) {
+        return Err(ClientError::config(format!(
+            "a CA bundle or client certificate was given, but the endpoint {endpoint:?} is not https://"
+        )));
+    }
+    let mut channel = Endpoint::from_shared(endpoint.to_string())
+        .map_err(|e| ClientError::config(format!("invalid endpoint {endpoint:?}: {e}")))?
+        .connect_timeout(connect_timeout)
+        .tcp_nodelay(true);
+    if https {
+        channel = channel
+            .tls_config(tls_config(tls))
+            .map_err(|e| ClientError::config(format!("TLS for {endpoint:?}: {e}")))?;
+    }
+    Ok(channel)
 }
 
 fn tls_config(tls: &ClientTls) -> tonic::transport::ClientTlsConfig {
@@ -301,73 +356,93 @@ fn tls_config(tls: &ClientTls) -> tonic::transport::ClientTlsConfig {
 }
 
 impl Client {
-    /// Prepares a client; the connection is made on first use (and re-made after failures).
+    /// Prepares a client; each connection is made on first use (and re-made after failures).
     pub fn connect(config: ClientConfig) -> Result<Self, ClientError> {
-        let https = config.endpoint.starts_with("https://");
-        if !https
-            && !config.endpoint.starts_with("http://")
-            && !config.endpoint.starts_with("unix://")
-        {
-            return Err(ClientError::config(format!(
-                "unsupported endpoint {:?}: use http://HOST:PORT, https://HOST:PORT or unix:///PATH",
-                config.endpoint
-            )));
+        if config.endpoints.is_empty() {
+            return Err(ClientError::config("no endpoint given".to_string()));
         }
-        if !https && (config.tls.ca_pem.is_some() || config.tls.identity.is_some()) {
-            return Err(ClientError::config(format!(
-                "a CA bundle or client certificate was given, but the endpoint {:?} is not https://",
-                config.endpoint
-            )));
-        }
-        let mut endpoint = Endpoint::from_shared(config.endpoint.clone())
-            .map_err(|e| {
-                ClientError::config(format!("invalid endpoint {:?}: {e}", config.endpoint))
-            })?
-            .connect_timeout(config.connect_timeout)
-            .tcp_nodelay(true);
-        if https {
-            endpoint = endpoint
-                .tls_config(tls_config(&config.tls))
-                .map_err(|e| ClientError::config(format!("TLS for {:?}: {e}", config.endpoint)))?;
-        }
-        let channel = endpoint.connect_lazy();
         let signer = Signer {
             credentials: Arc::new(config.credentials),
             clock: config.clock,
         };
+        // Every endpoint is checked before any channel is made.
+        let endpoints = config
+            .endpoints
+            .iter()
+            .map(|e| endpoint(e, &config.tls, config.connect_timeout))
+            .collect::<Result<Vec<_>, ClientError>>()?;
+        let replicas = endpoints
+            .into_iter()
+            .map(|endpoint| {
+                let channel = endpoint.connect_lazy();
+                Stubs {
+                    kms: KeyManagementClient::with_interceptor(channel.clone(), signer.clone()),
+                    iam: IdentityClient::with_interceptor(channel.clone(), signer.clone()),
+                    sts: SecurityTokenClient::with_interceptor(channel.clone(), signer.clone()),
+                    audit: AuditClient::with_interceptor(channel.clone(), signer.clone()),
+                    ssm: ParameterStoreClient::with_interceptor(channel.clone(), signer.clone()),
+                    secrets: SecretsManagerClient::with_interceptor(
+                        channel.clone(),
+                        signer.clone(),
+                    ),
+                    admin: AdminClient::with_interceptor(channel.clone(), signer.clone()),
+                    health: tonic_health::pb::health_client::HealthClient::new(channel),
+                }
+            })
+            .collect::<Vec<_>>();
         Ok(Self {
-            kms: KeyManagementClient::with_interceptor(channel.clone(), signer.clone()),
-            iam: IdentityClient::with_interceptor(channel.clone(), signer.clone()),
-            sts: SecurityTokenClient::with_interceptor(channel.clone(), signer.clone()),
-            audit: AuditClient::with_interceptor(channel.clone(), signer.clone()),
-            ssm: ParameterStoreClient::with_interceptor(channel.clone(), signer.clone()),
-            secrets: SecretsManagerClient::with_interceptor(channel.clone(), signer.clone()),
-            admin: AdminClient::with_interceptor(channel.clone(), signer),
-            health: tonic_health::pb::health_client::HealthClient::new(channel),
+            replicas: replicas.into(),
+            current: Arc::default(),
             timeout: config.timeout,
             retry: config.retry,
         })
     }
 
+    /// The service clients of the endpoint calls start at.
+    fn stubs(&self) -> &Stubs {
+        &self.replicas[self.current.load(Ordering::Relaxed) % self.replicas.len()]
+    }
+
+    /// Calls `rpc` on the endpoint in use. On UNAVAILABLE it moves to the next endpoint at once,
+    /// until each has been tried; then, as on throttling, it backs off and tries again, within
+    /// the retry policy. The endpoint that answers becomes the one in use.
     async fn call<Req, Resp, F, Fut>(&self, message: Req, rpc: F) -> Result<Resp, ClientError>
     where
         Req: Clone,
-        F: Fn(Request<Req>) -> Fut,
+        F: Fn(&Stubs, Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
     {
         let mut retry = 0;
+        let mut attempts = 0;
+        let mut index = self.current.load(Ordering::Relaxed) % self.replicas.len();
+        // Endpoints tried since the last backoff.
+        let mut tried = 1;
         loop {
             let mut request = Request::new(message.clone());
             request.set_timeout(self.timeout);
-            match rpc(request).await {
-                Ok(response) => return Ok(response.into_inner()),
+            attempts += 1;
+            match rpc(&self.replicas[index], request).await {
+                Ok(response) => {
+                    self.current.store(index, Ordering::Relaxed);
+                    return Ok(response.into_inner());
+                }
+                Err(status)
+                    if status.code() == Code::Unavailable && tried < self.replicas.len() =>
+                {
+                    index = (index + 1) % self.replicas.len();
+                    tried += 1;
+                }
                 Err(status) if retry < self.retry.max_retries && is_retryable(&status) => {
                     tokio::time::sleep(self.retry.backoff(retry)).await;
                     retry += 1;
+                    tried = 1;
+                    if status.code() == Code::Unavailable {
+                        index = (index + 1) % self.replicas.len();
+                    }
                 }
                 Err(status) => {
                     let mut err = ClientError::from(status);
-                    err.attempts = retry + 1;
+                    err.attempts = attempts;
                     return Err(err);
                 }
             }
@@ -379,8 +454,8 @@ impl Client {
     /// `grpc.health.v1.Health/Check` of the whole server (unsigned): whether it serves.
     pub async fn health_check(&self) -> Result<bool, ClientError> {
         use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
-        self.call(HealthCheckRequest::default(), |r| {
-            let mut health = self.health.clone();
+        self.call(HealthCheckRequest::default(), |stubs, r| {
+            let mut health = stubs.health.clone();
             async move { health.check(r).await }
         })
         .await
@@ -392,7 +467,7 @@ impl Client {
     pub async fn create_backup(
         &self,
     ) -> Result<tonic::Streaming<pb::CreateBackupResponse>, ClientError> {
-        let mut admin = self.admin.clone();
+        let mut admin = self.stubs().admin.clone();
         admin
             .create_backup(Request::new(pb::CreateBackupRequest {}))
             .await
@@ -405,7 +480,7 @@ impl Client {
         &self,
         chunks: impl tokio_stream::Stream<Item = pb::RestoreBackupRequest> + Send + 'static,
     ) -> Result<pb::RestoreBackupResponse, ClientError> {
-        let mut admin = self.admin.clone();
+        let mut admin = self.stubs().admin.clone();
         admin
             .restore_backup(Request::new(chunks))
             .await
@@ -423,8 +498,8 @@ macro_rules! rpcs {
             $(
                 #[doc = concat!("`", $service, "/", stringify!($req), "` (without the Request suffix).")]
                 pub async fn $method(&self, request: pb::$req) -> Result<pb::$resp, ClientError> {
-                    self.call(request, |r| {
-                        let mut service = self.$field.clone();
+                    self.call(request, |stubs, r| {
+                        let mut service = stubs.$field.clone();
                         async move { rpcs!(@call service, $method $(, $rpc)?, r).await }
                     })
                     .await

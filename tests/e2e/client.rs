@@ -1,5 +1,5 @@
 //! The typed client's retry rule: UNAVAILABLE and ThrottlingException are retried with backoff,
-//! client errors never.
+//! client errors never; with several endpoints, UNAVAILABLE moves to the next.
 
 use std::time::Duration;
 
@@ -62,6 +62,66 @@ async fn a_retry_reaches_a_server_that_came_back() {
     drop((server, dir));
 }
 
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn several_endpoints_fail_over_on_unavailable_and_stay_with_the_one_that_answered() {
+    let a = TestServer::start().await;
+    // Another vault, so that its answers show where a call went.
+    let b = TestServer::start().await;
+    let mut config = ClientConfig::new(
+        format!(
+            "http://127.0.0.1:{}, {}, {}",
+            closed_port(),
+            a.endpoint(),
+            b.endpoint()
+        ),
+        root_credentials(),
+    );
+    // Moving on to the next endpoint is not a retry: none are allowed here.
+    config.retry = quick_retries(0);
+    config.clock = a.clock.clone();
+    let client = Client::connect(config).unwrap();
+
+    let key = client
+        .create_key(pb::CreateKeyRequest::default())
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    let in_a = a
+        .client()
+        .describe_key(pb::DescribeKeyRequest {
+            key_id: key.key_id.clone(),
+        })
+        .await;
+    assert!(in_a.is_ok(), "the first live endpoint served it: {in_a:?}");
+    let listed = client.list_keys(Default::default()).await.unwrap();
+    assert_eq!(
+        listed.keys.len(),
+        1,
+        "it stays with the endpoint that answered"
+    );
+
+    let _ = a.stop().await;
+    let listed = client.list_keys(Default::default()).await.unwrap();
+    assert!(
+        listed.keys.is_empty(),
+        "the next endpoint (the other vault) answered"
+    );
+
+    let _ = b.stop().await;
+    let err = client.list_keys(Default::default()).await.unwrap_err();
+    assert_eq!(err.code, Code::Unavailable, "{err}");
+    assert_eq!(err.attempts, 3, "each endpoint once");
+}
+
 #[tokio::test]
 async fn client_errors_are_never_retried() {
     let server = TestServer::start().await;
@@ -101,4 +161,13 @@ fn endpoints_other_than_http_https_and_unix_are_refused() {
     config.tls.ca_pem = Some(b"-----BEGIN CERTIFICATE-----".to_vec());
     let err = Client::connect(config).unwrap_err();
     assert!(err.message.contains("not https://"), "{err}");
+    // Every endpoint of a list is checked; an empty list is no endpoint.
+    let err = Client::connect(ClientConfig::new(
+        "http://127.0.0.1:7730,ftp://x",
+        root_credentials(),
+    ))
+    .unwrap_err();
+    assert!(err.message.contains("ftp://x"), "{err}");
+    let err = Client::connect(ClientConfig::new(" , ", root_credentials())).unwrap_err();
+    assert!(err.message.contains("no endpoint"), "{err}");
 }

@@ -966,3 +966,26 @@ async fn cli_binary_format_base64_decodes_literal_and_file_plaintexts_only() {
     run.assert_error(252, "vaultctl: error: --plaintext: not valid base64");
     assert!(run.stderr.contains("raw-in-base64-out"), "{}", run.stderr);
 }
+
+/// `--endpoint` takes replicas of one vault, comma-separated, bare host:port or URLs: an
+/// unreachable one is skipped.
+#[tokio::test(flavor = "multi_thread")]
+async fn several_endpoints_skip_the_one_that_is_down() {
+    let server = TestServer::start().await;
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let sandbox = Sandbox::at(format!("{down},{}", server.endpoint()));
+    let run = sandbox.root("kms create-key --description replicated", &[]);
+    let key_id = run.success().json()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let described = server
+        .client()
+        .describe_key(vaultd::pb::DescribeKeyRequest { key_id })
+        .await
+        .unwrap();
+    assert_eq!(described.key_metadata.unwrap().description, "replicated");
+}

@@ -38,7 +38,8 @@ const DEFAULT_PROFILE: &str = "default";
 #[command(next_help_heading = "Global options")]
 pub struct CredentialFlags {
     /// vaultd's URL, or host:port [env: VAULTD_ENDPOINT] [default: the profile's endpoint, else
-    /// http://127.0.0.1:7730]. --endpoint-url is the AWS CLI's name for it.
+    /// http://127.0.0.1:7730]; several, comma-separated, for replicas of one vault (tried in
+    /// order; an unavailable one is skipped). --endpoint-url is the AWS CLI's name for it.
     #[arg(
         long,
         global = true,
@@ -329,17 +330,24 @@ fn parse_section(
     Ok(found)
 }
 
-/// Adds `http://` to a bare `host:port`.
-fn normalize_endpoint(endpoint: &str) -> Result<String, String> {
-    let endpoint = endpoint.trim();
-    if endpoint.is_empty() {
-        return Err("the endpoint is empty".into());
-    }
-    Ok(if endpoint.contains("://") {
-        endpoint.to_string()
-    } else {
-        format!("http://{endpoint}")
-    })
+/// Adds `http://` to each bare `host:port` of a comma-separated list of endpoints (replicas of
+/// one vault, tried in order).
+fn normalize_endpoint(endpoints: &str) -> Result<String, String> {
+    let normalized = endpoints
+        .split(',')
+        .map(|endpoint| {
+            let endpoint = endpoint.trim();
+            if endpoint.is_empty() {
+                return Err("the endpoint is empty".to_string());
+            }
+            Ok(if endpoint.contains("://") {
+                endpoint.to_string()
+            } else {
+                format!("http://{endpoint}")
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(normalized.join(","))
 }
 
 #[cfg(test)]
