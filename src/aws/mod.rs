@@ -244,7 +244,7 @@ impl AwsFrontEnd {
     ) -> Result<http::Response<Full<Bytes>>, Failure> {
         let (service, target_action) = route(parts, protocol)?;
         let fail = |err| Failure::new(Some(service), err);
-        let body = read_body(body).await.map_err(fail)?;
+        let body = read_body(parts, body).await.map_err(fail)?;
         let principal = signed::authenticate(&self.vault, parts, &body, service)
             .await
             .map_err(fail)?;
@@ -429,18 +429,27 @@ fn missing_signature() -> AwsError {
     ))
 }
 
-/// Reads a body within [`MAX_BODY`] bytes and [`BODY_DEADLINE`].
-async fn read_body(body: Incoming) -> Result<Bytes, AwsError> {
+/// Reads a body within [`MAX_BODY`] bytes and [`BODY_DEADLINE`]. A body that says it is larger
+/// is refused before any of it is read.
+async fn read_body(parts: &http::request::Parts, body: Incoming) -> Result<Bytes, AwsError> {
+    let too_large = || {
+        AwsError::new(
+            Problem::TooLarge,
+            format!("The request body is larger than the {MAX_BODY} bytes vaultd takes."),
+        )
+    };
+    let declared =
+        header_text(&parts.headers, "content-length").and_then(|n| n.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
     match tokio::time::timeout(BODY_DEADLINE, Limited::new(body, MAX_BODY).collect()).await {
         Err(_) => Err(AwsError::new(
             Problem::RequestTimeout,
             "The request body did not arrive in time.",
         )),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(AwsError::new(
-            Problem::TooLarge,
-            format!("The request body is larger than the {MAX_BODY} bytes vaultd takes."),
-        )),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Ok(Err(_)) => Err(AwsError::serialization(
             "The request body could not be read.",
         )),
