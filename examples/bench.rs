@@ -12,6 +12,9 @@
 //!   loopback and the client on the same cores).
 //! - `gdk`: GenerateDataKey (AES_256, with an encryption-context condition in the policy), and the
 //!   domain call (`vault.kms.generate_data_key`) alone on one thread.
+//! - `aws-gdk`: the same GenerateDataKey through the AWS endpoint (awsJson over HTTP/1.1, signed
+//!   with SigV4 per request; one connection per task, as SDKs hold a pool), with its ratio to the
+//!   gRPC rate at the same concurrency.
 //! - `get-secret-value`: Secrets Manager GetSecretValue of a string secret under the AWS-managed
 //!   default key (the user needs only `secretsmanager:GetSecretValue`), with its ratio to
 //!   GenerateDataKey's rate at the same concurrency.
@@ -35,6 +38,7 @@
 //! cargo run --release --example bench -- --seconds 5 --concurrency 1,16,64
 //! cargo run --release --example bench -- --seconds 5 --concurrency 1,64 --only rsa-sign,p256-sign
 //! cargo run --release --example bench -- --seconds 5 --concurrency 1,64 --only gdk,get-parameter,get-secret-value
+//! cargo run --release --example bench -- --seconds 5 --concurrency 1,16,64 --only health,gdk,aws-gdk
 //! cargo run --release --features aws-lc --example bench -- --seconds 5 --concurrency 1,64 --only rsa-sign,rsa-decrypt,p256-sign
 //! ```
 
@@ -76,7 +80,7 @@ struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "health,gdk,get-parameter,get-secret-value,decrypt,rsa-sign,rsa-decrypt,p256-sign"
+        default_value = "health,gdk,aws-gdk,get-parameter,get-secret-value,decrypt,rsa-sign,rsa-decrypt,p256-sign"
     )]
     only: Vec<Op>,
 }
@@ -87,6 +91,8 @@ enum Op {
     Health,
     #[value(name = "gdk")]
     Gdk,
+    #[value(name = "aws-gdk")]
+    AwsGdk,
     #[value(name = "get-parameter")]
     GetParameter,
     #[value(name = "get-secret-value")]
@@ -126,7 +132,7 @@ async fn main() {
     let args = Args::parse();
     let wants = |op| args.only.contains(&op);
     let dir = tempfile::tempdir().expect("temp dir");
-    let (vault, endpoint) = common::start_server(&dir.path().join("data")).await;
+    let (vault, endpoint, aws_addr) = common::start_server(&dir.path().join("data")).await;
 
     let root = Client::connect(ClientConfig::new(
         endpoint.clone(),
@@ -295,6 +301,32 @@ async fn main() {
                 concurrency,
                 rate,
                 &format!("(domain/gRPC ratio {:.1}x)", domain_rate / rate),
+            );
+        }
+    }
+
+    if wants(Op::AwsGdk) {
+        let body = serde_json::json!({
+            "KeyId": key_id,
+            "KeySpec": "AES_256",
+            "EncryptionContext": context,
+        })
+        .to_string();
+        let credentials = (
+            app_key.access_key_id.clone(),
+            app_key.secret_access_key.clone(),
+        );
+        for &concurrency in &args.concurrency {
+            let rate = measure_aws(concurrency, seconds, aws_addr, &credentials, &body).await;
+            let note = gdk_rates
+                .get(&concurrency)
+                .map(|grpc| format!("(AWS/gRPC ratio {:.2})", rate / grpc))
+                .unwrap_or_default();
+            row(
+                "GenerateDataKey (AWS JSON, SigV4)",
+                concurrency,
+                rate,
+                &note,
             );
         }
     }
@@ -698,6 +730,93 @@ fn in_process(threads: usize, duration: Duration, op: impl Fn() + Sync) -> f64 {
             });
         }
     });
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Sends the awsJson GenerateDataKey `body` to the AWS endpoint from `concurrency` tasks, each
+/// on its own HTTP/1.1 connection and signing each request with SigV4, for `duration`; returns
+/// completed requests per second.
+async fn measure_aws(
+    concurrency: usize,
+    duration: Duration,
+    addr: std::net::SocketAddr,
+    (key_id, secret): &(String, String),
+    body: &str,
+) -> f64 {
+    use http_body_util::{BodyExt, Full};
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let payload_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body.as_bytes()));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (done, stop) = (done.clone(), stop.clone());
+            let (key_id, secret, body, payload_hash) = (
+                key_id.clone(),
+                secret.clone(),
+                body.to_string(),
+                payload_hash.clone(),
+            );
+            tokio::spawn(async move {
+                let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                stream.set_nodelay(true).unwrap();
+                let (mut sender, connection) =
+                    hyper::client::conn::http1::handshake::<_, Full<bytes::Bytes>>(
+                        hyper_util::rt::TokioIo::new(stream),
+                    )
+                    .await
+                    .unwrap();
+                tokio::spawn(connection);
+                let host = addr.to_string();
+                while !stop.load(Ordering::Relaxed) {
+                    let amz_date =
+                        vaultd::clock::format_basic_iso8601(std::time::SystemTime::now());
+                    let headers: [(&str, &[u8]); 4] = [
+                        ("content-type", b"application/x-amz-json-1.1"),
+                        ("host", host.as_bytes()),
+                        ("x-amz-date", amz_date.as_bytes()),
+                        ("x-amz-target", b"TrentService.GenerateDataKey"),
+                    ];
+                    let input = vaultd::auth::sigv4::CanonicalInput {
+                        method: "POST",
+                        path: "/",
+                        query: "",
+                        headers: &headers,
+                        payload_sha256_hex: &payload_hash,
+                    };
+                    let authorization = vaultd::auth::sigv4::sign(
+                        &key_id,
+                        &secret,
+                        &amz_date,
+                        "us-east-1",
+                        "kms",
+                        &["content-type", "host", "x-amz-date", "x-amz-target"],
+                        &input,
+                    )
+                    .unwrap();
+                    let mut request = http::Request::post("/");
+                    for (name, value) in headers {
+                        request = request.header(name, value);
+                    }
+                    let request = request
+                        .header("authorization", authorization)
+                        .body(Full::new(bytes::Bytes::from(body.clone())))
+                        .unwrap();
+                    sender.ready().await.unwrap();
+                    let response = sender.send_request(request).await.unwrap();
+                    let status = response.status();
+                    let answer = response.into_body().collect().await.unwrap().to_bytes();
+                    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 

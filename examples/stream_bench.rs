@@ -238,7 +238,7 @@ fn main() {
 /// child's peak resident memory.
 fn vaultctl_rows(dir: &Path, input: &Path, size: u64, digest: &[u8; 32], rounds: u32) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (_vault, endpoint) = runtime.block_on(common::start_server(&dir.join("data")));
+    let (_vault, endpoint, _) = runtime.block_on(common::start_server(&dir.join("data")));
     let key_id = runtime.block_on(async {
         let root = Client::connect(ClientConfig::new(
             endpoint.clone(),

@@ -19,9 +19,9 @@ use zeroize::Zeroizing;
 pub const ID: &str = "AKIABENCHMARKKEY2345";
 pub const SECRET: &str = "benchmarkbenchmarkbenchmarkbenchmark1234";
 
-/// Opens a vault in `data_dir` and serves it on a free loopback port: the vault (for in-process
-/// comparisons) and the endpoint.
-pub async fn start_server(data_dir: &Path) -> (Arc<Vault>, String) {
+/// Opens a vault in `data_dir` and serves it on free loopback ports: the vault (for in-process
+/// comparisons), the gRPC endpoint and the AWS endpoint's address.
+pub async fn start_server(data_dir: &Path) -> (Arc<Vault>, String, std::net::SocketAddr) {
     let vault = Arc::new(
         Vault::open(VaultConfig {
             data_dir: data_dir.to_path_buf(),
@@ -40,11 +40,19 @@ pub async fn start_server(data_dir: &Path) -> (Arc<Vault>, String) {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let aws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let aws_addr = aws.local_addr().unwrap();
     tokio::spawn(server::run(
         listener,
         vault.clone(),
-        ServerOptions::default(),
+        ServerOptions {
+            aws_listener: Some(vaultd::aws::AwsListener {
+                tcp: Arc::new(aws),
+                tls: None,
+            }),
+            ..ServerOptions::default()
+        },
         std::future::pending(),
     ));
-    (vault, endpoint)
+    (vault, endpoint, aws_addr)
 }
