@@ -197,6 +197,7 @@ async fn users_keys_and_policies_print_as_the_aws_cli_prints_them() {
     let user = cli.root("iam create-user --user-name app", &[]).json();
     let user = &user["User"];
     assert_eq!(user["UserName"], "app");
+    assert_eq!(user["Path"], "/", "as the AWS CLI prints IAM users");
     assert_eq!(user["Arn"], USER_ARN);
     assert!(!user["UserId"].as_str().unwrap().is_empty());
     let created = user["CreateDate"].as_str().unwrap();

@@ -630,6 +630,7 @@ key_material_responses!(ImportKeyMaterialResponse, DeleteImportedKeyMaterialResp
 impl ToAwsJson for pb::User {
     fn to_aws_json(&self) -> Value {
         Object::new()
+            .opt_string("Path", &self.path)
             .string("UserName", &self.user_name)
             .string("UserId", &self.user_id)
             .string("Arn", &self.arn)
