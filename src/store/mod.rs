@@ -5,6 +5,7 @@
 //! Every method is one transaction: a method that returns `Ok` has committed durably (for SQLite:
 //! WAL with `synchronous=FULL`, so an acknowledged write survives `kill -9` and power loss).
 
+mod copy;
 pub mod sqlite;
 
 use std::time::SystemTime;
@@ -16,6 +17,7 @@ use crate::model::{
     ParameterVersionRecord, SecretRecord, SecretVersionRecord, Tag, UserPolicyRecord, UserRecord,
 };
 
+pub use copy::{CopyReport, copy_store};
 pub use sqlite::{SnapshotInfo, SqliteStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,78 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which engine a store is, for what only one of them can do (file snapshots are SQLite's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A change made by another process sharing the store (a replica), so that caches drop what they
+/// hold of it. Only what the domain caches is reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// A key's metadata or material (including its deletion).
+    Key(Uuid),
+    /// An alias (created, moved or deleted).
+    Alias(String),
+    /// A user (by id): the user itself, its inline policies or its session revocation.
+    User(String),
+    /// An access key (by id): created, changed or deleted.
+    AccessKey(String),
+    /// Changes may have been missed (the feed was down or is behind): drop everything cached.
+    All,
+}
+
+/// Where a store reports [`Change`]s; called from the store's own thread, so it must not block
+/// for long.
+pub type ChangeSink = std::sync::Arc<dyn Fn(&Change) + Send + Sync>;
+
+/// One stored value, engine-neutral (the schema uses integers, text and byte strings only): what
+/// [`Store::dump_table`] reads and [`Store::load_rows`] writes, to copy a vault between engines.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Integer(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl std::fmt::Debug for Value {
+    /// Redacted: rows hold sealed material and ciphertext (never plaintext, but no need to show).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Null => f.write_str("Null"),
+            Value::Integer(i) => write!(f, "Integer({i})"),
+            Value::Text(t) => write!(f, "Text({} chars)", t.len()),
+            Value::Blob(b) => write!(f, "Blob({} bytes)", b.len()),
+        }
+    }
+}
+
+/// Every table, in an order in which copying them one after another satisfies the foreign keys.
+/// Both engines have exactly these tables with the same column names.
+pub const TABLES: &[&str] = &[
+    "meta",
+    "keys",
+    "key_materials",
+    "key_tags",
+    "aliases",
+    "users",
+    "access_keys",
+    "user_policies",
+    "audit_events",
+    "audit_event_resources",
+    "parameters",
+    "parameter_versions",
+    "parameter_labels",
+    "parameter_tags",
+    "secrets",
+    "secret_versions",
+    "secret_stages",
+    "secret_tags",
+];
 
 /// The persistent state of vaultd.
 pub trait Store: Send + Sync + 'static {
@@ -216,4 +290,34 @@ pub trait Store: Send + Sync + 'static {
     /// The newest event, to continue the chain after a restart.
     fn last_audit_event(&self) -> Result<Option<AuditRecord>>;
     fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>>;
+
+    // --- Replicas -------------------------------------------------------------------------------
+    fn engine(&self) -> Engine;
+    /// Starts reporting changes other processes make to `sink` (and [`Change::All`] whenever some
+    /// may have been missed), until the store is dropped. A store only one process uses (SQLite)
+    /// has nothing to report.
+    fn watch_changes(&self, sink: ChangeSink) -> Result<()> {
+        let _ = sink;
+        Ok(())
+    }
+    /// Whether this process holds the fleet's lead, taking it if it is free: background work
+    /// (deletions, rotations, audit maintenance) runs only in the process that holds it, so once
+    /// across replicas. The lead is lost when the process dies or loses the database. A store only
+    /// one process uses always holds it.
+    fn hold_lead(&self) -> Result<bool> {
+        Ok(true)
+    }
+
+    // --- Copying between engines ----------------------------------------------------------------
+    /// The column names of `table` (one of [`TABLES`]) and every row, in primary-key order, given
+    /// to `row` one at a time, as of one moment.
+    fn dump_table(
+        &self,
+        table: &str,
+        columns: &mut dyn FnMut(&[String]) -> Result<()>,
+        row: &mut dyn FnMut(Vec<Value>) -> Result<()>,
+    ) -> Result<()>;
+    /// Inserts rows (values in the order of `columns`) into `table` in one transaction. Rows of
+    /// `meta` replace those of the same name (a new store has its own database id already).
+    fn load_rows(&self, table: &str, columns: &[String], rows: &[Vec<Value>]) -> Result<()>;
 }

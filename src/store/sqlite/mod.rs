@@ -5,6 +5,7 @@
 //! Schema changes are numbered migrations applied at open, tracked in `PRAGMA user_version`.
 
 mod audit;
+mod copy;
 mod migrations;
 mod parameters;
 mod rows;
@@ -970,5 +971,22 @@ impl Store for SqliteStore {
 
     fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
         audit::query(self, query)
+    }
+
+    fn engine(&self) -> super::Engine {
+        super::Engine::Sqlite
+    }
+
+    fn dump_table(
+        &self,
+        table: &str,
+        columns: &mut dyn FnMut(&[String]) -> Result<()>,
+        row: &mut dyn FnMut(Vec<super::Value>) -> Result<()>,
+    ) -> Result<()> {
+        copy::dump(self, table, columns, row)
+    }
+
+    fn load_rows(&self, table: &str, columns: &[String], rows: &[Vec<super::Value>]) -> Result<()> {
+        copy::load(self, table, columns, rows)
     }
 }
