@@ -5,6 +5,10 @@
 //! until it is written; meanwhile the log is marked unhealthy so admission is refused. Only at
 //! shutdown, once its deadline has passed, does the writer give up (and says how many events it
 //! could not write).
+//!
+//! Replicas sharing a store append to one chain: when another one has appended since (the
+//! sequence numbers are taken), the batch is chained again after the new head and written
+//! there, so the chain stays one, gap-free, whoever wrote each event.
 
 use std::{
     sync::{
@@ -20,7 +24,7 @@ use super::{Finished, Message, Shared, event_body, lock};
 use crate::{
     clock::{from_millis, to_millis},
     crypto::sha256,
-    model::AuditRecord,
+    model::{AuditQuery, AuditRecord},
     store::{self, Store},
 };
 
@@ -115,9 +119,26 @@ impl Writer {
             }
             self.shared.flush_wanted.store(false, SeqCst);
             self.last_commit = Some(Instant::now());
-            let records = self.chain(&mut batch);
-            if !self.write(&records) {
-                let mut lost = records.len();
+            let written = loop {
+                let records = self.chain(&batch);
+                match self.write(&records) {
+                    Outcome::Written => {
+                        let last = records.last().expect("a batch is not empty");
+                        self.next_sequence = last.sequence + 1;
+                        self.previous_hash = last.hash;
+                        break true;
+                    }
+                    Outcome::Moved(head) => {
+                        self.next_sequence = head.sequence + 1;
+                        self.previous_hash = head.hash;
+                    }
+                    Outcome::GaveUp => break false,
+                }
+            };
+            let count = batch.len();
+            batch.clear();
+            if !written {
+                let mut lost = count;
                 while let Ok(message) = self.receiver.try_recv() {
                     lost += matches!(message, Message::Event(_)) as usize;
                 }
@@ -142,71 +163,73 @@ impl Writer {
             .filter(|wait| !wait.is_zero())
     }
 
-    /// Turns the batch into chained records, draining it.
-    fn chain(&mut self, batch: &mut Vec<Finished>) -> Vec<AuditRecord> {
+    /// The batch as records chained after the head the writer knows.
+    fn chain(&self, batch: &[Finished]) -> Vec<AuditRecord> {
+        let mut sequence = self.next_sequence;
+        let mut previous_hash = self.previous_hash;
         batch
-            .drain(..)
+            .iter()
             .map(|finished| {
                 let Finished {
                     event,
                     resources,
                     error_code,
                 } = finished;
-                let sequence = self.next_sequence;
                 let body = event_body(
                     sequence,
-                    &self.previous_hash,
-                    &event,
-                    &resources,
+                    &previous_hash,
+                    event,
+                    resources,
                     error_code.as_deref(),
                 );
                 let hash = sha256(body.as_bytes());
-                self.next_sequence += 1;
-                self.previous_hash = hash;
-                AuditRecord {
+                let record = AuditRecord {
                     sequence,
                     // As stored: whole milliseconds.
                     time: from_millis(to_millis(event.time)),
-                    user_name: event.user_name,
-                    access_key_id: event.access_key_id,
-                    event_name: event.action,
-                    resources,
+                    user_name: event.user_name.clone(),
+                    access_key_id: event.access_key_id.clone(),
+                    event_name: event.action.clone(),
+                    resources: resources.clone(),
                     body,
                     hash,
-                }
+                };
+                sequence += 1;
+                previous_hash = hash;
+                record
             })
             .collect()
     }
 
-    /// Appends the records, retrying until the store takes them. `false` if shutdown's deadline
-    /// passed first.
-    fn write(&self, records: &[AuditRecord]) -> bool {
+    /// Appends the records, retrying until the store takes them, or until it turns out that
+    /// another replica appended first (the batch must then be chained after the new head).
+    fn write(&self, records: &[AuditRecord]) -> Outcome {
         let mut backoff = FIRST_BACKOFF;
         loop {
             let result = self.store.append_audit_events(records);
             match result {
                 Ok(()) => break,
-                Err(store::Error::Conflict(_)) if self.already_stored(records) => break,
+                Err(store::Error::Conflict(err)) => match self.head_after_conflict(records) {
+                    Some(Head::Ours) => break,
+                    Some(Head::Moved(head)) => {
+                        tracing::debug!(
+                            head = head.sequence,
+                            "another replica appended audit events; chaining after them"
+                        );
+                        return Outcome::Moved(head);
+                    }
+                    None => {
+                        if let Some(outcome) =
+                            self.back_off(&store::Error::Conflict(err), records, &mut backoff)
+                        {
+                            return outcome;
+                        }
+                    }
+                },
                 Err(err) => {
-                    self.shared.healthy.store(false, SeqCst);
-                    // The error names the store's failure, never an event's contents.
-                    tracing::warn!(
-                        error = %err,
-                        events = records.len(),
-                        retry_in_ms = backoff.as_millis() as u64,
-                        "audit events could not be written; refusing requests until they are"
-                    );
-                    let stop_deadline = lock(&self.shared.progress).stop_deadline;
-                    let wait = match stop_deadline {
-                        None => backoff,
-                        Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                            Some(left) if !left.is_zero() => backoff.min(left),
-                            _ => return false,
-                        },
-                    };
-                    // Shutdown unparks the thread to cut the wait short.
-                    thread::park_timeout(wait);
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    if let Some(outcome) = self.back_off(&err, records, &mut backoff) {
+                        return outcome;
+                    }
                 }
             }
         }
@@ -218,19 +241,78 @@ impl Writer {
         self.shared.depth.fetch_sub(records.len(), SeqCst);
         drop(progress);
         self.shared.progressed.notify_all();
-        true
+        Outcome::Written
     }
 
-    /// Whether a write refused as a conflict was committed after all (by an earlier attempt that
-    /// reported an error once its commit had reached the disk): retrying would only collide
-    /// with itself.
-    fn already_stored(&self, records: &[AuditRecord]) -> bool {
-        let Some(last) = records.last() else {
-            return true;
+    /// After a failed write: marks the log unhealthy and waits (doubling `backoff`). `Some`
+    /// when shutdown's deadline has passed and the writer must give up.
+    fn back_off(
+        &self,
+        err: &store::Error,
+        records: &[AuditRecord],
+        backoff: &mut Duration,
+    ) -> Option<Outcome> {
+        self.shared.healthy.store(false, SeqCst);
+        // The error names the store's failure, never an event's contents.
+        tracing::warn!(
+            error = %err,
+            events = records.len(),
+            retry_in_ms = backoff.as_millis() as u64,
+            "audit events could not be written; refusing requests until they are"
+        );
+        let stop_deadline = lock(&self.shared.progress).stop_deadline;
+        let wait = match stop_deadline {
+            None => *backoff,
+            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => (*backoff).min(left),
+                _ => return Some(Outcome::GaveUp),
+            },
         };
-        matches!(
-            self.store.last_audit_event(),
-            Ok(Some(head)) if head.sequence == last.sequence && head.hash == last.hash
-        )
+        // Shutdown unparks the thread to cut the wait short.
+        thread::park_timeout(wait);
+        *backoff = (*backoff * 2).min(MAX_BACKOFF);
+        None
     }
+
+    /// Why a write was refused as a conflict: it was committed after all (an earlier attempt
+    /// reported an error once its commit had reached the disk: retrying would only collide with
+    /// itself), or another replica has appended since. `None` if the head cannot be read or
+    /// explains nothing.
+    fn head_after_conflict(&self, records: &[AuditRecord]) -> Option<Head> {
+        let first = records.first()?;
+        // A batch is one transaction: if its first event is there, all of it is.
+        let stored = self
+            .store
+            .audit_events(&AuditQuery {
+                ascending: true,
+                after_sequence: first.sequence.checked_sub(1),
+                limit: 1,
+                ..AuditQuery::default()
+            })
+            .ok()?;
+        match stored.first() {
+            Some(event) if event.sequence == first.sequence && event.hash == first.hash => {
+                Some(Head::Ours)
+            }
+            Some(event) if event.sequence == first.sequence => {
+                Some(Head::Moved(self.store.last_audit_event().ok()??))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How a batch's write ended.
+enum Outcome {
+    Written,
+    /// Another replica appended: chain the batch after this head and write it again.
+    Moved(AuditRecord),
+    /// Shutdown's deadline passed first.
+    GaveUp,
+}
+
+/// What the chain's head says about a write refused as a conflict.
+enum Head {
+    Ours,
+    Moved(AuditRecord),
 }

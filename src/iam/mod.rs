@@ -38,7 +38,7 @@ use crate::{
     crypto::barrier::{Barrier, Binding, Purpose},
     error::{Error, ErrorKind, Result},
     model::{AccessKeyRecord, AccessKeyStatus, UserRecord},
-    store::Store,
+    store::{Change, Store},
 };
 
 pub const ROOT_USER: &str = "root";
@@ -422,6 +422,30 @@ impl Iam {
             cache.insert(user.record.id.clone(), user.clone());
         }
         Ok(user)
+    }
+
+    /// Drops what the caches hold of something another replica changed (an access key also
+    /// leaves the unknown set: it may exist now).
+    pub fn forget(&self, change: &Change) {
+        match change {
+            Change::User(id) => self.forget_user(id),
+            Change::AccessKey(id) => {
+                self.forget_access_key(id);
+                let mut unknown = self.unknown_keys.write().expect("unknown key cache");
+                unknown.remove(id);
+                self.generation.fetch_add(1, Ordering::AcqRel);
+            }
+            Change::All => {
+                let mut users = self.users.write().expect("user cache");
+                let mut keys = self.access_keys.write().expect("access key cache");
+                let mut unknown = self.unknown_keys.write().expect("unknown key cache");
+                users.clear();
+                keys.clear();
+                unknown.clear();
+                self.generation.fetch_add(1, Ordering::AcqRel);
+            }
+            Change::Key(_) | Change::Alias(_) => {}
+        }
     }
 
     fn forget_user(&self, id: &str) {

@@ -374,7 +374,7 @@ impl Kms {
             return Ok(false);
         }
         let _guard = self.write_lock()?;
-        let Some(current) = self.cached(id) else {
+        let Some(current) = self.fresh(id)? else {
             return Ok(false);
         };
         if !current.expiry_due(self.now()) {

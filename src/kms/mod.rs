@@ -35,7 +35,7 @@ use crate::{
     crypto::barrier::{Barrier, Binding, Purpose},
     error::{Error, Result},
     model::{KeyRecord, KeySpec, KeyState, MaterialVersion, Origin, RotationType},
-    store::Store,
+    store::{Change, Store},
 };
 use material::Material;
 
@@ -125,6 +125,9 @@ pub struct Kms {
     aliases: RwLock<HashMap<String, Uuid>>,
     /// Serializes writes so that store and cache change together.
     writer: Mutex<()>,
+    /// Whether other processes (replicas) write the same store: writes then start from the key
+    /// as stored, not as cached.
+    shared: bool,
 }
 
 impl std::fmt::Debug for Kms {
@@ -155,13 +158,36 @@ impl Kms {
         arns: Arns,
     ) -> Self {
         Self {
-            store,
             barrier,
             clock,
             arns,
             keys: RwLock::new(HashMap::new()),
             aliases: RwLock::new(HashMap::new()),
             writer: Mutex::new(()),
+            shared: store.engine() != crate::store::Engine::Sqlite,
+            store,
+        }
+    }
+
+    /// Drops what the cache holds of something another replica changed. Under the writer lock,
+    /// so a load that read the store before that change cannot put its older answer back after.
+    pub fn forget(&self, change: &Change) {
+        let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut keys = self.keys.write().expect("key cache");
+        let mut aliases = self.aliases.write().expect("alias cache");
+        match change {
+            Change::Key(id) => {
+                keys.remove(id);
+                aliases.retain(|_, target| target != id);
+            }
+            Change::Alias(name) => {
+                aliases.remove(name);
+            }
+            Change::All => {
+                keys.clear();
+                aliases.clear();
+            }
+            Change::User(_) | Change::AccessKey(_) => {}
         }
     }
 
@@ -326,7 +352,18 @@ impl Kms {
     /// The key as it is now, for a write: call under the writer lock, after [`Kms::key`] put the
     /// key in the cache. Absence means it was deleted meanwhile.
     fn current(&self, id: Uuid) -> Result<Arc<CachedKey>> {
-        self.cached(id).ok_or_else(|| self.not_found(id))
+        self.fresh(id)?.ok_or_else(|| self.not_found(id))
+    }
+
+    /// The key a write starts from: call under the writer lock. The cached key, or with replicas
+    /// the key as stored now (re-read, so that a change another replica made a moment ago, not
+    /// yet reported, is not overwritten by a write based on the older copy).
+    fn fresh(&self, id: Uuid) -> Result<Option<Arc<CachedKey>>> {
+        if !self.shared {
+            return Ok(self.cached(id));
+        }
+        self.keys.write().expect("key cache").remove(&id);
+        self.load_locked(id)
     }
 
     /// Loads a key from the store into the cache. Runs under the writer lock so that a concurrent
@@ -336,7 +373,13 @@ impl Kms {
         if let Some(key) = self.cached(id) {
             return Ok(Some(key));
         }
+        self.load_locked(id)
+    }
+
+    /// [`Kms::load`] under the writer lock, whatever the cache holds.
+    fn load_locked(&self, id: Uuid) -> Result<Option<Arc<CachedKey>>> {
         let Some(record) = self.store.key(id)? else {
+            self.keys.write().expect("key cache").remove(&id);
             return Ok(None);
         };
         let mut materials = BTreeMap::new();
@@ -455,7 +498,7 @@ impl Kms {
     fn purge_if_due(&self, id: Uuid) -> Result<bool> {
         let _guard = self.write_lock()?;
         let now = self.now();
-        let due = match self.cached(id) {
+        let due = match self.fresh(id)? {
             Some(key) => key.deletion_due(now),
             None => self.store.key(id)?.is_some_and(|r| {
                 r.state == KeyState::PendingDeletion && r.deletion_date.is_some_and(|d| d <= now)
@@ -484,7 +527,7 @@ impl Kms {
         };
         drop(current);
         let _guard = self.write_lock()?;
-        let Some(current) = self.cached(id) else {
+        let Some(current) = self.fresh(id)? else {
             return Ok(false);
         };
         let now = self.now();
@@ -499,7 +542,19 @@ impl Kms {
         // One rotation however long the key sat past its date, as AWS does.
         schedule.next_rotation = now + crate::clock::DAY * schedule.period_days;
         record.current_version += 1;
-        self.add_material(&current, record, RotationType::Automatic)?;
+        let version = record.current_version;
+        if let Err(err) = self.add_material(&current, record, RotationType::Automatic) {
+            // Another replica may have rotated it first (the version was taken): then it is
+            // done, as far as this one is concerned.
+            if self.shared
+                && self
+                    .load_locked(id)?
+                    .is_some_and(|k| k.record.current_version >= version)
+            {
+                return Ok(false);
+            }
+            return Err(err);
+        }
         tracing::info!(key_id = %id, "rotated key material automatically");
         Ok(true)
     }
