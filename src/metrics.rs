@@ -263,6 +263,9 @@ impl Metrics {
             "vaultd_audit_healthy {}",
             u8::from(gauges.audit_healthy)
         );
+        out.push_str("# HELP vaultd_fleet_lead Whether this vaultd runs the background work (deletions, rotations) of the replicas sharing its store.\n");
+        out.push_str("# TYPE vaultd_fleet_lead gauge\n");
+        let _ = writeln!(out, "vaultd_fleet_lead {}", u8::from(gauges.fleet_lead));
         out.push_str("# HELP vaultd_uptime_seconds Seconds since this vaultd started.\n");
         out.push_str("# TYPE vaultd_uptime_seconds gauge\n");
         let uptime = self.started.elapsed().as_secs_f64();
@@ -298,6 +301,8 @@ pub struct Gauges {
     pub keys_by_state: Option<Vec<(KeyState, u64)>>,
     pub audit_queue_depth: usize,
     pub audit_healthy: bool,
+    /// Whether this process holds the fleet's lead (always, with an unshared store).
+    pub fleet_lead: bool,
 }
 
 /// How many connections the metrics endpoint serves at once.
@@ -415,6 +420,7 @@ mod tests {
             keys_by_state: Some(vec![(KeyState::Enabled, 4), (KeyState::Disabled, 1)]),
             audit_queue_depth: 7,
             audit_healthy: true,
+            fleet_lead: true,
         });
         let labels = "grpc_service=\"vault.v1.KeyManagement\",grpc_method=\"Encrypt\"";
         for line in [

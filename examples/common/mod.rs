@@ -24,6 +24,7 @@ pub const SECRET: &str = "benchmarkbenchmarkbenchmarkbenchmark1234";
 pub async fn start_server(data_dir: &Path) -> (Arc<Vault>, String, std::net::SocketAddr) {
     let vault = Arc::new(
         Vault::open(VaultConfig {
+            storage: Default::default(),
             data_dir: data_dir.to_path_buf(),
             root_key: RootKey::generate().unwrap(),
             arns: Arns::default(),

@@ -89,6 +89,7 @@ fn backup_error(err: OpenError) -> Error {
         OpenError::Storage(crate::store::Error::Corrupt(reason)) => {
             Error::validation(format!("The backup is not usable: {reason}"))
         }
+        OpenError::SharedStore => Error::invalid_state(OpenError::SharedStore.to_string()),
         other => Error::internal(format!("The backup could not be processed: {other}")),
     }
 }

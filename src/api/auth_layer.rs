@@ -364,6 +364,7 @@ mod tests {
         let clock = Arc::new(ManualClock::starting_now());
         let vault = Arc::new(
             Vault::open(VaultConfig {
+                storage: Default::default(),
                 data_dir: dir.path().join("data"),
                 root_key: RootKey::generate().unwrap(),
                 arns: Arns::default(),

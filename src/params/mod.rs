@@ -389,6 +389,34 @@ impl Params {
         Ok((record, selector.suffix))
     }
 
+    /// Opens the value of every version of every parameter (a check after copying the vault:
+    /// `vaultctl admin migrate`): `(opened, skipped)`, skipped being SecureStrings whose key
+    /// cannot decrypt now (disabled, pending deletion). Changes nothing.
+    pub fn verify_values(&self) -> Result<(usize, usize)> {
+        let (mut opened, mut skipped) = (0, 0);
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .parameters_with_prefix("", false, after.as_deref(), 100)?;
+            let Some(last) = page.last() else {
+                return Ok((opened, skipped));
+            };
+            after = Some(last.name.clone());
+            for latest in &page {
+                for version in self.store.parameter_versions(&latest.name)? {
+                    match self.open(version, String::new(), true) {
+                        Ok(_) => opened += 1,
+                        Err(e) if e.is(ErrorKind::Disabled) || e.is(ErrorKind::KmsInvalidState) => {
+                            skipped += 1
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+
     /// The value of a version, opened as asked: decrypted (SecureString with `with_decryption`),
     /// the ciphertext's base64 (SecureString without), or unsealed.
     pub fn open(

@@ -42,6 +42,7 @@ const APP_SECRET: &str = "appSeedSecret/0123456789abcdefghijklmnop";
 
 fn open(dir: &Path, root: &RootKey) -> Vault {
     Vault::open(VaultConfig {
+        storage: Default::default(),
         data_dir: dir.to_path_buf(),
         root_key: root.clone(),
         arns: Arns::default(),

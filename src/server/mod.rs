@@ -212,6 +212,11 @@ async fn maintenance_loop(
             _ = ticks.tick() => {}
             _ = &mut stop => return,
         }
+        // Replicas sharing a store: only the one that holds the lead works (once per fleet).
+        let lead = vault.clone();
+        if !matches!(tokio::task::spawn_blocking(move || lead.hold_lead()).await, Ok(true)) {
+            continue;
+        }
         let kms = vault.kms.clone();
         match tokio::task::spawn_blocking(move || kms.run_maintenance()).await {
             Ok(Ok(report)) if report != Default::default() => {

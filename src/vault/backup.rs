@@ -142,6 +142,7 @@ impl Vault {
     /// Writes a consistent copy of the vault to a new private file in the data directory and
     /// returns its path with its summary. The caller sends it on and removes it.
     pub fn create_backup(&self) -> Result<(PathBuf, BackupSummary), OpenError> {
+        self.require_sqlite()?;
         let path = self.data_dir.join(unique_name(BACKUP_PREFIX));
         let made = self
             .backups
@@ -160,6 +161,7 @@ impl Vault {
 
     /// A new private file in the data directory to receive a backup into.
     pub fn receive_backup_file(&self) -> Result<(PathBuf, fs::File), OpenError> {
+        self.require_sqlite()?;
         let path = self.data_dir.join(unique_name(RESTORE_PREFIX));
         let file = fs::OpenOptions::new()
             .write(true)
@@ -168,6 +170,13 @@ impl Vault {
             .open(&path)
             .map_err(io_error(&path))?;
         Ok((path, file))
+    }
+
+    fn require_sqlite(&self) -> Result<(), OpenError> {
+        match self.engine() {
+            crate::store::Engine::Sqlite => Ok(()),
+            _ => Err(OpenError::SharedStore),
+        }
     }
 
     /// Checks a received backup against this vault's root key.
@@ -296,22 +305,30 @@ fn copy_private(from: &Path, to: &Path) -> Result<(), OpenError> {
     target.sync_all().map_err(io_error(to))
 }
 
-/// Re-seals the keyring of the vault in `data_dir` under `new_root_key` (crypto.md §2). The vault
-/// must not be in use. After it, only `new_root_key` opens the vault.
+/// Re-seals the keyring of the vault in `data_dir` (or in the PostgreSQL database of `storage`)
+/// under `new_root_key` (crypto.md §2). A SQLite vault must not be in use; replicas on PostgreSQL
+/// may go on serving (they hold the keyring already) and need the new key when they restart.
+/// After it, only `new_root_key` opens the vault.
 pub fn rotate_root_key(
     data_dir: &Path,
+    storage: &super::Storage,
     root_key: &RootKey,
     new_root_key: &RootKey,
 ) -> Result<(), OpenError> {
-    let _lock = lock_data_dir(data_dir)?;
-    let database = data_dir.join(DATABASE_FILE);
-    if !database.exists() {
-        return Err(OpenError::DataDir {
-            path: data_dir.to_path_buf(),
-            reason: "there is no vault in it".into(),
-        });
-    }
-    let store = SqliteStore::open(&database)?;
+    let (store, _lock): (Arc<dyn Store>, _) = match storage {
+        super::Storage::Sqlite => {
+            let lock = lock_data_dir(data_dir)?;
+            let database = data_dir.join(DATABASE_FILE);
+            if !database.exists() {
+                return Err(OpenError::DataDir {
+                    path: data_dir.to_path_buf(),
+                    reason: "there is no vault in it".into(),
+                });
+            }
+            (Arc::new(SqliteStore::open(&database)?), Some(lock))
+        }
+        other => (other.open(data_dir)?, None),
+    };
     let database_id = store.database_id()?;
     let sealed = store.sealed_keyring()?.ok_or_else(|| OpenError::DataDir {
         path: data_dir.to_path_buf(),

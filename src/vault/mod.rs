@@ -23,11 +23,13 @@ use crate::{
     kms::Kms,
     params::Params,
     secrets::Secrets,
-    store::{SqliteStore, Store},
+    store::{Change, Engine, SqliteStore, Store},
 };
 
 mod backup;
+mod migrate;
 
+pub use migrate::{MigrationReport, Place, migrate};
 pub use backup::{
     BackupSummary, RestoreOutcome, check_backup, install_backup, install_received_backup,
     rotate_root_key,
@@ -37,10 +39,52 @@ pub const DATABASE_FILE: &str = "vault.db";
 pub const ROOT_CREDENTIALS_FILE: &str = "root-credentials";
 pub const LOCK_FILE: &str = "vaultd.lock";
 
+/// Where a vault's state lives.
+#[derive(Clone, Default)]
+pub enum Storage {
+    /// `vault.db` in the data directory (the embedded default; one process).
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database that replicas share.
+    Postgres {
+        /// `postgres://user:password@host:port/database` (holds a password: not shown).
+        url: zeroize::Zeroizing<String>,
+        /// Connections this process keeps open.
+        pool_size: usize,
+    },
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Storage::Sqlite => f.write_str("Sqlite"),
+            Storage::Postgres { pool_size, .. } => f
+                .debug_struct("Postgres")
+                .field("pool_size", pool_size)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl Storage {
+    /// Opens the store (the SQLite file in `data_dir`).
+    pub fn open(&self, data_dir: &Path) -> Result<Arc<dyn Store>, crate::store::Error> {
+        Ok(match self {
+            Storage::Sqlite => Arc::new(SqliteStore::open(&data_dir.join(DATABASE_FILE))?),
+            Storage::Postgres { url, pool_size } => {
+                // TEMP-PG: until the engine lands
+                let _ = (url, pool_size);
+                return Err(crate::store::Error::Unavailable("TEMP".into()));
+            }
+        })
+    }
+}
+
 /// What opening a vault needs.
 #[derive(Debug)]
 pub struct VaultConfig {
     pub data_dir: PathBuf,
+    pub storage: Storage,
     pub root_key: RootKey,
     pub arns: Arns,
     pub clock: Arc<dyn Clock>,
@@ -66,6 +110,12 @@ pub enum OpenError {
     InUse(PathBuf),
     #[error("storage: {0}")]
     Storage(#[from] crate::store::Error),
+    #[error(
+        "backups and restores through vaultd are for the embedded SQLite store; back up \
+         PostgreSQL with pg_dump (or your provider's snapshots), or copy the vault out with \
+         `vaultctl admin migrate`"
+    )]
+    SharedStore,
     #[error("{0}")]
     Domain(#[from] crate::error::Error),
     #[error("{0}")]
@@ -90,6 +140,8 @@ pub struct Vault {
 
     /// What backups need: the store, and the root key that must open a backup's keyring.
     backups: backup::Backups,
+    /// Whether this process runs the fleet's background work.
+    lead: Lead,
     /// Held for the vault's lifetime: one vaultd per data directory, or the caches would disagree.
     _lock: fs::File,
 }
@@ -99,17 +151,25 @@ impl Vault {
     pub fn open(config: VaultConfig) -> Result<Self, OpenError> {
         prepare_data_dir(&config.data_dir)?;
         let lock = lock_data_dir(&config.data_dir)?;
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&config.data_dir.join(DATABASE_FILE))?);
+        let store = config.storage.open(&config.data_dir)?;
         let database_id = store.database_id()?;
+        let wrong_key = || OpenError::WrongRootKey(config.data_dir.clone());
         let keyring = match store.sealed_keyring()? {
             Some(sealed) => Keyring::open(&config.root_key, &database_id, &sealed)
-                .map_err(|_| OpenError::WrongRootKey(config.data_dir.clone()))?,
+                .map_err(|_| wrong_key())?,
             None => {
                 let created = to_millis(config.clock.now()).max(0) as u64 / 1000;
                 let keyring = Keyring::generate(created)?;
-                store.init_keyring(&keyring.seal(&config.root_key, &database_id)?)?;
-                keyring
+                match store.init_keyring(&keyring.seal(&config.root_key, &database_id)?) {
+                    Ok(()) => keyring,
+                    // Another replica's first start won: use its keyring.
+                    Err(crate::store::Error::Conflict(_)) => {
+                        let sealed = store.sealed_keyring()?.ok_or_else(wrong_key)?;
+                        Keyring::open(&config.root_key, &database_id, &sealed)
+                            .map_err(|_| wrong_key())?
+                    }
+                    Err(err) => return Err(err.into()),
+                }
             }
         };
         let barrier = Arc::new(Barrier::new(&keyring, &database_id));
@@ -138,6 +198,20 @@ impl Vault {
             config.clock.clone(),
             config.arns.clone(),
         ));
+        // What other replicas change reaches the caches (weakly held: the store outlives neither).
+        let (kms_seen, iam_seen) = (Arc::downgrade(&kms), Arc::downgrade(&iam));
+        store.watch_changes(Arc::new(move |change: &Change| {
+            if let Some(kms) = kms_seen.upgrade() {
+                kms.forget(change);
+            }
+            if let Some(iam) = iam_seen.upgrade() {
+                iam.forget(change);
+            }
+        }))?;
+        let lead = Lead {
+            store: store.clone(),
+            held: std::sync::atomic::AtomicBool::new(false),
+        };
         let secrets = Arc::new(Secrets::new(
             store,
             kms.clone(),
@@ -158,6 +232,7 @@ impl Vault {
             arns: config.arns,
             data_dir: config.data_dir,
             backups,
+            lead,
             _lock: lock,
         };
         Ok(vault)
@@ -165,13 +240,53 @@ impl Vault {
 }
 
 impl Vault {
-    /// The metrics read when scraped: keys by state, the audit queue.
+    /// The metrics read when scraped: keys by state, the audit queue, the lead.
     pub fn gauges(&self) -> crate::metrics::Gauges {
         crate::metrics::Gauges {
             keys_by_state: self.kms.keys_by_state().ok(),
             audit_queue_depth: self.audit.queue_depth(),
             audit_healthy: self.audit.is_healthy(),
+            fleet_lead: self.lead.held.load(std::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// Which engine holds this vault's state.
+    pub fn engine(&self) -> Engine {
+        self.lead.store.engine()
+    }
+
+    /// Whether this process should run the fleet's background work now (taking the lead if it
+    /// is free). Replicas sharing a store run it once between them: only the one that holds the
+    /// lead does; when it dies, the next to ask takes over. Blocks on the store.
+    pub fn hold_lead(&self) -> bool {
+        let held = match self.lead.store.hold_lead() {
+            Ok(held) => held,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot tell whether this replica leads; background work waits");
+                false
+            }
+        };
+        let was = self.lead.held.swap(held, std::sync::atomic::Ordering::Relaxed);
+        if held != was && self.engine() != Engine::Sqlite {
+            if held {
+                tracing::info!("this replica now runs the fleet's background work");
+            } else {
+                tracing::info!("another replica runs the fleet's background work");
+            }
+        }
+        held
+    }
+}
+
+/// The fleet's lead as this process last saw it.
+struct Lead {
+    store: Arc<dyn Store>,
+    held: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for Lead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lead").field("held", &self.held).finish()
     }
 }
 

@@ -24,7 +24,7 @@ use vaultd::{
     iam::{Credentials, RootCredentials},
     pb,
     server::{self, ServerOptions},
-    vault::{Vault, VaultConfig},
+    vault::{Storage, Vault, VaultConfig},
 };
 use zeroize::Zeroizing;
 
@@ -125,7 +125,28 @@ impl TestServer {
         clock: Arc<ManualClock>,
         throttle: ThrottleConfig,
     ) -> Self {
-        let vault = Vault::open(VaultConfig {
+        Self::start_stored(
+            Storage::Sqlite,
+            addr,
+            data_dir,
+            root_key,
+            clock,
+            throttle,
+        )
+        .await
+    }
+
+    /// A server on `storage` (a replica, when it is a shared database).
+    pub async fn start_stored(
+        storage: Storage,
+        addr: SocketAddr,
+        data_dir: &Path,
+        root_key: RootKey,
+        clock: Arc<ManualClock>,
+        throttle: ThrottleConfig,
+    ) -> Self {
+        let config = VaultConfig {
+            storage,
             data_dir: data_dir.to_path_buf(),
             root_key: root_key.clone(),
             arns: Arns::default(),
@@ -140,8 +161,12 @@ impl TestServer {
                 dir: Some(data_dir.with_file_name("hooks")),
                 hosts: vec![],
             },
-        })
-        .expect("vault opens");
+        };
+        // On a blocking thread: a store's client may block (PostgreSQL's does).
+        let vault = tokio::task::spawn_blocking(move || Vault::open(config))
+            .await
+            .unwrap()
+            .expect("vault opens");
         let vault = Arc::new(vault);
         let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -200,7 +225,8 @@ impl TestServer {
         Client::connect(config).unwrap()
     }
 
-    /// Stops the server gracefully and waits for it.
+    /// Stops the server gracefully and waits for it, and for the vault to close (on a blocking
+    /// thread: a store's client may block as it closes).
     pub async fn stop(
         mut self,
     ) -> (
@@ -211,12 +237,28 @@ impl TestServer {
     ) {
         self.shutdown.take().unwrap().send(()).ok();
         self.task.take().unwrap().await.unwrap();
-        (
-            self._dir.take(),
-            self.data_dir.clone(),
-            self.root_key.clone(),
-            self.clock.clone(),
-        )
+        let Self {
+            vault,
+            _dir: dir,
+            data_dir,
+            root_key,
+            clock,
+            ..
+        } = self;
+        let mut vault = vault;
+        for _ in 0..500 {
+            match Arc::try_unwrap(vault) {
+                Ok(closed) => {
+                    tokio::task::spawn_blocking(move || drop(closed)).await.unwrap();
+                    break;
+                }
+                Err(shared) => {
+                    vault = shared;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+        (dir, data_dir, root_key, clock)
     }
 
     /// Stops and starts again on the same data directory, root key and clock.

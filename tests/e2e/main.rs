@@ -23,6 +23,7 @@ mod node;
 mod operations;
 mod parameters;
 mod python;
+mod replicas;
 mod rotation;
 mod scripts;
 mod secrets;

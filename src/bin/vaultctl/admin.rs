@@ -1,5 +1,6 @@
 //! `vaultctl admin backup` and `vaultctl admin restore`: the vault as a whole, through
-//! `vault.v1.Admin` (no AWS CLI counterpart).
+//! `vault.v1.Admin` (no AWS CLI counterpart). `vaultctl admin migrate` works offline, on the
+//! stores themselves.
 //!
 //! `backup` writes the backup to a 0600 temporary file beside `--outfile`, checks its SHA-256
 //! against the summary vaultd sends last, and only then renames it into place. `restore` reads the
@@ -30,6 +31,30 @@ pub enum AdminCommand {
     /// checks the backup first (SHA-256, integrity, its root key opens it); the state it replaces
     /// is kept in the data directory. With vaultd stopped, use `vaultd restore` instead.
     Restore(RestoreArgs),
+    /// Copy a vault between stores, with its daemons stopped: a data directory (SQLite) into a
+    /// PostgreSQL database, or back. The target must hold no vault. Afterwards every table is
+    /// compared row for row, and every key's material, access key secret, parameter value and
+    /// secret value is opened with the root key from the copy. Prints what was copied and checked.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Args)]
+pub struct MigrateArgs {
+    /// The vault to copy: a data directory, or postgres://USER:PASSWORD@HOST:PORT/DATABASE.
+    #[arg(long, value_name = "DIR|URL")]
+    from: String,
+    /// Where to copy it: a new data directory, or an empty PostgreSQL database (URL as --from).
+    #[arg(long, value_name = "DIR|URL")]
+    to: String,
+    /// File holding the vault's base64 root key. Or set VAULTD_ROOT_KEY to the key itself.
+    #[arg(long, env = "VAULTD_ROOT_KEY_FILE", value_name = "FILE")]
+    root_key_file: Option<PathBuf>,
+    /// The vault's region (vaultd's --region): SecureString values are bound to their ARN.
+    #[arg(long, env = "VAULTD_REGION", default_value = vaultd::arn::DEFAULT_REGION)]
+    region: String,
+    /// The vault's account id (vaultd's --account-id).
+    #[arg(long, env = "VAULTD_ACCOUNT_ID", default_value = vaultd::arn::DEFAULT_ACCOUNT)]
+    account_id: String,
 }
 
 #[derive(Args)]
@@ -54,9 +79,79 @@ impl AdminCommand {
         let response = match self {
             Self::Backup(args) => backup(context, &args).await?,
             Self::Restore(args) => restore(context, &args.infile).await?,
+            Self::Migrate(args) => migrate(args).await?,
         };
         context.out.value(&response).map(drop)
     }
+
+    /// Whether the command works without vaultd (and so without credentials).
+    pub fn is_offline(&self) -> bool {
+        matches!(self, Self::Migrate(_))
+    }
+
+    /// Runs an offline command ([`AdminCommand::is_offline`]).
+    pub async fn run_offline(self, out: &crate::output::Printer) -> Result<(), CliError> {
+        let response = match self {
+            Self::Migrate(args) => migrate(args).await?,
+            _ => return Err(CliError::Other("this command needs vaultd".into())),
+        };
+        out.value(&response).map(drop)
+    }
+}
+
+/// `admin migrate`: on a blocking thread (the stores' clients block).
+async fn migrate(args: MigrateArgs) -> Result<Value, CliError> {
+    let root_key = match (&args.root_key_file, std::env::var("VAULTD_ROOT_KEY").ok()) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::Usage(format!("--root-key-file {}: {e}", path.display())))?;
+            vaultd::crypto::barrier::RootKey::from_base64(text.trim())
+                .map_err(|e| CliError::Usage(format!("--root-key-file {}: {e}", path.display())))?
+        }
+        (None, Some(text)) if !text.is_empty() => {
+            vaultd::crypto::barrier::RootKey::from_base64(text.trim())
+                .map_err(|e| CliError::Usage(format!("VAULTD_ROOT_KEY: {e}")))?
+        }
+        _ => {
+            return Err(CliError::Usage(
+                "the vault's root key is needed to check the copy: --root-key-file FILE or \
+                 VAULTD_ROOT_KEY"
+                    .into(),
+            ));
+        }
+    };
+    let arns = vaultd::arn::Arns::new(&args.region, &args.account_id).map_err(CliError::Usage)?;
+    let (from, to) = (
+        vaultd::vault::Place::parse(&args.from),
+        vaultd::vault::Place::parse(&args.to),
+    );
+    let (source, target) = (from.to_string(), to.to_string());
+    let report = tokio::task::spawn_blocking(move || {
+        vaultd::vault::migrate(&from, &to, &root_key, &arns)
+    })
+    .await
+    .map_err(|e| CliError::Other(format!("the migration stopped: {e}")))?
+    .map_err(|e| CliError::Other(format!("migration failed: {e}")))?;
+    let tables: serde_json::Map<String, Value> = report
+        .copied
+        .tables
+        .iter()
+        .map(|(table, rows)| (table.to_string(), json!(rows)))
+        .collect();
+    Ok(json!({
+        "Source": source,
+        "Target": target,
+        "RowsCopied": tables,
+        "Verified": {
+            "Keys": report.keys,
+            "KeyMaterialVersions": report.key_versions,
+            "AccessKeys": report.access_keys,
+            "ParameterVersions": report.parameter_versions,
+            "ParameterVersionsSkipped": report.parameter_versions_skipped,
+            "SecretVersions": report.secret_versions,
+            "SecretVersionsSkipped": report.secret_versions_skipped,
+        },
+    }))
 }
 
 fn summary_json(summary: &pb::BackupSummary) -> Value {

@@ -502,6 +502,13 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     {
         return fields.run_offline();
     }
+    if let Job::Admin(admin) = &job
+        && admin.is_offline()
+        && let Job::Admin(admin) = job
+    {
+        let out = Printer::new(global.query, global.output.and_then(OutputFormat::format));
+        return admin.run_offline(&out).await;
+    }
     let tls = client_tls(&global)?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let settings = credentials::resolve(&global.credentials, &env).map_err(CliError::Config)?;

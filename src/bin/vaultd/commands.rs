@@ -96,6 +96,9 @@ pub(crate) fn restore(
     from: &Path,
     backup_root_key_file: Option<&Path>,
 ) -> Result<String, String> {
+    if !matches!(super::serve::storage(args)?, vault::Storage::Sqlite) {
+        return Err(vault::OpenError::SharedStore.to_string());
+    }
     let root_key = root_key(args)?;
     let backup_key = backup_root_key_file.map(read_root_key).transpose()?;
     let outcome = vault::install_backup(&args.data_dir, from, &root_key, backup_key.as_ref())
@@ -136,7 +139,8 @@ pub(crate) fn rotate_root_key(args: &Args, new_root_key_file: &Path) -> Result<S
     if new == old {
         return Err("the new root key is the current one".into());
     }
-    vault::rotate_root_key(&args.data_dir, &old, &new).map_err(|e| e.to_string())?;
+    let storage = super::serve::storage(args)?;
+    vault::rotate_root_key(&args.data_dir, &storage, &old, &new).map_err(|e| e.to_string())?;
     // In dev mode the key lives in the data directory: it follows the rotation.
     let dev_file = args.data_dir.join(DEV_ROOT_KEY_FILE);
     let from_dev_file = args.dev

@@ -18,7 +18,7 @@ use vaultd::{
     crypto::barrier::RootKey,
     iam::{Credentials, RootCredentials},
     server::{self, ServerOptions},
-    vault::{self, Vault, VaultConfig},
+    vault::{self, Storage, Vault, VaultConfig},
 };
 use zeroize::Zeroizing;
 
@@ -57,6 +57,22 @@ struct Args {
     /// Directory holding the database (created 0700 if missing).
     #[arg(long, env = "VAULTD_DATA_DIR", default_value = "./vaultd-data")]
     data_dir: PathBuf,
+
+    /// Where the vault's state lives: unset (or "sqlite") for vault.db in the data directory,
+    /// or a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE) that several vaultd
+    /// replicas share. The data directory still holds this replica's lock and credentials file.
+    #[arg(long, env = "VAULTD_DATABASE_URL", hide_env_values = true)]
+    storage: Option<String>,
+
+    /// Connections to PostgreSQL each replica keeps open.
+    #[arg(long, env = "VAULTD_DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    database_pool_size: u16,
+
+    /// Seconds between background passes (deletions after their window, automatic rotations,
+    /// secret rotations). With replicas, only the one holding the lead runs them; the others
+    /// ask at this interval whether the lead is free.
+    #[arg(long, env = "VAULTD_MAINTENANCE_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    maintenance_interval: u64,
 
     /// File holding the base64 root key (32 bytes). Or set VAULTD_ROOT_KEY to the base64 key itself.
     #[arg(long, env = "VAULTD_ROOT_KEY_FILE")]

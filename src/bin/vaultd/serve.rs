@@ -3,6 +3,23 @@
 
 use super::*;
 
+/// The store `--storage` names.
+pub(crate) fn storage(args: &Args) -> Result<Storage, String> {
+    match args.storage.as_deref().map(str::trim) {
+        None | Some("" | "sqlite") => Ok(Storage::Sqlite),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Storage::Postgres {
+                url: zeroize::Zeroizing::new(url.to_string()),
+                pool_size: usize::from(args.database_pool_size),
+            })
+        }
+        // Not echoed: it may hold a password.
+        Some(_) => Err(
+            "--storage (VAULTD_DATABASE_URL): expected \"sqlite\" or a postgres:// URL".into(),
+        ),
+    }
+}
+
 pub(crate) fn start(args: Args) -> Result<(), String> {
     let arns = Arns::new(&args.region, &args.account_id)?;
     let throttle = match (&args.throttle, args.dev) {
@@ -73,6 +90,8 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
                 .map_err(|e| format!("--aws-listen: cannot listen on {addr}: {e}"))
         })
         .transpose()?;
+    let storage = storage(&args)?;
+    let maintenance_interval = std::time::Duration::from_secs(args.maintenance_interval);
     let root_credentials_fixed = root_credentials_from_env()?;
     let generated_for = (args.data_dir.clone(), args.log_format, tls.is_some());
     let data_dir = args.data_dir.clone();
@@ -100,6 +119,7 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
             }
         };
         let vault = Vault::open(VaultConfig {
+            storage: storage.clone(),
             data_dir: vault_dir.clone(),
             root_key: root_key.clone(),
             arns: arns.clone(),
@@ -201,6 +221,11 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
         };
         tracing::info!(
             data_dir = %args.data_dir.display(),
+            storage = if args.storage.as_deref().is_some_and(|s| s.starts_with("postgres")) {
+                "postgresql"
+            } else {
+                "sqlite"
+            },
             throttle = %throttle,
             tls = match &tls {
                 Some(tls) if tls.requires_client_certificates() => "mutual",
@@ -230,6 +255,7 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
                 restore: Some(restore_tx),
                 metrics: metrics.clone(),
                 aws_listener: aws_listener.clone(),
+                maintenance_interval,
                 ..ServerOptions::default()
             };
             server::serve(listeners.clone(), served.clone(), options, until)
