@@ -558,6 +558,14 @@ fn user_names_are_unique_whatever_their_case(h: &dyn Harness) {
     assert_eq!(store.user_by_name("alice").unwrap().unwrap(), alice);
     assert_eq!(store.user_by_name("ALICE").unwrap().unwrap(), alice);
     assert_eq!(store.user_by_name("alic").unwrap(), None);
+    // Only ASCII letters are folded (IAM names are ASCII; both engines agree on the rest).
+    store.insert_user(&user("AIDAEMILE", "Émile")).unwrap();
+    assert_eq!(store.user_by_name("émile").unwrap(), None);
+    store.insert_user(&user("AIDAEMILE2", "émile")).unwrap();
+    assert_eq!(
+        store.user_by_name("éMILE").unwrap().unwrap().id,
+        "AIDAEMILE2"
+    );
     assert_eq!(store.user("AIDAALICE").unwrap().unwrap(), alice);
     assert_eq!(store.user("aidaalice").unwrap(), None);
 
@@ -573,7 +581,7 @@ fn user_names_are_unique_whatever_their_case(h: &dyn Harness) {
     // Byte order, as stored.
     assert_eq!(
         names(store.list_users(None, 10).unwrap()),
-        ["Alice", "Carol", "bob", "dan"]
+        ["Alice", "Carol", "bob", "dan", "Émile", "émile"]
     );
     assert_eq!(names(store.list_users(Some("Carol"), 1).unwrap()), ["bob"]);
 

@@ -1,9 +1,11 @@
-//! Persistence behind one trait, [`Store`], so another engine (PostgreSQL for replicas) can be added
-//! without touching the domain. The store keeps what it is given: it never sees plaintext key
+//! Persistence behind one trait, [`Store`], with two engines the domain cannot tell apart:
+//! [`SqliteStore`] (embedded, one process) and [`PostgresStore`] (several processes, replicas,
+//! sharing one database). The store keeps what it is given: it never sees plaintext key
 //! material or secrets (those arrive sealed by the barrier) and it enforces no business rules.
 //!
 //! Every method is one transaction: a method that returns `Ok` has committed durably (for SQLite:
-//! WAL with `synchronous=FULL`, so an acknowledged write survives `kill -9` and power loss).
+//! WAL with `synchronous=FULL`, so an acknowledged write survives `kill -9` and power loss; for
+//! PostgreSQL: as the server commits, durably unless it is configured otherwise).
 
 #[cfg(test)]
 mod conformance;

@@ -37,6 +37,9 @@ use crate::{clock::to_millis, model::*};
 /// How long opening a connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long data sent on a pool connection may go unacknowledged before it is given up.
+const USER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// What `application_name` the store's connections show in `pg_stat_activity`.
 const APPLICATION_NAME: &str = "vaultd";
 
@@ -60,11 +63,11 @@ impl std::fmt::Debug for PostgresStore {
 /// The error for a failed connection attempt. The client's text names the cause (refused,
 /// timed out, authentication failed for a user), never the connection string.
 fn connect_error(err: &postgres::Error) -> Error {
-    match tx::storage_error(err) {
-        Error::Corrupt(text) | Error::Conflict(text) | Error::Unavailable(text) => {
-            Error::Unavailable(format!("cannot connect to PostgreSQL: {text}"))
-        }
-    }
+    let text = match err.as_db_error() {
+        Some(db) => format!("{}: {} ({})", db.severity(), db.message(), db.code().code()),
+        None => err.to_string(),
+    };
+    Error::Unavailable(format!("cannot connect to PostgreSQL: {text}"))
 }
 
 /// The settings of every connection: `url`'s, with a connect timeout (unless it sets one), TCP
@@ -97,6 +100,12 @@ fn config_from(url: &str) -> Result<Config> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
+    // A request sent on a connection that went dark (no reset: a failed-over address, a cut
+    // link) fails after this long instead of TCP's quarter of an hour of retransmissions. It
+    // counts unacknowledged data only, so a long query is not cut short.
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(USER_TIMEOUT);
+    }
     config
         .keepalives(true)
         .keepalives_idle(Duration::from_secs(15))
@@ -109,7 +118,8 @@ fn config_from(url: &str) -> Result<Config> {
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/db?...`, or
     /// libpq's `key=value` form), applies pending migrations, and keeps up to `pool_size`
-    /// connections for calls.
+    /// connections for calls (at least one). A URL that asks for TLS (`sslmode=require` or
+    /// `verify-*`) is refused: TLS is not supported yet.
     pub fn open(url: &str, pool_size: usize) -> Result<Self> {
         Self::open_config(config_from(url)?, pool_size)
     }
@@ -467,9 +477,13 @@ impl Store for PostgresStore {
         )
     }
 
+    /// `lower()` under the "C" collation folds ASCII letters only, on both sides, as SQLite's
+    /// NOCASE does (and the unique index is on the same expression).
     fn user_by_name(&self, name: &str) -> Result<Option<UserRecord>> {
         self.query_opt(
-            &format!("SELECT {USER_COLUMNS} FROM users WHERE lower(name) = lower($1)"),
+            &format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE lower(name) = lower($1 COLLATE \"C\")"
+            ),
             &[&name],
             user_row,
         )
