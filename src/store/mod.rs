@@ -1,11 +1,16 @@
-//! Persistence behind one trait, [`Store`], so another engine (PostgreSQL for replicas) can be added
-//! without touching the domain. The store keeps what it is given: it never sees plaintext key
+//! Persistence behind one trait, [`Store`], with two engines the domain cannot tell apart:
+//! [`SqliteStore`] (embedded, one process) and [`PostgresStore`] (several processes, replicas,
+//! sharing one database). The store keeps what it is given: it never sees plaintext key
 //! material or secrets (those arrive sealed by the barrier) and it enforces no business rules.
 //!
 //! Every method is one transaction: a method that returns `Ok` has committed durably (for SQLite:
-//! WAL with `synchronous=FULL`, so an acknowledged write survives `kill -9` and power loss).
+//! WAL with `synchronous=FULL`, so an acknowledged write survives `kill -9` and power loss; for
+//! PostgreSQL: as the server commits, durably unless it is configured otherwise).
 
+#[cfg(test)]
+mod conformance;
 mod copy;
+pub mod postgres;
 pub mod sqlite;
 
 use std::time::SystemTime;
@@ -18,6 +23,7 @@ use crate::model::{
 };
 
 pub use copy::{CopyReport, copy_store};
+pub use postgres::PostgresStore;
 pub use sqlite::{SnapshotInfo, SqliteStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +112,19 @@ pub const TABLES: &[&str] = &[
     "secret_stages",
     "secret_tags",
 ];
+
+/// The first string after every string that starts with `prefix` (its last byte incremented), or
+/// `None` when there is none (an empty prefix, or one ending in 0xff bytes).
+fn prefix_end(prefix: &str) -> Option<Vec<u8>> {
+    let mut end = prefix.as_bytes().to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
 
 /// The persistent state of vaultd.
 pub trait Store: Send + Sync + 'static {

@@ -14,7 +14,7 @@ use super::{
 use crate::{
     clock::to_millis,
     model::{ParameterTier, ParameterType, ParameterVersionRecord, Tag},
-    store::Result,
+    store::{Result, prefix_end},
 };
 
 const COLUMNS: &str = "v.name, v.version, v.type, v.key_id, v.description, v.allowed_pattern, \
@@ -147,19 +147,6 @@ pub(super) fn versions(store: &SqliteStore, name: &str) -> Result<Vec<ParameterV
         version_row,
     )?;
     with_labels(store, records)
-}
-
-/// The first string after every string that starts with `prefix` (its last byte incremented), or
-/// `None` when there is none (an empty prefix, or one ending in 0xff bytes).
-fn prefix_end(prefix: &str) -> Option<Vec<u8>> {
-    let mut end = prefix.as_bytes().to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
 }
 
 pub(super) fn with_prefix(
