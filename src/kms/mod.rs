@@ -571,7 +571,9 @@ impl Kms {
             };
             after = Some(last.id);
             for record in &page {
-                let key = self.load(record.id)?.ok_or_else(|| self.not_found(record.id))?;
+                let key = self
+                    .load(record.id)?
+                    .ok_or_else(|| self.not_found(record.id))?;
                 keys += 1;
                 versions += key.materials.len();
             }

@@ -345,11 +345,14 @@ impl Secrets {
     /// Whether the key of a version's value is disabled or pending deletion (so that its value
     /// cannot be decrypted now, though nothing is wrong with it).
     fn key_unusable(&self, version: &SecretVersionRecord) -> bool {
-        self.value_key(version).ok().flatten().is_some_and(|(key, _)| {
-            self.kms
-                .describe_key(key.id)
-                .is_ok_and(|k| k.record.state != crate::model::KeyState::Enabled)
-        })
+        self.value_key(version)
+            .ok()
+            .flatten()
+            .is_some_and(|(key, _)| {
+                self.kms
+                    .describe_key(key.id)
+                    .is_ok_and(|k| k.record.state != crate::model::KeyState::Enabled)
+            })
     }
 
     fn decrypt(&self, secret: &SecretRecord, version: &SecretVersionRecord) -> Result<SecretValue> {

@@ -214,7 +214,10 @@ async fn maintenance_loop(
         }
         // Replicas sharing a store: only the one that holds the lead works (once per fleet).
         let lead = vault.clone();
-        if !matches!(tokio::task::spawn_blocking(move || lead.hold_lead()).await, Ok(true)) {
+        if !matches!(
+            tokio::task::spawn_blocking(move || lead.hold_lead()).await,
+            Ok(true)
+        ) {
             continue;
         }
         let kms = vault.kms.clone();

@@ -85,7 +85,9 @@ fn open(place: &Place, target: bool) -> Result<Opened, OpenError> {
                 if database.exists() {
                     return Err(OpenError::DataDir {
                         path: dir.clone(),
-                        reason: format!("it holds a {DATABASE_FILE} already; migrate into a new directory"),
+                        reason: format!(
+                            "it holds a {DATABASE_FILE} already; migrate into a new directory"
+                        ),
                     });
                 }
             } else if !database.is_file() {

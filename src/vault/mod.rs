@@ -29,11 +29,11 @@ use crate::{
 mod backup;
 mod migrate;
 
-pub use migrate::{MigrationReport, Place, migrate};
 pub use backup::{
     BackupSummary, RestoreOutcome, check_backup, install_backup, install_received_backup,
     rotate_root_key,
 };
+pub use migrate::{MigrationReport, Place, migrate};
 
 pub const DATABASE_FILE: &str = "vault.db";
 pub const ROOT_CREDENTIALS_FILE: &str = "root-credentials";
@@ -72,9 +72,7 @@ impl Storage {
         Ok(match self {
             Storage::Sqlite => Arc::new(SqliteStore::open(&data_dir.join(DATABASE_FILE))?),
             Storage::Postgres { url, pool_size } => {
-                // TEMP-PG: until the engine lands
-                let _ = (url, pool_size);
-                return Err(crate::store::Error::Unavailable("TEMP".into()));
+                Arc::new(crate::store::PostgresStore::open(url, *pool_size)?)
             }
         })
     }
@@ -155,8 +153,9 @@ impl Vault {
         let database_id = store.database_id()?;
         let wrong_key = || OpenError::WrongRootKey(config.data_dir.clone());
         let keyring = match store.sealed_keyring()? {
-            Some(sealed) => Keyring::open(&config.root_key, &database_id, &sealed)
-                .map_err(|_| wrong_key())?,
+            Some(sealed) => {
+                Keyring::open(&config.root_key, &database_id, &sealed).map_err(|_| wrong_key())?
+            }
             None => {
                 let created = to_millis(config.clock.now()).max(0) as u64 / 1000;
                 let keyring = Keyring::generate(created)?;
@@ -266,7 +265,10 @@ impl Vault {
                 false
             }
         };
-        let was = self.lead.held.swap(held, std::sync::atomic::Ordering::Relaxed);
+        let was = self
+            .lead
+            .held
+            .swap(held, std::sync::atomic::Ordering::Relaxed);
         if held != was && self.engine() != Engine::Sqlite {
             if held {
                 tracing::info!("this replica now runs the fleet's background work");

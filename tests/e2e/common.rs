@@ -125,15 +125,7 @@ impl TestServer {
         clock: Arc<ManualClock>,
         throttle: ThrottleConfig,
     ) -> Self {
-        Self::start_stored(
-            Storage::Sqlite,
-            addr,
-            data_dir,
-            root_key,
-            clock,
-            throttle,
-        )
-        .await
+        Self::start_stored(Storage::Sqlite, addr, data_dir, root_key, clock, throttle).await
     }
 
     /// A server on `storage` (a replica, when it is a shared database).
@@ -249,7 +241,9 @@ impl TestServer {
         for _ in 0..500 {
             match Arc::try_unwrap(vault) {
                 Ok(closed) => {
-                    tokio::task::spawn_blocking(move || drop(closed)).await.unwrap();
+                    tokio::task::spawn_blocking(move || drop(closed))
+                        .await
+                        .unwrap();
                     break;
                 }
                 Err(shared) => {

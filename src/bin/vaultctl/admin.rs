@@ -126,12 +126,11 @@ async fn migrate(args: MigrateArgs) -> Result<Value, CliError> {
         vaultd::vault::Place::parse(&args.to),
     );
     let (source, target) = (from.to_string(), to.to_string());
-    let report = tokio::task::spawn_blocking(move || {
-        vaultd::vault::migrate(&from, &to, &root_key, &arns)
-    })
-    .await
-    .map_err(|e| CliError::Other(format!("the migration stopped: {e}")))?
-    .map_err(|e| CliError::Other(format!("migration failed: {e}")))?;
+    let report =
+        tokio::task::spawn_blocking(move || vaultd::vault::migrate(&from, &to, &root_key, &arns))
+            .await
+            .map_err(|e| CliError::Other(format!("the migration stopped: {e}")))?
+            .map_err(|e| CliError::Other(format!("migration failed: {e}")))?;
     let tables: serde_json::Map<String, Value> = report
         .copied
         .tables

@@ -14,9 +14,9 @@ pub(crate) fn storage(args: &Args) -> Result<Storage, String> {
             })
         }
         // Not echoed: it may hold a password.
-        Some(_) => Err(
-            "--storage (VAULTD_DATABASE_URL): expected \"sqlite\" or a postgres:// URL".into(),
-        ),
+        Some(_) => {
+            Err("--storage (VAULTD_DATABASE_URL): expected \"sqlite\" or a postgres:// URL".into())
+        }
     }
 }
 

@@ -2,11 +2,11 @@
 //! it when that session ends (the process died, or its connection was lost or terminated), so
 //! another replica's next [`Lead::hold`] takes it.
 //!
-//! A caveat: if the network between this process and the server is cut without either side
-//! seeing a reset, the server keeps the session (and the lock) until its own TCP keepalives
-//! notice, which by default takes hours: lower the server's `tcp_keepalives_idle`,
-//! `tcp_keepalives_interval` and `tcp_keepalives_count` where the lead must move quickly. This
-//! side notices within a check's timeout and stops leading.
+//! If the network between this process and the server is cut without either side seeing a
+//! reset, the server would keep the session (and the lock) until its TCP keepalives notice, by
+//! default after hours: so the lead session sets its own server-side keepalives (a probe after
+//! 5 s idle, every 2 s, 3 missed: the lock is freed about 11 s after the cut). This side notices
+//! within a check's timeout and stops leading.
 
 use std::{sync::Mutex, time::Duration};
 
@@ -63,7 +63,13 @@ impl Lead {
                 }
             }
         }
-        let client = self.config.connect(NoTls).map_err(|e| connect_error(&e))?;
+        let mut client = self.config.connect(NoTls).map_err(|e| connect_error(&e))?;
+        client
+            .batch_execute(
+                "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; \
+                 SET tcp_keepalives_count = 3",
+            )
+            .map_err(|e| storage_error(&e))?;
         let mut session = Session {
             client,
             held: false,
@@ -88,5 +94,16 @@ impl Lead {
             .map_err(|e| storage_error(&e))?;
         session.held = col(&row, 0)?;
         Ok(session.held)
+    }
+}
+
+impl Drop for Lead {
+    fn drop(&mut self) {
+        let session = self
+            .session
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        super::close_elsewhere(session);
     }
 }

@@ -180,6 +180,18 @@ impl PostgresStore {
     }
 }
 
+/// Closes connections on a thread of their own: each `postgres::Client` owns a small tokio
+/// runtime, which must not be dropped on a thread that drives async tasks, and a store may be
+/// dropped anywhere (with the last request that held its vault).
+pub(super) fn close_elsewhere<T: Send + 'static>(connections: T) {
+    let spawned = std::thread::Builder::new()
+        .name("vaultd-pg-close".into())
+        .spawn(move || drop(connections));
+    if let Err(err) = spawned {
+        tracing::warn!(error = %err, "cannot start a thread to close PostgreSQL connections");
+    }
+}
+
 impl Drop for PostgresStore {
     fn drop(&mut self) {
         self.feed.stop();

@@ -154,3 +154,11 @@ impl Drop for Lease<'_> {
         self.pool.freed.notify_one();
     }
 }
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let idle =
+            std::mem::take(&mut self.state.get_mut().unwrap_or_else(|e| e.into_inner()).idle);
+        super::close_elsewhere(idle);
+    }
+}
