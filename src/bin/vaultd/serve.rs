@@ -256,7 +256,6 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
                 metrics: metrics.clone(),
                 aws_listener: aws_listener.clone(),
                 maintenance_interval,
-                ..ServerOptions::default()
             };
             server::serve(listeners.clone(), served.clone(), options, until)
                 .await
