@@ -7,7 +7,8 @@
 //!
 //! - [`crypto`] — pure functions and key types: the ciphertext blob, encryption contexts, the
 //!   storage barrier, asymmetric (RSA, P-256) and HMAC keys (crypto.md).
-//! - [`store`] — the [`store::Store`] trait and its SQLite implementation, with migrations.
+//! - [`store`] — the [`store::Store`] trait and its SQLite and PostgreSQL implementations, with
+//!   migrations, the change feed between replicas and the fleet's lead.
 //! - [`model`] — the vocabulary shared by domain and store (key specs, states, records).
 //! - [`kms`], [`iam`] — the domain: rules, limits and state machines over crypto and store;
 //!   [`audit`] — the hash-chained audit trail; [`paging`] — AWS-style markers.

@@ -206,11 +206,20 @@ fn events_from_many_threads_form_one_gapless_chain() {
         max_batch: 16,
         ..AuditConfig::default()
     }));
+    record_from_threads(&[log.clone()], 250);
+    assert!(log.flush(WAIT));
+    let records = f.stored();
+    assert_eq!(verify_all(&records).unwrap().events, 1000);
+    assert_eq!(distinct_events(&records), 1000);
+}
+
+/// Four threads record `each` events apiece, through the logs in turn.
+fn record_from_threads(logs: &[Arc<AuditLog>], each: u64) {
     let threads: Vec<_> = (0..4u64)
         .map(|t| {
-            let log = Arc::clone(&log);
+            let log = Arc::clone(&logs[t as usize % logs.len()]);
             thread::spawn(move || {
-                for i in 0..250 {
+                for i in 0..each {
                     record_ok(&log, t * 1000 + i);
                 }
             })
@@ -219,16 +228,17 @@ fn events_from_many_threads_form_one_gapless_chain() {
     for thread in threads {
         thread.join().unwrap();
     }
-    assert!(log.flush(WAIT));
-    let records = f.stored();
-    assert_eq!(verify_all(&records).unwrap().events, 1000);
+}
+
+/// How many different events (by id) the records hold.
+fn distinct_events(records: &[AuditRecord]) -> usize {
     let mut ids: Vec<String> = records
         .iter()
         .map(|r| body(r)["eventId"].as_str().unwrap().to_owned())
         .collect();
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), 1000);
+    ids.len()
 }
 
 #[test]
@@ -242,32 +252,14 @@ fn two_logs_on_one_store_write_one_gapless_chain() {
         ..AuditConfig::default()
     };
     let logs = [Arc::new(f.start(config.clone())), Arc::new(f.start(config))];
-    let threads: Vec<_> = (0..4u64)
-        .map(|t| {
-            let log = Arc::clone(&logs[t as usize % 2]);
-            thread::spawn(move || {
-                for i in 0..200 {
-                    record_ok(&log, t * 1000 + i);
-                }
-            })
-        })
-        .collect();
-    for thread in threads {
-        thread.join().unwrap();
-    }
+    record_from_threads(&logs, 200);
     for log in &logs {
         assert!(log.flush(WAIT));
         assert!(log.is_healthy());
     }
     let records = f.stored();
     assert_eq!(verify_all(&records).unwrap().events, 800);
-    let mut ids: Vec<String> = records
-        .iter()
-        .map(|r| body(r)["eventId"].as_str().unwrap().to_owned())
-        .collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 800, "no event written twice or lost");
+    assert_eq!(distinct_events(&records), 800, "no event written twice or lost");
 }
 
 #[test]

@@ -181,7 +181,6 @@ impl Feed {
 /// Connects and listens, over and over, until the store is dropped.
 fn listen(shared: &Shared, config: &Config) {
     let mut backoff = Duration::from_millis(50);
-    let mut first = true;
     while !shared.stopped() {
         let mut client = match config.connect(NoTls) {
             Ok(client) => client,
@@ -200,11 +199,9 @@ fn listen(shared: &Shared, config: &Config) {
         }
         shared.confirm();
         backoff = Duration::from_millis(50);
-        if !first {
-            // Whatever was sent while we were not listening is lost.
-            shared.tell(&Change::All);
-        }
-        first = false;
+        // Whatever was sent while we were not listening is lost: after a reconnection, and also
+        // the first time (caches may have been filled between the store's opening and now).
+        shared.tell(&Change::All);
         receive(shared, &mut client);
     }
 }
