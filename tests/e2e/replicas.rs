@@ -1084,4 +1084,85 @@ mod review {
              write on another replica overwrote the state"
         );
     }
+
+    /// The change feed calls Kms::forget inline, and Kms::forget takes the KMS writer mutex, which
+    /// a key write holds across its store I/O. A key write stuck on the database (here: a row
+    /// lock another session holds; also a full pool, a black-holed connection, a schema
+    /// migration's lock) therefore stalls every invalidation of that replica, IAM's too (the sink
+    /// calls kms.forget first, even for a user or access key change): an access key deleted on
+    /// another replica keeps authenticating there.
+    #[tokio::test]
+    async fn a_stuck_key_write_does_not_stall_the_invalidation_of_access_keys() {
+        let _one = POSTGRES.lock().await;
+        let Some(db) = TestDatabase::create("review_feed_stall") else {
+            return;
+        };
+        let (_dir, servers) = replicas(&db, 2).await;
+        let key = create_key(&servers[0].client()).await;
+        let user = app_user(&servers[0], "worker", Some(&allow(&["kms:*"], "*"))).await;
+        for server in &servers {
+            encrypt_with(&server.client_with(user.clone()), &key)
+                .await
+                .unwrap();
+        }
+        // Another session locks the key's row (as a long transaction or a migration would).
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let (url, id) = (db.url.clone(), key.clone());
+        let locker = std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let mut tx = client.transaction().unwrap();
+            tx.execute("SELECT 1 FROM keys WHERE id = $1 FOR UPDATE", &[&id])
+                .unwrap();
+            locked_tx.send(()).unwrap();
+            let _ = release_rx.recv_timeout(Duration::from_secs(30));
+            tx.rollback().unwrap();
+        });
+        locked_rx.recv().unwrap();
+        // Replica 1 starts a key write that waits on that lock, holding its writer mutex.
+        let stuck = {
+            let (client, key) = (servers[1].client(), key.clone());
+            tokio::spawn(async move {
+                client
+                    .update_key_description(pb::UpdateKeyDescriptionRequest {
+                        key_id: key,
+                        description: "stuck".into(),
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        servers[0]
+            .client()
+            .delete_access_key(pb::DeleteAccessKeyRequest {
+                user_name: "worker".into(),
+                access_key_id: user.access_key_id.clone(),
+            })
+            .await
+            .unwrap();
+        let client = servers[1].client_with(user.clone());
+        let start = Instant::now();
+        let (mut refused, mut accepted) = (false, 0);
+        while start.elapsed() < Duration::from_secs(3) {
+            match encrypt_with(&client, &key).await {
+                Err(e) if e.code == tonic::Code::Unauthenticated => {
+                    refused = true;
+                    break;
+                }
+                Ok(_) => accepted += 1,
+                Err(_) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let took = start.elapsed();
+        release_tx.send(()).unwrap();
+        locker.join().unwrap();
+        let _ = stuck.await;
+        stop_all(servers).await;
+        assert!(
+            refused && took < Duration::from_secs(1),
+            "an access key deleted on replica 0 was still accepted by replica 1 after {took:?} \
+             (refused at all: {refused}; requests accepted after the delete: {accepted}) while a key write there waited on the database"
+        );
+    }
 }
