@@ -879,3 +879,290 @@ async fn migrate_round_trip_through_postgres() {
     check(&served.client(), &filled).await;
     served.stop().await;
 }
+
+/// Review (issue 10): races between replicas that the in-process locks no longer cover.
+mod review {
+    use super::*;
+
+    /// DeleteSecret on one replica while another replica runs PutSecretValue on the same secret:
+    /// the put read the secret (deleted_at unset) before the delete, and writes the whole record
+    /// after it, so the scheduled deletion is silently undone although DeleteSecret succeeded.
+    #[tokio::test]
+    async fn a_secret_deleted_on_one_replica_stays_deleted_while_another_puts_values() {
+        let _one = POSTGRES.lock().await;
+        let Some(db) = TestDatabase::create("review_secret_lost_delete") else {
+            return;
+        };
+        let (_dir, servers) = replicas(&db, 2).await;
+        let mut resurrected = Vec::new();
+        for round in 0..15 {
+            let arn = servers[0]
+                .client()
+                .create_secret(pb::CreateSecretRequest {
+                    name: format!("race/{round}"),
+                    secret_string: Some("v0".into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .arn;
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let mut putters = Vec::new();
+            for p in 0..4 {
+                let (client, arn, stop) = (servers[1].client(), arn.clone(), stop.clone());
+                putters.push(tokio::spawn(async move {
+                    let mut i = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        i += 1;
+                        let _ = client
+                            .put_secret_value(pb::PutSecretValueRequest {
+                                secret_id: arn.clone(),
+                                secret_string: Some(format!("v{p}-{i}")),
+                                ..Default::default()
+                            })
+                            .await;
+                    }
+                }));
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            servers[0]
+                .client()
+                .delete_secret(pb::DeleteSecretRequest {
+                    secret_id: arn.clone(),
+                    recovery_window_in_days: Some(7),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            for p in putters {
+                p.await.unwrap();
+            }
+            let described = servers[0]
+                .client()
+                .describe_secret(pb::DescribeSecretRequest {
+                    secret_id: arn.clone(),
+                })
+                .await
+                .unwrap();
+            if described.deleted_date.is_none() {
+                resurrected.push(round);
+            }
+        }
+        stop_all(servers).await;
+        assert!(
+            resurrected.is_empty(),
+            "DeleteSecret succeeded but the secret is no longer scheduled for deletion in rounds \
+             {resurrected:?}: a concurrent PutSecretValue on another replica wrote its stale copy"
+        );
+    }
+
+    /// The first use of alias/aws/ssm on two replicas at once: each finds no alias, each creates
+    /// a key, and the second alias insert fails: a PutParameter fails and an orphaned
+    /// AWS-managed key stays behind.
+    #[tokio::test]
+    async fn first_use_of_an_aws_managed_key_on_two_replicas_at_once() {
+        let _one = POSTGRES.lock().await;
+        let mut failures = Vec::new();
+        let mut orphans = 0;
+        for round in 0..4 {
+            let Some(db) = TestDatabase::create("review_aws_managed_race") else {
+                return;
+            };
+            let (_dir, servers) = replicas(&db, 3).await;
+            let mut puts = Vec::new();
+            for (i, server) in servers.iter().enumerate() {
+                for j in 0..3 {
+                    let client = server.client();
+                    puts.push(tokio::spawn(async move {
+                        client
+                            .put_parameter(pb::PutParameterRequest {
+                                name: format!("/race/{i}/{j}"),
+                                value: "s".into(),
+                                r#type: pb::ParameterType::SecureString as i32,
+                                ..Default::default()
+                            })
+                            .await
+                    }));
+                }
+            }
+            for put in puts {
+                if let Err(e) = put.await.unwrap() {
+                    failures.push(format!("round {round}: {:?} {}", e.code, e.message));
+                }
+            }
+            let keys = servers[0]
+                .client()
+                .list_keys(pb::ListKeysRequest::default())
+                .await
+                .unwrap()
+                .keys
+                .len();
+            orphans += keys.saturating_sub(1);
+            stop_all(servers).await;
+        }
+        assert!(
+            failures.is_empty() && orphans == 0,
+            "concurrent first use of alias/aws/ssm: failures {failures:?}, orphaned AWS-managed \
+             keys {orphans}"
+        );
+    }
+
+    /// DisableKey on one replica while another replica updates the key's description: the
+    /// update re-reads the key (Kms::fresh) and then writes the whole record, with no check that
+    /// it is unchanged, so a DisableKey committed in between is overwritten and the key is
+    /// Enabled again for good (every replica then serves it).
+    #[tokio::test]
+    async fn a_key_disabled_on_one_replica_stays_disabled_while_another_updates_it() {
+        let _one = POSTGRES.lock().await;
+        let Some(db) = TestDatabase::create("review_key_lost_disable") else {
+            return;
+        };
+        let (_dir, servers) = replicas(&db, 2).await;
+        let mut reenabled = Vec::new();
+        for round in 0..15 {
+            let key = create_key(&servers[0].client()).await;
+            encrypt_with(&servers[1].client(), &key).await.unwrap();
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let mut writers = Vec::new();
+            for w in 0..4 {
+                let (client, key, stop) = (servers[1].client(), key.clone(), stop.clone());
+                writers.push(tokio::spawn(async move {
+                    let mut i = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        i += 1;
+                        let _ = client
+                            .update_key_description(pb::UpdateKeyDescriptionRequest {
+                                key_id: key.clone(),
+                                description: format!("d{w}-{i}"),
+                            })
+                            .await;
+                    }
+                }));
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            // Under this contention DisableKey itself may run out of serialization retries
+            // (UNAVAILABLE): try until it is acknowledged.
+            let mut tries = 0;
+            while let Err(e) = servers[0]
+                .client()
+                .disable_key(pb::DisableKeyRequest { key_id: key.clone() })
+                .await
+            {
+                tries += 1;
+                assert!(tries < 50, "DisableKey never acknowledged: {e:?}");
+                eprintln!("round {round}: DisableKey refused ({}), again", e.message);
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            for w in writers {
+                w.await.unwrap();
+            }
+            // Well past the feed's bound: every replica must refuse the key now.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let state = servers[0]
+                .client()
+                .describe_key(pb::DescribeKeyRequest { key_id: key.clone() })
+                .await
+                .unwrap()
+                .key_metadata
+                .unwrap()
+                .key_state;
+            let served = (
+                encrypt_with(&servers[0].client(), &key).await.is_ok(),
+                encrypt_with(&servers[1].client(), &key).await.is_ok(),
+            );
+            if served != (false, false) {
+                reenabled.push((round, state, served));
+            }
+        }
+        stop_all(servers).await;
+        assert!(
+            reenabled.is_empty(),
+            "DisableKey succeeded but the key serves again (round, stored KeyState, served by replica 0/1): {reenabled:?}: a concurrent \
+             write on another replica overwrote the state"
+        );
+    }
+
+    /// The change feed calls Kms::forget inline, and Kms::forget takes the KMS writer mutex, which
+    /// a key write holds across its store I/O. A key write stuck on the database (here: a row
+    /// lock another session holds; also a full pool, a black-holed connection, a schema
+    /// migration's lock) therefore stalls every invalidation of that replica, IAM's too (the sink
+    /// calls kms.forget first, even for a user or access key change): an access key deleted on
+    /// another replica keeps authenticating there.
+    #[tokio::test]
+    async fn a_stuck_key_write_does_not_stall_the_invalidation_of_access_keys() {
+        let _one = POSTGRES.lock().await;
+        let Some(db) = TestDatabase::create("review_feed_stall") else {
+            return;
+        };
+        let (_dir, servers) = replicas(&db, 2).await;
+        let key = create_key(&servers[0].client()).await;
+        let user = app_user(&servers[0], "worker", Some(&allow(&["kms:*"], "*"))).await;
+        for server in &servers {
+            encrypt_with(&server.client_with(user.clone()), &key)
+                .await
+                .unwrap();
+        }
+        // Another session locks the key's row (as a long transaction or a migration would).
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let (url, id) = (db.url.clone(), key.clone());
+        let locker = std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let mut tx = client.transaction().unwrap();
+            tx.execute("SELECT 1 FROM keys WHERE id = $1 FOR UPDATE", &[&id])
+                .unwrap();
+            locked_tx.send(()).unwrap();
+            let _ = release_rx.recv_timeout(Duration::from_secs(30));
+            tx.rollback().unwrap();
+        });
+        locked_rx.recv().unwrap();
+        // Replica 1 starts a key write that waits on that lock, holding its writer mutex.
+        let stuck = {
+            let (client, key) = (servers[1].client(), key.clone());
+            tokio::spawn(async move {
+                client
+                    .update_key_description(pb::UpdateKeyDescriptionRequest {
+                        key_id: key,
+                        description: "stuck".into(),
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        servers[0]
+            .client()
+            .delete_access_key(pb::DeleteAccessKeyRequest {
+                user_name: "worker".into(),
+                access_key_id: user.access_key_id.clone(),
+            })
+            .await
+            .unwrap();
+        let client = servers[1].client_with(user.clone());
+        let start = Instant::now();
+        let (mut refused, mut accepted) = (false, 0);
+        while start.elapsed() < Duration::from_secs(3) {
+            match encrypt_with(&client, &key).await {
+                Err(e) if e.code == tonic::Code::Unauthenticated => {
+                    refused = true;
+                    break;
+                }
+                Ok(_) => accepted += 1,
+                Err(_) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let took = start.elapsed();
+        release_tx.send(()).unwrap();
+        locker.join().unwrap();
+        let _ = stuck.await;
+        stop_all(servers).await;
+        assert!(
+            refused && took < Duration::from_secs(1),
+            "an access key deleted on replica 0 was still accepted by replica 1 after {took:?} \
+             (refused at all: {refused}; requests accepted after the delete: {accepted}) while a key write there waited on the database"
+        );
+    }
+}
