@@ -259,7 +259,11 @@ fn two_logs_on_one_store_write_one_gapless_chain() {
     }
     let records = f.stored();
     assert_eq!(verify_all(&records).unwrap().events, 800);
-    assert_eq!(distinct_events(&records), 800, "no event written twice or lost");
+    assert_eq!(
+        distinct_events(&records),
+        800,
+        "no event written twice or lost"
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ impl Iam {
     pub fn create_access_key(&self, user_name: &str) -> Result<NewAccessKey> {
         let user = self.user(user_name)?;
         let credentials = Credentials::generate()?;
-        let _guard = self.lock();
+        let _guard = self.lock()?;
         let record = self.insert_access_key(&user.record, &credentials)?;
         Ok(NewAccessKey {
             user_name: user.record.name.clone(),
@@ -29,7 +29,7 @@ impl Iam {
     pub fn seed_access_key(&self, user_name: &str, credentials: &Credentials) -> Result<bool> {
         credentials.validate().map_err(Error::validation)?;
         let user = self.user(user_name)?;
-        let _guard = self.lock();
+        let _guard = self.lock()?;
         match self.store.access_key(&credentials.access_key_id)? {
             None => {
                 self.insert_access_key(&user.record, credentials)?;
@@ -90,7 +90,7 @@ impl Iam {
         status: AccessKeyStatus,
     ) -> Result<()> {
         let user = self.user(user_name)?;
-        let _guard = self.lock();
+        let _guard = self.lock()?;
         let mut key = self.key_of(&user, id)?;
         if status == AccessKeyStatus::Inactive && key.status == AccessKeyStatus::Active {
             // Deactivation ends the key's sessions for good: reactivating it does not revive them.
@@ -104,7 +104,7 @@ impl Iam {
 
     pub fn delete_access_key(&self, user_name: &str, id: &str) -> Result<()> {
         let user = self.user(user_name)?;
-        let _guard = self.lock();
+        let _guard = self.lock()?;
         self.key_of(&user, id)?;
         self.store.delete_access_key(id)?;
         self.forget_access_key(id);

@@ -208,8 +208,15 @@ impl Iam {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    /// The writer lock: this process's, and with replicas the store's serialization of IAM
+    /// writes across them (policy sizes, key limits and delete conflicts are checked on what is
+    /// still so when written).
+    fn lock(&self) -> Result<(std::sync::MutexGuard<'_, ()>, crate::store::WriteGuard)> {
+        Ok(crate::store::serialize(
+            &self.writer,
+            self.store.as_ref(),
+            "iam",
+        )?)
     }
 
     /// Makes sure the root user exists with credentials. With [`RootCredentials::Fixed`] they
@@ -217,7 +224,7 @@ impl Iam {
     /// has, or on first start gets a generated one, which is handed to the announcer *before* it
     /// is stored: if it cannot be shown or saved, nothing is stored and the next start tries again.
     pub fn bootstrap_root(&self, credentials: RootCredentials) -> Result<()> {
-        let _guard = self.lock();
+        let _guard = self.lock()?;
         let root = match self.store.user_by_name(ROOT_USER)? {
             Some(user) => user,
             None => {

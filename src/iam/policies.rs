@@ -32,7 +32,7 @@ impl Iam {
         validate_name(policy_name, "policyName", 128)?;
         parse_policy(document)?;
         let user = self.user(user_name)?;
-        let _guard = self.lock();
+        let _guard = self.lock()?;
         let others: usize = self
             .store
             .user_policies(&user.record.id)?
@@ -95,7 +95,7 @@ impl Iam {
     pub fn delete_user_policy(&self, user_name: &str, policy_name: &str) -> Result<()> {
         validate_name(policy_name, "policyName", 128)?;
         let user = self.user(user_name)?;
-        let _guard = self.lock();
+        let _guard = self.lock()?;
         if !self
             .store
             .delete_user_policy(&user.record.id, policy_name)?

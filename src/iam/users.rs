@@ -39,7 +39,7 @@ impl Iam {
 
     pub fn create_user(&self, name: &str) -> Result<Arc<User>> {
         validate_name(name, "userName", 64)?;
-        let _guard = self.lock();
+        let _guard = self.lock()?;
         if self.store.user_by_name(name)?.is_some() {
             return Err(Error::new(
                 ErrorKind::EntityAlreadyExists,
@@ -76,7 +76,7 @@ impl Iam {
                 "The root user cannot be deleted.",
             ));
         }
-        let _guard = self.lock();
+        let _guard = self.lock()?;
         let keys = self.store.access_keys_of(&user.record.id)?.len();
         let policies = self.store.user_policies(&user.record.id)?.len();
         if keys + policies > 0 {
@@ -107,7 +107,7 @@ impl Iam {
     /// refused from the next request on.
     pub fn revoke_user_sessions(&self, name: &str) -> Result<SystemTime> {
         let user = self.user(name)?;
-        let _guard = self.lock();
+        let _guard = self.lock()?;
         let now = self.clock.now();
         if !self.store.set_sessions_valid_after(&user.record.id, now)? {
             return Err(Error::new(

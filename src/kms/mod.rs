@@ -123,8 +123,12 @@ pub struct Kms {
     arns: Arns,
     keys: RwLock<HashMap<Uuid, Arc<CachedKey>>>,
     aliases: RwLock<HashMap<String, Uuid>>,
-    /// Serializes writes so that store and cache change together.
+    /// Serializes writes so that store and cache change together (and, with replicas, the
+    /// store's write serialization: see [`Kms::write_lock`]).
     writer: Mutex<()>,
+    /// Bumped (under the cache's write lock) by every [`Kms::forget`], so that a load that read the
+    /// store before another replica's change does not put its older answer in the cache.
+    generation: std::sync::atomic::AtomicU64,
     /// Whether other processes (replicas) write the same store: writes then start from the key
     /// as stored, not as cached.
     shared: bool,
@@ -164,17 +168,20 @@ impl Kms {
             keys: RwLock::new(HashMap::new()),
             aliases: RwLock::new(HashMap::new()),
             writer: Mutex::new(()),
+            generation: std::sync::atomic::AtomicU64::new(0),
             shared: store.engine() != crate::store::Engine::Sqlite,
             store,
         }
     }
 
-    /// Drops what the cache holds of something another replica changed. Under the writer lock,
-    /// so a load that read the store before that change cannot put its older answer back after.
+    /// Drops what the cache holds of something a replica changed. Never waits for a write in
+    /// progress: it bumps the generation instead, so that a load that read the store before the
+    /// change does not put its older answer back afterwards.
     pub fn forget(&self, change: &Change) {
-        let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut keys = self.keys.write().expect("key cache");
         let mut aliases = self.aliases.write().expect("alias cache");
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         match change {
             Change::Key(id) => {
                 keys.remove(id);
@@ -201,7 +208,17 @@ impl Kms {
         crate::clock::from_millis(crate::clock::to_millis(self.clock.now()))
     }
 
-    fn write_lock(&self) -> Result<MutexGuard<'_, ()>> {
+    /// The writer lock, for a read-check-write sequence: this process's, and with replicas the
+    /// store's serialization of KMS writes across them (so what was read and checked is still
+    /// so when it is written).
+    fn write_lock(&self) -> Result<(MutexGuard<'_, ()>, crate::store::WriteGuard)> {
+        let local = self.local_lock()?;
+        let fleet = self.store.serialize_writes("kms")?;
+        Ok((local, fleet))
+    }
+
+    /// This process's writer lock alone: for loads into the cache, which write nothing.
+    fn local_lock(&self) -> Result<MutexGuard<'_, ()>> {
         self.writer
             .lock()
             .map_err(|_| Error::internal("An earlier write failed unexpectedly; restart vaultd."))
@@ -300,17 +317,19 @@ impl Kms {
             return Ok(*id);
         }
         // As in `load`: under the writer lock, so that an UpdateAlias or DeleteAlias committing
-        // meanwhile cannot be overwritten in the cache by this older read.
-        let _guard = self.write_lock()?;
+        // meanwhile cannot be overwritten in the cache by this older read (nor, by the
+        // generation, one another replica made).
+        let _guard = self.local_lock()?;
         if let Some(id) = self.aliases.read().expect("alias cache").get(name) {
             return Ok(*id);
         }
+        let generation = self.generation();
         match self.store.alias(name)? {
             Some(alias) => {
-                self.aliases
-                    .write()
-                    .expect("alias cache")
-                    .insert(alias.name, alias.key_id);
+                let mut aliases = self.aliases.write().expect("alias cache");
+                if self.generation() == generation {
+                    aliases.insert(alias.name, alias.key_id);
+                }
                 Ok(alias.key_id)
             }
             None => Err(Error::not_found(format!(
@@ -336,13 +355,21 @@ impl Kms {
         }
         if key.expiry_due(now) {
             self.expire_material_if_due(id)?;
-            return self.cached(id).ok_or_else(|| self.not_found(id));
+            return self.cached_or_loaded(id);
         }
         if key.rotation_due(now) {
             self.rotate_if_due(id)?;
-            return self.cached(id).ok_or_else(|| self.not_found(id));
+            return self.cached_or_loaded(id);
         }
         Ok(key)
+    }
+
+    /// The key from the cache, or the store when it was dropped meanwhile (a replica's change).
+    fn cached_or_loaded(&self, id: Uuid) -> Result<Arc<CachedKey>> {
+        match self.cached(id) {
+            Some(key) => Ok(key),
+            None => self.load(id)?.ok_or_else(|| self.not_found(id)),
+        }
     }
 
     fn cached(&self, id: Uuid) -> Option<Arc<CachedKey>> {
@@ -369,15 +396,20 @@ impl Kms {
     /// Loads a key from the store into the cache. Runs under the writer lock so that a concurrent
     /// write cannot be overtaken by this (older) read.
     fn load(&self, id: Uuid) -> Result<Option<Arc<CachedKey>>> {
-        let _guard = self.write_lock()?;
+        let _guard = self.local_lock()?;
         if let Some(key) = self.cached(id) {
             return Ok(Some(key));
         }
         self.load_locked(id)
     }
 
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// [`Kms::load`] under the writer lock, whatever the cache holds.
     fn load_locked(&self, id: Uuid) -> Result<Option<Arc<CachedKey>>> {
+        let generation = self.generation();
         let Some(record) = self.store.key(id)? else {
             self.keys.write().expect("key cache").remove(&id);
             return Ok(None);
@@ -400,10 +432,10 @@ impl Kms {
             materials.insert(version.version, Arc::new(material));
         }
         let key = Arc::new(CachedKey { record, materials });
-        self.keys
-            .write()
-            .expect("key cache")
-            .insert(id, key.clone());
+        let mut keys = self.keys.write().expect("key cache");
+        if self.generation() == generation {
+            keys.insert(id, key.clone());
+        }
         Ok(Some(key))
     }
 

@@ -133,10 +133,15 @@ impl Params {
         }
     }
 
-    /// The writer lock: one write at a time, so a version number read is the one written. It
-    /// guards no data, so a panic under it leaves nothing half-done to protect.
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
-        Ok(self.writer.lock().unwrap_or_else(|e| e.into_inner()))
+    /// The writer lock: one write at a time (across replicas too), so a version number read is
+    /// the one written. It guards no data, so a panic under it leaves nothing half-done to
+    /// protect.
+    fn lock(&self) -> Result<(std::sync::MutexGuard<'_, ()>, crate::store::WriteGuard)> {
+        Ok(crate::store::serialize(
+            &self.writer,
+            self.store.as_ref(),
+            "ssm",
+        )?)
     }
 
     pub fn arn(&self, name: &str) -> String {

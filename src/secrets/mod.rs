@@ -269,10 +269,14 @@ impl Secrets {
         crate::clock::from_millis(crate::clock::to_millis(self.clock.now()))
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, ()>> {
-        self.writer
-            .lock()
-            .map_err(|_| Error::internal("An earlier write failed unexpectedly."))
+    /// The writer lock: this process's, and with replicas the store's serialization of Secrets
+    /// Manager writes across them (what a write read is still so when it writes).
+    fn lock(&self) -> Result<(MutexGuard<'_, ()>, crate::store::WriteGuard)> {
+        Ok(crate::store::serialize(
+            &self.writer,
+            self.store.as_ref(),
+            "secretsmanager",
+        )?)
     }
 
     /// The encryption context of a version's value (also for the front end's policy conditions).

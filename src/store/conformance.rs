@@ -1313,10 +1313,14 @@ fn a_copy_holds_every_row(h: &dyn Harness) {
     fill(&*from);
     let into = SqliteHarness::new();
     let to = into.open();
-    let report = copy_store(&*from, &*to).unwrap();
+    let (report, keyring) = copy_store(&*from, &*to).unwrap();
     for table in TABLES {
         assert!(report.rows(table) > 0, "{table} copied no rows");
     }
+    // The keyring comes last, from the caller, once the copy is checked.
+    assert_eq!(to.sealed_keyring().unwrap(), None);
+    assert_eq!(Some(keyring.clone()), from.sealed_keyring().unwrap());
+    to.init_keyring(&keyring).unwrap();
     assert_eq!(dump(&*to), dump(&*from));
     assert_eq!(to.database_id().unwrap(), from.database_id().unwrap());
     assert_eq!(

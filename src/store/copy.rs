@@ -23,8 +23,13 @@ impl CopyReport {
 }
 
 /// Copies every row of `from` into `to`, which must hold no vault yet (no keyring, no rows but
-/// its own database id). `from` should not change meanwhile (stop the daemon that uses it).
-pub fn copy_store(from: &dyn Store, to: &dyn Store) -> Result<CopyReport> {
+/// its own database id), except the sealed keyring, which is returned: the caller installs it
+/// ([`Store::init_keyring`]) once it has checked the copy, so that a copy that failed half-way
+/// never opens as a vault. `from` should not change meanwhile (stop the daemons that use it).
+pub fn copy_store(from: &dyn Store, to: &dyn Store) -> Result<(CopyReport, Vec<u8>)> {
+    let keyring = from
+        .sealed_keyring()?
+        .ok_or_else(|| Error::Corrupt("the source holds no vault (no keyring)".into()))?;
     if to.sealed_keyring()?.is_some() {
         return Err(Error::Conflict(
             "the target already holds a vault; copy into an empty database".into(),
@@ -55,6 +60,9 @@ pub fn copy_store(from: &dyn Store, to: &dyn Store) -> Result<CopyReport> {
                 Ok(())
             },
             &mut |row| {
+                if *table == "meta" && row.first() == Some(&Value::Text("keyring".into())) {
+                    return Ok(());
+                }
                 batch.push(row);
                 if batch.len() == BATCH {
                     to.load_rows(table, &columns.borrow(), &batch)?;
@@ -70,5 +78,5 @@ pub fn copy_store(from: &dyn Store, to: &dyn Store) -> Result<CopyReport> {
         }
         report.tables.push((table, copied));
     }
-    Ok(report)
+    Ok((report, keyring))
 }

@@ -68,6 +68,40 @@ pub enum Change {
 /// for long.
 pub type ChangeSink = std::sync::Arc<dyn Fn(&Change) + Send + Sync>;
 
+/// Held while a read-check-write sequence runs; replicas sharing the store run the sequences of
+/// one scope one at a time (see [`Store::serialize_writes`]). Dropping it lets the next one run.
+pub struct WriteGuard(#[allow(dead_code)] Option<Box<dyn Send>>);
+
+impl WriteGuard {
+    /// A guard that holds nothing (a store only one process uses).
+    pub fn none() -> Self {
+        WriteGuard(None)
+    }
+
+    pub fn new(held: Box<dyn Send>) -> Self {
+        WriteGuard(Some(held))
+    }
+}
+
+impl std::fmt::Debug for WriteGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteGuard")
+    }
+}
+
+/// A domain service's writer lock: its own mutex (one write at a time in this process), then the
+/// store's [`Store::serialize_writes`] for `scope` (one at a time across replicas), so that what
+/// a write read and checked is still so when it writes.
+pub fn serialize<'a>(
+    local: &'a std::sync::Mutex<()>,
+    store: &dyn Store,
+    scope: &'static str,
+) -> Result<(std::sync::MutexGuard<'a, ()>, WriteGuard)> {
+    let local = local.lock().unwrap_or_else(|e| e.into_inner());
+    let fleet = store.serialize_writes(scope)?;
+    Ok((local, fleet))
+}
+
 /// One stored value, engine-neutral (the schema uses integers, text and byte strings only): what
 /// [`Store::dump_table`] reads and [`Store::load_rows`] writes, to copy a vault between engines.
 #[derive(Clone, PartialEq, Eq)]
@@ -325,6 +359,15 @@ pub trait Store: Send + Sync + 'static {
     /// one process uses always holds it.
     fn hold_lead(&self) -> Result<bool> {
         Ok(true)
+    }
+    /// Serializes the domain's read-check-write sequences of `scope` (a service: "kms", "iam",
+    /// …) across the processes sharing the store, until the guard is dropped: each method is a
+    /// transaction, but a sequence of them (read a key, check its state, write it back) is not,
+    /// and without this a replica could write back what another just changed. A store only one
+    /// process uses has nothing to do (the domain's own mutex suffices).
+    fn serialize_writes(&self, scope: &'static str) -> Result<WriteGuard> {
+        let _ = scope;
+        Ok(WriteGuard::none())
     }
 
     // --- Copying between engines ----------------------------------------------------------------

@@ -35,9 +35,15 @@ pub enum Place {
 }
 
 impl Place {
-    /// `postgres://…` or `postgresql://…` is a database; anything else a data directory.
+    /// `postgres://…` or `postgresql://…` (any case), or a `key=value` connection string naming
+    /// a host, database or password, is a database; anything else a data directory.
     pub fn parse(text: &str) -> Self {
-        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        let lower = text.to_ascii_lowercase();
+        let keywords = ["host=", "dbname=", "password=", "user="];
+        if lower.starts_with("postgres://")
+            || lower.starts_with("postgresql://")
+            || keywords.iter().any(|k| lower.contains(k))
+        {
             Place::Postgres(Zeroizing::new(text.to_string()))
         } else {
             Place::Directory(PathBuf::from(text))
@@ -132,24 +138,55 @@ pub fn migrate(
     Keyring::open(root_key, &source.store.database_id()?, &sealed)
         .map_err(|_| OpenError::WrongRootKey(PathBuf::from(from.to_string())))?;
     let target = open(to, true)?;
-    let copied = copy_store(source.store.as_ref(), target.store.as_ref())?;
+    let copied = match copy_and_check(source.store.as_ref(), &target, root_key, arns, to) {
+        Ok(copied) => copied,
+        Err(err) => {
+            // A half copy holds no keyring, so nothing opens it as a vault; a new data
+            // directory's database is removed too.
+            drop(target);
+            if let Place::Directory(dir) = to {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(dir.join(format!("{DATABASE_FILE}{suffix}")));
+                }
+            }
+            return Err(err);
+        }
+    };
+    Ok(copied)
+}
+
+/// The copy, its comparison with the original and the check of everything sealed in it; the
+/// keyring is installed last, only once all of it holds.
+fn copy_and_check(
+    source: &dyn Store,
+    target: &Opened,
+    root_key: &RootKey,
+    arns: &Arns,
+    to: &Place,
+) -> Result<MigrationReport, OpenError> {
+    let (copied, keyring) = copy_store(source, target.store.as_ref())?;
     for table in TABLES {
-        if digest(source.store.as_ref(), table)? != digest(target.store.as_ref(), table)? {
+        if digest(source, table)? != digest(target.store.as_ref(), table)? {
             return Err(OpenError::Storage(StoreError::Corrupt(format!(
-                "the copy of table {table} differs from the original"
+                "the copy of table {table} differs from the original (was it in use?)"
             ))));
         }
     }
-    let mut report = verify(target.store, root_key, arns, to)?;
+    let mut report = verify(target.store.clone(), &keyring, root_key, arns, to)?;
+    target.store.init_keyring(&keyring)?;
     report.copied = copied;
     Ok(report)
 }
 
-/// The rows of a table, as a count and a digest independent of their order.
+/// The rows of a table, as a count and a digest independent of their order; the sealed keyring
+/// left out (it is installed in the copy last, and checked by opening it).
 fn digest(store: &dyn Store, table: &str) -> Result<(usize, [u8; 32]), StoreError> {
     let mut rows = BTreeSet::new();
     let mut count = 0;
     store.dump_table(table, &mut |_| Ok(()), &mut |row| {
+        if table == "meta" && row.first() == Some(&Value::Text("keyring".into())) {
+            return Ok(());
+        }
         let mut bytes = Vec::new();
         for value in &row {
             match value {
@@ -182,14 +219,14 @@ fn digest(store: &dyn Store, table: &str) -> Result<(usize, [u8; 32]), StoreErro
 /// at the epoch, so that no deletion or rotation comes due while checking).
 fn verify(
     store: Arc<dyn Store>,
+    sealed: &[u8],
     root_key: &RootKey,
     arns: &Arns,
     place: &Place,
 ) -> Result<MigrationReport, OpenError> {
     let wrong_key = || OpenError::WrongRootKey(PathBuf::from(place.to_string()));
-    let sealed = store.sealed_keyring()?.ok_or_else(wrong_key)?;
     let database_id = store.database_id()?;
-    let keyring = Keyring::open(root_key, &database_id, &sealed).map_err(|_| wrong_key())?;
+    let keyring = Keyring::open(root_key, &database_id, sealed).map_err(|_| wrong_key())?;
     let barrier = Arc::new(Barrier::new(&keyring, &database_id));
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(UNIX_EPOCH));
     let arns = arns.clone();

@@ -157,6 +157,15 @@ impl Vault {
                 Keyring::open(&config.root_key, &database_id, &sealed).map_err(|_| wrong_key())?
             }
             None => {
+                // Rows without a keyring: a copy (`vaultctl admin migrate`) that did not finish.
+                // A new keyring would make them unreadable: refuse.
+                if !store.list_keys(None, 1)?.is_empty() || !store.list_users(None, 1)?.is_empty() {
+                    return Err(OpenError::Storage(crate::store::Error::Corrupt(
+                        "the database holds keys or users but no keyring (an unfinished \
+                         `vaultctl admin migrate`?): empty it and copy the vault again"
+                            .into(),
+                    )));
+                }
                 let created = to_millis(config.clock.now()).max(0) as u64 / 1000;
                 let keyring = Keyring::generate(created)?;
                 match store.init_keyring(&keyring.seal(&config.root_key, &database_id)?) {

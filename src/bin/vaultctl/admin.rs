@@ -40,11 +40,23 @@ pub enum AdminCommand {
 
 #[derive(Args)]
 pub struct MigrateArgs {
-    /// The vault to copy: a data directory, or postgres://USER:PASSWORD@HOST:PORT/DATABASE.
-    #[arg(long, value_name = "DIR|URL")]
+    /// The vault to copy: a data directory, or postgres://USER:PASSWORD@HOST:PORT/DATABASE (a URL
+    /// with a password is better in VAULTD_MIGRATE_FROM than on the command line).
+    #[arg(
+        long,
+        value_name = "DIR|URL",
+        env = "VAULTD_MIGRATE_FROM",
+        hide_env_values = true
+    )]
     from: String,
-    /// Where to copy it: a new data directory, or an empty PostgreSQL database (URL as --from).
-    #[arg(long, value_name = "DIR|URL")]
+    /// Where to copy it: a new data directory, or an empty PostgreSQL database (URL as --from;
+    /// or VAULTD_MIGRATE_TO).
+    #[arg(
+        long,
+        value_name = "DIR|URL",
+        env = "VAULTD_MIGRATE_TO",
+        hide_env_values = true
+    )]
     to: String,
     /// File holding the vault's base64 root key. Or set VAULTD_ROOT_KEY to the key itself.
     #[arg(long, env = "VAULTD_ROOT_KEY_FILE", value_name = "FILE")]

@@ -49,6 +49,15 @@ pub fn apply_file(mut command: Command, path: &std::path::Path) -> Result<Comman
         .map(|a| a.get_id().to_string())
         .collect();
     for (name, value) in table {
+        if name == "storage" {
+            // A database URL holds a password, and a setting from the file becomes a default
+            // that `--help` shows.
+            return Err(fail(
+                "storage: a database URL holds a password: set VAULTD_DATABASE_URL in the \
+                 environment instead"
+                    .into(),
+            ));
+        }
         let arg = command
             .get_arguments()
             .find(|a| a.get_id() == name.as_str() && settings.contains(&name))

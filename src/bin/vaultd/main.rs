@@ -62,7 +62,7 @@ struct Args {
     /// or a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE) that several vaultd
     /// replicas share. The data directory still holds this replica's lock and credentials file.
     #[arg(long, env = "VAULTD_DATABASE_URL", hide_env_values = true)]
-    storage: Option<String>,
+    storage: Option<DatabaseUrl>,
 
     /// Connections to PostgreSQL each replica keeps open.
     #[arg(long, env = "VAULTD_DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
@@ -148,6 +148,22 @@ struct Args {
     /// 127.0.0.1:9730. Off unless set.
     #[arg(long, env = "VAULTD_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+}
+
+/// `--storage`: a database URL, which may hold a password (`Debug` shows none of it).
+#[derive(Clone)]
+struct DatabaseUrl(Zeroizing<String>);
+
+impl From<String> for DatabaseUrl {
+    fn from(text: String) -> Self {
+        DatabaseUrl(Zeroizing::new(text))
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(..)")
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use super::*;
 
 /// The store `--storage` names.
 pub(crate) fn storage(args: &Args) -> Result<Storage, String> {
-    match args.storage.as_deref().map(str::trim) {
+    match args.storage.as_ref().map(|url| url.0.trim()) {
         None | Some("" | "sqlite") => Ok(Storage::Sqlite),
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             Ok(Storage::Postgres {
@@ -221,7 +221,7 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
         };
         tracing::info!(
             data_dir = %args.data_dir.display(),
-            storage = if args.storage.as_deref().is_some_and(|s| s.starts_with("postgres")) {
+            storage = if args.storage.as_ref().is_some_and(|s| s.0.starts_with("postgres")) {
                 "postgresql"
             } else {
                 "sqlite"

@@ -2,7 +2,9 @@
 //!
 //! Writes to what the domain caches send `"<origin>|<kind>|<id>"` on [`CHANNEL`] inside their
 //! transaction (delivered at commit, and only then). A listener thread with its own connection
-//! decodes them and tells the sinks, skipping this store's own origin. It confirms the feed
+//! decodes them and tells the sinks, this store's own changes included: a write whose commit was
+//! reported failed (the connection was lost during COMMIT) may have landed, and its writer's
+//! caches must learn of it too; dropping what the writer has just cached costs one reload. It confirms the feed
 //! healthy with every notification and with a heartbeat query every [`HEARTBEAT`]; a watchdog
 //! thread reports [`Change::All`] every [`TICK`] while the feed has not been confirmed for
 //! [`STALE`] (a dead or hung connection, a reconnect in progress), so that no cache is stale for
@@ -51,7 +53,6 @@ pub(super) struct Feed {
 /// that dropping the store ends them).
 struct Shared {
     sinks: Mutex<Vec<ChangeSink>>,
-    origin: String,
     stop: AtomicBool,
     epoch: Instant,
     /// Milliseconds since `epoch` when the feed was last confirmed healthy.
@@ -99,14 +100,13 @@ impl Shared {
     /// Decodes one notification payload and tells the sinks, unless it is this store's own.
     fn handle(&self, payload: &str) {
         let mut parts = payload.splitn(3, '|');
-        let (Some(origin), Some(kind), Some(id)) = (parts.next(), parts.next(), parts.next())
+        // The origin (the writing store) is for operators reading the channel: every change is
+        // applied, this store's own too.
+        let (Some(_origin), Some(kind), Some(id)) = (parts.next(), parts.next(), parts.next())
         else {
             tracing::warn!("ignoring a change notification that does not decode");
             return;
         };
-        if origin == self.origin {
-            return;
-        }
         let change = match kind {
             "k" => match Uuid::parse_str(id) {
                 Ok(id) => Change::Key(id),
@@ -128,7 +128,7 @@ impl Shared {
 }
 
 impl Feed {
-    pub(super) fn new(mut config: Config, origin: String) -> Self {
+    pub(super) fn new(mut config: Config) -> Self {
         // A heartbeat that goes unanswered (a black-holed connection) fails within seconds
         // instead of hanging the listener on TCP's retransmissions.
         config
@@ -137,7 +137,6 @@ impl Feed {
         Self {
             shared: Arc::new(Shared {
                 sinks: Mutex::new(Vec::new()),
-                origin,
                 stop: AtomicBool::new(false),
                 epoch: Instant::now(),
                 confirmed: AtomicU64::new(0),

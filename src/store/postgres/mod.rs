@@ -24,6 +24,7 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 mod tx;
+mod writes;
 
 use std::{str::FromStr, time::Duration, time::SystemTime};
 
@@ -47,10 +48,11 @@ const APPLICATION_NAME: &str = "vaultd";
 /// feed and the fleet's lead, opened when first needed.
 pub struct PostgresStore {
     pool: pool::Pool,
-    /// This store's random id in change notifications, so that it ignores its own.
+    /// This store's random id in change notifications (which store wrote a change).
     origin: String,
     feed: feed::Feed,
     lead: lead::Lead,
+    writes: writes::WriteLocks,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -132,7 +134,8 @@ impl PostgresStore {
         getrandom::fill(&mut origin).map_err(|e| Error::Unavailable(format!("random: {e}")))?;
         Ok(Self {
             pool: pool::Pool::new(config.clone(), pool_size),
-            feed: feed::Feed::new(config.clone(), hex::encode(origin)),
+            feed: feed::Feed::new(config.clone()),
+            writes: writes::WriteLocks::new(config.clone()),
             lead: lead::Lead::new(config),
             origin: hex::encode(origin),
         })
@@ -823,6 +826,10 @@ impl Store for PostgresStore {
 
     fn hold_lead(&self) -> Result<bool> {
         self.lead.hold()
+    }
+
+    fn serialize_writes(&self, scope: &'static str) -> Result<super::WriteGuard> {
+        self.writes.lock(scope)
     }
 
     fn dump_table(
