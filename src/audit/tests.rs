@@ -206,7 +206,7 @@ fn events_from_many_threads_form_one_gapless_chain() {
         max_batch: 16,
         ..AuditConfig::default()
     }));
-    record_from_threads(&[log.clone()], 250);
+    record_from_threads(std::slice::from_ref(&log), 250);
     assert!(log.flush(WAIT));
     let records = f.stored();
     assert_eq!(verify_all(&records).unwrap().events, 1000);
