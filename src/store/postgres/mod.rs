@@ -48,6 +48,9 @@ const APPLICATION_NAME: &str = "vaultd";
 /// feed and the fleet's lead, opened when first needed.
 pub struct PostgresStore {
     pool: pool::Pool,
+    /// The audit writer's own connection: requests holding every pooled one must not hold up
+    /// the audit trail (requests are refused when it falls behind).
+    audit_pool: pool::Pool,
     /// This store's random id in change notifications (which store wrote a change).
     origin: String,
     feed: feed::Feed,
@@ -134,6 +137,14 @@ impl PostgresStore {
         getrandom::fill(&mut origin).map_err(|e| Error::Unavailable(format!("random: {e}")))?;
         Ok(Self {
             pool: pool::Pool::new(config.clone(), pool_size),
+            audit_pool: pool::Pool::new(
+                {
+                    let mut audit = config.clone();
+                    audit.application_name("vaultd-audit");
+                    audit
+                },
+                1,
+            ),
             feed: feed::Feed::new(config.clone()),
             writes: writes::WriteLocks::new(config.clone()),
             lead: lead::Lead::new(config),

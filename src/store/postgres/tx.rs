@@ -276,12 +276,22 @@ impl PostgresStore {
     pub(super) fn run<T>(
         &self,
         mode: Mode,
+        body: impl FnMut(&mut Tx<'_>) -> TxResult<T>,
+    ) -> Result<T> {
+        self.run_on(&self.pool, mode, body)
+    }
+
+    /// [`PostgresStore::run`] on a connection of `pool`.
+    pub(super) fn run_on<T>(
+        &self,
+        pool: &super::pool::Pool,
+        mode: Mode,
         mut body: impl FnMut(&mut Tx<'_>) -> TxResult<T>,
     ) -> Result<T> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut lease = self.pool.get()?;
+            let mut lease = pool.get()?;
             let reused = lease.reused;
             let conn = lease.conn();
             let outcome = (|| {
