@@ -22,6 +22,12 @@ impl CopyReport {
     }
 }
 
+/// Whether a dumped row is the sealed keyring (`meta`'s `keyring` row), which a copy installs
+/// last.
+pub fn is_keyring_row(table: &str, row: &[Value]) -> bool {
+    table == "meta" && row.first() == Some(&Value::Text("keyring".into()))
+}
+
 /// Copies every row of `from` into `to`, which must hold no vault yet (no keyring, no rows but
 /// its own database id), except the sealed keyring, which is returned: the caller installs it
 /// ([`Store::init_keyring`]) once it has checked the copy, so that a copy that failed half-way
@@ -60,7 +66,7 @@ pub fn copy_store(from: &dyn Store, to: &dyn Store) -> Result<(CopyReport, Vec<u
                 Ok(())
             },
             &mut |row| {
-                if *table == "meta" && row.first() == Some(&Value::Text("keyring".into())) {
+                if is_keyring_row(table, &row) {
                     return Ok(());
                 }
                 batch.push(row);

@@ -22,7 +22,7 @@ use crate::model::{
     ParameterVersionRecord, SecretRecord, SecretVersionRecord, Tag, UserPolicyRecord, UserRecord,
 };
 
-pub use copy::{CopyReport, copy_store};
+pub use copy::{CopyReport, copy_store, is_keyring_row};
 pub use postgres::PostgresStore;
 pub use sqlite::{SnapshotInfo, SqliteStore};
 

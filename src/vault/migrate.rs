@@ -24,7 +24,7 @@ use crate::{
     kms::Kms,
     params::Params,
     secrets::Secrets,
-    store::{CopyReport, Error as StoreError, Store, TABLES, Value, copy_store},
+    store::{CopyReport, Error as StoreError, Store, TABLES, Value, copy_store, is_keyring_row},
 };
 
 /// One end of a migration: a data directory (SQLite) or a PostgreSQL database.
@@ -40,10 +40,7 @@ impl Place {
     pub fn parse(text: &str) -> Self {
         let lower = text.to_ascii_lowercase();
         let keywords = ["host=", "dbname=", "password=", "user="];
-        if lower.starts_with("postgres://")
-            || lower.starts_with("postgresql://")
-            || keywords.iter().any(|k| lower.contains(k))
-        {
+        if super::is_database_url(text) || keywords.iter().any(|k| lower.contains(k)) {
             Place::Postgres(Zeroizing::new(text.to_string()))
         } else {
             Place::Directory(PathBuf::from(text))
@@ -184,7 +181,7 @@ fn digest(store: &dyn Store, table: &str) -> Result<(usize, [u8; 32]), StoreErro
     let mut rows = BTreeSet::new();
     let mut count = 0;
     store.dump_table(table, &mut |_| Ok(()), &mut |row| {
-        if table == "meta" && row.first() == Some(&Value::Text("keyring".into())) {
+        if is_keyring_row(table, &row) {
             return Ok(());
         }
         let mut bytes = Vec::new();

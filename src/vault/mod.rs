@@ -66,7 +66,21 @@ impl std::fmt::Debug for Storage {
     }
 }
 
+/// Whether `text` names a PostgreSQL database: a `postgres://` or `postgresql://` URL (any case).
+pub fn is_database_url(text: &str) -> bool {
+    let lower = text.trim().to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
+}
+
 impl Storage {
+    /// The engine's name, for logs (never the URL).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Storage::Sqlite => "sqlite",
+            Storage::Postgres { .. } => "postgresql",
+        }
+    }
+
     /// Opens the store (the SQLite file in `data_dir`).
     pub fn open(&self, data_dir: &Path) -> Result<Arc<dyn Store>, crate::store::Error> {
         Ok(match self {

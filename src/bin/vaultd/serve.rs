@@ -7,12 +7,10 @@ use super::*;
 pub(crate) fn storage(args: &Args) -> Result<Storage, String> {
     match args.storage.as_ref().map(|url| url.0.trim()) {
         None | Some("" | "sqlite") => Ok(Storage::Sqlite),
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(Storage::Postgres {
-                url: zeroize::Zeroizing::new(url.to_string()),
-                pool_size: usize::from(args.database_pool_size),
-            })
-        }
+        Some(url) if vault::is_database_url(url) => Ok(Storage::Postgres {
+            url: zeroize::Zeroizing::new(url.to_string()),
+            pool_size: usize::from(args.database_pool_size),
+        }),
         // Not echoed: it may hold a password.
         Some(_) => {
             Err("--storage (VAULTD_DATABASE_URL): expected \"sqlite\" or a postgres:// URL".into())
@@ -91,6 +89,7 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
         })
         .transpose()?;
     let storage = storage(&args)?;
+    let engine = storage.name();
     let maintenance_interval = std::time::Duration::from_secs(args.maintenance_interval);
     let root_credentials_fixed = root_credentials_from_env()?;
     let generated_for = (args.data_dir.clone(), args.log_format, tls.is_some());
@@ -221,11 +220,7 @@ pub(crate) fn start(args: Args) -> Result<(), String> {
         };
         tracing::info!(
             data_dir = %args.data_dir.display(),
-            storage = if args.storage.as_ref().is_some_and(|s| s.0.starts_with("postgres")) {
-                "postgresql"
-            } else {
-                "sqlite"
-            },
+            storage = engine,
             throttle = %throttle,
             tls = match &tls {
                 Some(tls) if tls.requires_client_certificates() => "mutual",
